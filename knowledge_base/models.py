@@ -1,0 +1,174 @@
+"""Entry models of the knowledge base: service guides, Q&A entries and service centres.
+
+The field names follow the standard elements of a 办事指南 so that staff, the data files and the
+assistant all speak about the same things.  Models are pydantic (v1, the version Rasa 3.6 pins) so
+that a bad data file is rejected with the exact field that is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Union
+
+from pydantic import BaseModel, Field, validator
+
+ID_PATTERN = re.compile(r"^(guide|qa|center)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+
+# Element keys a citizen can ask about, with the Chinese label the assistant uses.
+ELEMENT_LABELS: dict[str, str] = {
+    "materials": "申请材料",
+    "conditions": "受理条件",
+    "process": "办理流程",
+    "time_limit": "办理时限",
+    "fee": "收费标准",
+    "location": "办理地点",
+    "phone": "咨询电话",
+    "online": "网上办理",
+    "legal_basis": "设定依据",
+    "audience": "服务对象",
+}
+
+
+class _Model(BaseModel):
+    class Config:
+        extra = "forbid"  # a misspelt field is an error, not silently ignored
+        anystr_strip_whitespace = True
+        min_anystr_length = 1
+
+
+def _check_id(value: str, kind: str) -> str:
+    if not ID_PATTERN.match(value) or not value.startswith(kind + "."):
+        raise ValueError(f"id must look like '{kind}.some-name' (lowercase ascii, digits, '-' or '.')")
+    return value
+
+
+class Material(_Model):
+    """One item of 申请材料."""
+
+    name: str
+    form: Literal["原件", "复印件", "原件及复印件", "电子材料", "现场填写"] = "原件"
+    count: int = Field(1, ge=1, le=20)
+    required: bool = True
+    note: str | None = None
+
+
+class Step(_Model):
+    """One step of 办理流程 (at the counter, as done by the department)."""
+
+    title: str
+    detail: str | None = None
+
+
+class TimeLimit(_Model):
+    legal: str  # 法定时限
+    promised: str  # 承诺时限
+
+
+class Fee(_Model):
+    charged: bool
+    standard: str  # e.g. "不收费" or the amount and unit
+    basis: str | None = None  # the rule that sets the fee, when charged
+
+
+class Location(_Model):
+    hall: str  # 办理地点 (which hall / window)
+    address: str
+    hours: str
+    phone: str
+
+
+class OnlineService(_Model):
+    """网办入口 with the citizen's own steps, one user action per step."""
+
+    platform: Literal["爱山东APP", "山东政务服务网", "爱山东APP/山东政务服务网"]
+    entry: str  # the path to the service inside the platform
+    steps: list[str] = Field(..., min_items=2)
+    url: str | None = None
+
+
+class FAQ(_Model):
+    question: str
+    answer: str
+
+
+class Guide(_Model):
+    """A 办事指南 with its standard elements."""
+
+    kind: Literal["guide"] = "guide"
+    id: str
+    domain: str = ""  # filled from the data file's header
+    title: str  # 事项名称
+    code: str  # 事项编码 (sample codes in the sample data)
+    type: str  # 事项类型: 行政许可 / 公共服务 / 行政确认 / 行政给付 …
+    department: str  # 实施机构
+    authority: str | None = None  # 主管部门, when different
+    audience: list[Literal["自然人", "法人", "其他组织"]] = Field(..., min_items=1)
+    aliases: list[str] = []  # other names citizens use for this matter
+    keywords: list[str] = []
+    summary: str  # 白话版: what it is, who needs it, in plain words
+    conditions: list[str] = Field(..., min_items=1)
+    materials: list[Material] = Field(..., min_items=1)
+    process: list[Step] = Field(..., min_items=1)
+    time_limit: TimeLimit
+    fee: Fee
+    location: Location
+    online: OnlineService | None = None
+    legal_basis: list[str] = Field(..., min_items=1)
+    faq: list[FAQ] = []
+    bundle: str | None = None  # the 一件事一次办 bundle this matter belongs to
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805 - pydantic validators take cls
+        return _check_id(value, "guide")
+
+
+class QA(_Model):
+    """A Q&A entry: a standard question, the citizens' own wordings of it, and the answer."""
+
+    kind: Literal["qa"] = "qa"
+    id: str
+    domain: str = ""
+    question: str
+    similar: list[str] = Field(..., min_items=3)
+    answer: str
+    guide: str | None = None  # id of the related guide
+    keywords: list[str] = []
+    department: str | None = None
+    category: str | None = None
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805
+        return _check_id(value, "qa")
+
+
+class Center(_Model):
+    """A service hall for 就近办: the district centre or a street's/town's 便民服务中心."""
+
+    kind: Literal["center"] = "center"
+    id: str
+    domain: str = "centers"
+    name: str
+    level: Literal["区级", "街道", "镇"]
+    area: str  # the street or town it serves, e.g. 济阳街道
+    places: list[str] = []  # villages, communities and landmarks in its area
+    address: str
+    hours: str
+    phone: str
+    services: list[str] = Field(..., min_items=1)
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805
+        return _check_id(value, "center")
+
+
+Entry = Union[Guide, QA, Center]
+ENTRY_TYPES: dict[str, type[_Model]] = {"guide": Guide, "qa": QA, "center": Center}
+
+
+def entry_title(entry: Entry) -> str:
+    """The name a person sees for an entry."""
+    if isinstance(entry, Guide):
+        return entry.title
+    if isinstance(entry, QA):
+        return entry.question
+    return entry.name
