@@ -29,11 +29,20 @@ ELEMENT_LABELS: dict[str, str] = {
 }
 
 
+# Whitespace that touches a CJK character or full-width punctuation is noise (YAML line folding
+# turns a line break inside a Chinese sentence into a space).
+_CJK_SPACE = re.compile(r"(?<=[\u2018-\u201f\u2190-\u21ff\u3000-\u303f\u3400-\u9fff\uff00-\uffef])\s+|\s+(?=[\u2018-\u201f\u2190-\u21ff\u3000-\u303f\u3400-\u9fff\uff00-\uffef])")
+
+
 class _Model(BaseModel):
     class Config:
         extra = "forbid"  # a misspelt field is an error, not silently ignored
         anystr_strip_whitespace = True
         min_anystr_length = 1
+
+    @validator("*", pre=True, each_item=True)
+    def _tidy_text(cls, value: object) -> object:  # noqa: N805
+        return _CJK_SPACE.sub("", value) if isinstance(value, str) else value
 
 
 def _check_id(value: str, kind: str) -> str:

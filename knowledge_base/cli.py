@@ -1,0 +1,164 @@
+"""Command line of the knowledge base: `python -m knowledge_base --help`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .kb import KnowledgeBase
+from .loader import DATA_DIR, KnowledgeBaseError
+from .settings import Settings
+from .transfer import read_import, write_export
+
+DESCRIPTION = """\
+济时办 knowledge base: the curated service guides (办事指南), Q&A entries and service centres the
+assistant answers from.  Every subcommand works on the store named by --db (default: $KB_DB, or
+var/kb.sqlite3 in the repository), so a scratch store never touches the real one.
+"""
+
+EPILOG = """\
+examples:
+  python -m knowledge_base load                         # data files -> store (safe to repeat)
+  python -m knowledge_base search 办营业执照要带什么材料
+  python -m knowledge_base search --json --top 3 社保卡丢了
+  printf '公积金怎么取\\n低保条件\\n' | python -m knowledge_base search -
+  python -m knowledge_base import new_questions.xlsx
+  python -m knowledge_base export --kind qa all_questions.csv
+  python -m knowledge_base stats
+"""
+
+
+def _open(args: argparse.Namespace) -> KnowledgeBase:
+    return KnowledgeBase.open(Settings.from_env(db_path=args.db))
+
+
+async def cmd_load(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    report = await kb.load_data_dir(Path(args.data_dir), prune=args.prune)
+    print(
+        f"loaded {args.data_dir}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed -> {kb.store.path}"
+    )
+    await kb.close()
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    known = {e.id for e in kb.store.all("guide")}
+    entries = read_import(Path(args.file), known_ids=known)
+    report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
+    print(f"imported {args.file}: {len(report.added)} added, {len(report.updated)} updated, "
+          f"{len(report.unchanged)} unchanged")
+    await kb.close()
+    return 0
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    entries = kb.store.all(args.kind)
+    count = write_export(entries, Path(args.file))
+    print(f"exported {count} entries to {args.file}")
+    await kb.close()
+    return 0
+
+
+def _print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
+        return
+    if not hits:
+        print("(no matching entry)")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank}. [{hit.score:.2f}] {hit.title}  <{hit.id}>  (matched: {hit.matched_field})")
+        print(f"   {hit.snippet}")
+
+
+async def cmd_search(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    kinds = [args.kind] if args.kind else None
+    if args.query == ["-"]:  # batch mode: one query a line in, one JSON line out
+        for line in sys.stdin:
+            hits = await kb.search(line.strip(), top_k=args.top, kinds=kinds)
+            print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False), flush=True)
+    else:
+        query = " ".join(args.query)
+        if not query.strip():
+            print("empty query: type a question, e.g. 办营业执照要带什么材料", file=sys.stderr)
+        _print_hits(await kb.search(query, top_k=args.top, kinds=kinds), args.json)
+    await kb.close()
+    return 0
+
+
+async def cmd_stats(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    stats = kb.store.stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False))
+    else:
+        for kind, domains in stats.items():
+            print(f"{kind}: {sum(domains.values())}")
+            for domain, count in domains.items():
+                print(f"  {domain:<20} {count}")
+        print(f"store: {kb.store.path} (generation {kb.store.generation()})")
+    await kb.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m knowledge_base", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help="store file to use (default: $KB_DB or var/kb.sqlite3)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("load", parents=[common], help="load the curated data files into the store (idempotent)",
+                       description="Validate every data file, then add or update their entries in one transaction. "
+                                   "Nothing is written if any file has a problem.")
+    p.add_argument("--data-dir", default=str(DATA_DIR), metavar="DIR", help="folder of *.yml data files")
+    p.add_argument("--prune", action="store_true", help="also remove entries that are no longer in the files")
+    p.set_defaults(run=cmd_load)
+
+    p = sub.add_parser("import", parents=[common], help="import Q&A rows from CSV/XLSX, or entries from YAML",
+                       description="All-or-nothing import. CSV/XLSX columns: question, answer, similar_questions "
+                                   "(separated by |), keywords, department, category; optional id, domain, guide. "
+                                   "Every bad row is reported with its row number, column and reason.")
+    p.add_argument("file", help="a .csv, .xlsx, .yml or .yaml file")
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("export", parents=[common], help="export entries to CSV/XLSX (Q&A) or YAML (all kinds)")
+    p.add_argument("file", help="target .csv, .xlsx, .yml or .yaml file")
+    p.add_argument("--kind", choices=["guide", "qa", "center"], help="only entries of this kind")
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("search", parents=[common], help="search like the assistant does",
+                       description="Rank entries for a question. With '-' as the query, read one query per "
+                                   "line from standard input and print one JSON list per line.")
+    p.add_argument("query", nargs="+", help="the question, or - to read queries from standard input")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="how many hits (default 5)")
+    p.add_argument("--kind", choices=["guide", "qa", "center"], help="only entries of this kind")
+    p.add_argument("--json", action="store_true", help="print hits as a JSON list")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("stats", parents=[common], help="count entries by kind and domain")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(args.run(args))
+    except KnowledgeBaseError as error:
+        print(f"error: {error}\nnothing was changed.", file=sys.stderr)
+        return 1
+    except FileNotFoundError as error:
+        print(f"error: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 1

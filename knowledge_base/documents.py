@@ -1,0 +1,83 @@
+"""How an entry looks to a search engine: weighted fields of text, the same for every backend.
+
+Both backends index exactly these fields, tokenised by `knowledge_base.tokenizer` and joined with
+spaces, with the same weights; that is what makes their rankings comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import QA, Center, Entry, Guide, entry_title
+from .tokenizer import shared_tokenizer
+
+# Field weights for BM25: a hit on the title or a citizen's wording counts most.
+FIELD_WEIGHTS: dict[str, float] = {"title": 10.0, "questions": 6.0, "keywords": 4.0, "content": 1.0}
+FIELDS = tuple(FIELD_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    id: str
+    kind: str
+    domain: str
+    title: str
+    answer: str  # what a hit shows: a Q&A's answer, a guide's plain summary, a centre's address
+    fields: dict[str, str]  # field name -> raw text
+
+    def terms(self) -> dict[str, str]:
+        """field name -> space-joined canonical search terms."""
+        tokenizer = shared_tokenizer()
+        return {name: " ".join(tokenizer.search_terms(text)) for name, text in self.fields.items()}
+
+
+def _join(*parts: object) -> str:
+    out: list[str] = []
+    for part in parts:
+        if part is None:
+            continue
+        if isinstance(part, (list, tuple)):
+            out.extend(str(p) for p in part if p)
+        else:
+            out.append(str(part))
+    return "\n".join(out)
+
+
+def answer_text(entry: Entry) -> str:
+    if isinstance(entry, QA):
+        return entry.answer
+    if isinstance(entry, Guide):
+        return entry.summary
+    return f"{entry.address}；{entry.hours}；电话 {entry.phone}"
+
+
+def to_document(entry: Entry) -> SearchDocument:
+    if isinstance(entry, Guide):
+        fields = {
+            "title": entry.title,
+            "questions": _join(entry.aliases, [f.question for f in entry.faq]),
+            "keywords": _join(entry.keywords, entry.bundle),
+            "content": _join(
+                entry.summary,
+                entry.conditions,
+                [m.name for m in entry.materials],
+                [s.title for s in entry.process],
+                entry.online.entry if entry.online else None,
+            ),
+        }
+    elif isinstance(entry, QA):
+        fields = {
+            "title": entry.question,
+            "questions": _join(entry.similar),
+            "keywords": _join(entry.keywords, entry.category),
+            "content": entry.answer,
+        }
+    else:
+        assert isinstance(entry, Center)
+        fields = {
+            "title": entry.name,
+            "questions": _join(entry.area, entry.places),
+            "keywords": _join(entry.services),
+            "content": _join(entry.address, entry.level),
+        }
+    return SearchDocument(entry.id, entry.kind, entry.domain, entry_title(entry), answer_text(entry), fields)

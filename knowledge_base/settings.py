@@ -1,0 +1,45 @@
+"""Every knowledge-base setting, read from the environment in one place.
+
+| variable           | default                      | meaning                                   |
+|--------------------|------------------------------|-------------------------------------------|
+| JSB_DATA_DIR       | <repo>/var                   | where the project keeps its runtime files |
+| KB_DB              | $JSB_DATA_DIR/kb.sqlite3     | the knowledge-base store                  |
+| KB_BACKEND         | embedded                     | embedded or elasticsearch                 |
+| KB_ES_URL          | (none)                       | Elasticsearch 8 URL, for that backend     |
+| KB_ES_USER/KB_ES_PASSWORD, KB_ES_CA, KB_ES_INDEX_PREFIX (jsb-kb)                       |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    db_path: Path
+    backend: str = "embedded"
+    es_url: str | None = None
+    es_user: str | None = None
+    es_password: str | None = None
+    es_ca: str | None = None
+    es_index_prefix: str = "jsb-kb"
+
+    @classmethod
+    def from_env(cls, db_path: str | Path | None = None) -> Settings:
+        env = os.environ
+        data_dir = Path(env.get("JSB_DATA_DIR") or REPO_ROOT / "var")
+        return cls(
+            data_dir=data_dir,
+            db_path=Path(db_path or env.get("KB_DB") or data_dir / "kb.sqlite3"),
+            backend=env.get("KB_BACKEND", "embedded"),
+            es_url=env.get("KB_ES_URL") or None,
+            es_user=env.get("KB_ES_USER") or None,
+            es_password=env.get("KB_ES_PASSWORD") or None,
+            es_ca=env.get("KB_ES_CA") or None,
+            es_index_prefix=env.get("KB_ES_INDEX_PREFIX", "jsb-kb"),
+        )
