@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .kb import KnowledgeBase
 from .loader import DATA_DIR, KnowledgeBaseError
+from .search.base import SearchHit
 from .settings import Settings
 from .transfer import read_import, write_export
 
@@ -52,8 +53,10 @@ async def cmd_import(args: argparse.Namespace) -> int:
     known = {e.id for e in kb.store.all("guide")}
     entries = read_import(Path(args.file), known_ids=known)
     report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
-    print(f"imported {args.file}: {len(report.added)} added, {len(report.updated)} updated, "
-          f"{len(report.unchanged)} unchanged")
+    print(
+        f"imported {args.file}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+    )
     await kb.close()
     return 0
 
@@ -67,7 +70,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001
+def _print_hits(hits: list[SearchHit], as_json: bool) -> None:
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return
@@ -111,24 +114,34 @@ async def cmd_stats(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m knowledge_base", description=DESCRIPTION, epilog=EPILOG,
+        prog="python -m knowledge_base",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", help="store file to use (default: $KB_DB or var/kb.sqlite3)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("load", parents=[common], help="load the curated data files into the store (idempotent)",
-                       description="Validate every data file, then add or update their entries in one transaction. "
-                                   "Nothing is written if any file has a problem.")
+    p = sub.add_parser(
+        "load",
+        parents=[common],
+        help="load the curated data files into the store (idempotent)",
+        description="Validate every data file, then add or update their entries in one transaction. "
+        "Nothing is written if any file has a problem.",
+    )
     p.add_argument("--data-dir", default=str(DATA_DIR), metavar="DIR", help="folder of *.yml data files")
     p.add_argument("--prune", action="store_true", help="also remove entries that are no longer in the files")
     p.set_defaults(run=cmd_load)
 
-    p = sub.add_parser("import", parents=[common], help="import Q&A rows from CSV/XLSX, or entries from YAML",
-                       description="All-or-nothing import. CSV/XLSX columns: question, answer, similar_questions "
-                                   "(separated by |), keywords, department, category; optional id, domain, guide. "
-                                   "Every bad row is reported with its row number, column and reason.")
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import Q&A rows from CSV/XLSX, or entries from YAML",
+        description="All-or-nothing import. CSV/XLSX columns: question, answer, similar_questions "
+        "(separated by |), keywords, department, category; optional id, domain, guide. "
+        "Every bad row is reported with its row number, column and reason.",
+    )
     p.add_argument("file", help="a .csv, .xlsx, .yml or .yaml file")
     p.set_defaults(run=cmd_import)
 
@@ -137,9 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["guide", "qa", "center"], help="only entries of this kind")
     p.set_defaults(run=cmd_export)
 
-    p = sub.add_parser("search", parents=[common], help="search like the assistant does",
-                       description="Rank entries for a question. With '-' as the query, read one query per "
-                                   "line from standard input and print one JSON list per line.")
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help="search like the assistant does",
+        description="Rank entries for a question. With '-' as the query, read one query per "
+        "line from standard input and print one JSON list per line.",
+    )
     p.add_argument("query", nargs="+", help="the question, or - to read queries from standard input")
     p.add_argument("--top", type=int, default=5, metavar="K", help="how many hits (default 5)")
     p.add_argument("--kind", choices=["guide", "qa", "center"], help="only entries of this kind")

@@ -46,7 +46,7 @@ class Problem:
 class KnowledgeBaseError(ValueError):
     """Raised with every problem found; nothing has been loaded or changed."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems[:50])
         more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
@@ -62,8 +62,7 @@ def validate_entry(raw: Any, kind: str, source: str, position: str) -> tuple[Ent
         return ENTRY_TYPES[kind].parse_obj(raw), []  # type: ignore[return-value]
     except ValidationError as error:
         problems = [
-            Problem(source, label, ".".join(str(part) for part in item["loc"]), item["msg"])
-            for item in error.errors()
+            Problem(source, label, ".".join(str(part) for part in item["loc"]), item["msg"]) for item in error.errors()
         ]
         return None, problems
 

@@ -8,7 +8,7 @@ that a bad data file is rejected with the exact field that is wrong.
 from __future__ import annotations
 
 import re
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, Field, validator
 
@@ -31,7 +31,8 @@ ELEMENT_LABELS: dict[str, str] = {
 
 # Whitespace that touches a CJK character or full-width punctuation is noise (YAML line folding
 # turns a line break inside a Chinese sentence into a space).
-_CJK_SPACE = re.compile(r"(?<=[\u2018-\u201f\u2190-\u21ff\u3000-\u303f\u3400-\u9fff\uff00-\uffef])\s+|\s+(?=[\u2018-\u201f\u2190-\u21ff\u3000-\u303f\u3400-\u9fff\uff00-\uffef])")
+_WIDE = r"[\u2018-\u201f\u2190-\u21ff\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"
+_CJK_SPACE = re.compile(rf"(?<={_WIDE})\s+|\s+(?={_WIDE})")
 
 
 class _Model(BaseModel):
@@ -170,7 +171,7 @@ class Center(_Model):
         return _check_id(value, "center")
 
 
-Entry = Union[Guide, QA, Center]
+Entry = Guide | QA | Center
 ENTRY_TYPES: dict[str, type[_Model]] = {"guide": Guide, "qa": QA, "center": Center}
 
 

@@ -81,11 +81,7 @@ class GovTokenizer:
         """Words with offsets, for NLU: no blank or punctuation tokens."""
         with self._lock:
             pieces = list(self._jieba.tokenize(text, HMM=True))
-        return [
-            Token(word, start, end, canonical(word))
-            for word, start, end in pieces
-            if _WORDLIKE.search(word)
-        ]
+        return [Token(word, start, end, canonical(word)) for word, start, end in pieces if _WORDLIKE.search(word)]
 
     def search_terms(self, text: str) -> list[str]:
         """Canonical terms for retrieval: stopwords dropped, long words also split into the

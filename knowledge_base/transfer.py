@@ -63,7 +63,7 @@ def _read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
         header = [str(c or "").strip() for c in next(rows, [])]
         _check_header(path, header)
         for number, values in enumerate(rows, start=2):
-            cells = {h: ("" if v is None else str(v)).strip() for h, v in zip(header, values) if h}
+            cells = {h: ("" if v is None else str(v)).strip() for h, v in zip(header, values, strict=False) if h}
             if any(cells.values()):
                 yield number, cells
 

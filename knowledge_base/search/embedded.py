@@ -49,7 +49,7 @@ class EmbeddedSearch:
         hits = []
         for entry_id, kind, domain, title, answer, *field_values, rank in rows:
             row = {"id": entry_id, "kind": kind, "domain": domain, "title": title, "answer": answer}
-            hits.append(make_hit(row, dict(zip(FIELDS, field_values)), terms, -rank))
+            hits.append(make_hit(row, dict(zip(FIELDS, field_values, strict=True)), terms, -rank))
         return hits
 
     async def search(self, query: str, top_k: int = 5, kinds: Sequence[str] | None = None) -> list[SearchHit]:

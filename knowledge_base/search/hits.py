@@ -43,8 +43,9 @@ def snippet(text: str, query_terms: Sequence[str], width: int = SNIPPET_CHARS) -
     return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
-def make_hit(row: Mapping[str, object], field_terms: Mapping[str, str], query_terms: Sequence[str],
-             score: float) -> SearchHit:
+def make_hit(
+    row: Mapping[str, object], field_terms: Mapping[str, str], query_terms: Sequence[str], score: float
+) -> SearchHit:
     matched, coverage = explain(field_terms, query_terms)
     answer = str(row["answer"])
     return SearchHit(

@@ -1,0 +1,31 @@
+# 济时办 guidance assistant. `make` alone lists the targets.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint kb-load lock bench-retrieval
+
+help:  ## show this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup:  ## make .venv (Python 3.10) from requirements.lock; nothing to do when it is up to date
+	@scripts/setup.sh
+
+run: setup  ## set up, load the knowledge base and start the assistant
+	@scripts/run.sh
+
+test: setup  ## run every test suite (lint, data validation, pytest incl. browser tests)
+	@scripts/test.sh
+
+lint: setup  ## ruff check and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+kb-load: setup  ## load knowledge_base/data/*.yml into the store
+	$(PY) -m knowledge_base load
+
+lock:  ## re-resolve requirements.in into requirements.lock (then run make setup)
+	.venv/bin/uv pip compile --python-version 3.10 requirements.in -o requirements.lock
+
+bench-retrieval: setup  ## retrieval quality and latency report -> bench/retrieval/REPORT.md
+	$(PY) -m bench.retrieval
