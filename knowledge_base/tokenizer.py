@@ -31,7 +31,7 @@ _WORDLIKE = re.compile(r"[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]")
 STOPWORDS = frozenset(
     "的 了 吗 呢 吧 啊 呀 哦 嘛 么 我 你 您 他 她 我们 你们 是 在 有 和 与 及 或 就 都 也 还 要 想 请问 请 "
     "问 问下 问一下 一下 下 个 这个 那个 这 那 什么 怎么 怎么样 怎样 如何 咋 咋办 哪 哪里 哪儿 能 能不能 可以 "
-    "啥 咋样 带 可不可以 需要 需不需要 办 办理 弄 搞 去 来 给 帮 帮我 一个 现在 今天 我想 想问 您好 你好 谢谢 麻烦 "
+    "事情 事儿 啥 咋样 带 怎么办 咋弄 怎么弄 怎么搞 咋整 可不可以 需要 需不需要 办 办理 弄 搞 去 来 给 帮 帮我 一个 现在 今天 我想 想问 您好 你好 谢谢 麻烦 "
     "好 得 着 过 被 把 让 从 到 对 为 如果 因为 所以 但是 然后 哪些 多少 几 没 没有 不 是否 行 行不行 时候".split()
 )
 
@@ -93,8 +93,8 @@ class GovTokenizer:
             if norm in STOPWORDS or token.text in STOPWORDS:
                 continue
             terms.append(norm)
-            word = token.text
-            if len(word) > 2 and norm == word.lower():
+            word = norm  # split the canonical form, so a variant and its canonical term match alike
+            if len(word) > 2:
                 for size in (2, 3):
                     for i in range(len(word) - size + 1):
                         part = word[i : i + size]
