@@ -57,7 +57,8 @@ def test_bad_field_is_named_with_file_entry_and_field(tmp_path):
 
 def test_every_problem_is_reported_and_nothing_is_returned(tmp_path):
     good = write(tmp_path, "good.yml", GOOD_QA)
-    bad = write(tmp_path, "bad.yml", GOOD_QA.replace("qa.test.one", "QA one").replace("answer: 先挂失，再补办。", "anser: x"))
+    broken = GOOD_QA.replace("qa.test.one", "QA one").replace("answer: 先挂失，再补办。", "anser: x")
+    bad = write(tmp_path, "bad.yml", broken)
     with pytest.raises(KnowledgeBaseError) as caught:
         load_files([good, bad])
     fields = {(p.source, p.field) for p in caught.value.problems}

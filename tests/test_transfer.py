@@ -31,12 +31,17 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-GOOD_ROW = {"question": "老年证丢了能补吗？", "answer": "可以补办。", "similar_questions": "老年证丢了|补老年证|老人证掉了"}
+GOOD_ROW = {
+    "question": "老年证丢了能补吗？",
+    "answer": "可以补办。",
+    "similar_questions": "老年证丢了|补老年证|老人证掉了",
+}
 
 
 def test_import_with_one_bad_row_changes_nothing(kb, tmp_path, capsys):
     bad = {"question": "", "answer": "x", "similar_questions": "a|b|c"}
-    path = write_csv(tmp_path / "rows.csv", [GOOD_ROW, bad, {**GOOD_ROW, "question": "第三行", "similar_questions": "只有一个"}])
+    too_few = {**GOOD_ROW, "question": "第三行", "similar_questions": "只有一个"}
+    path = write_csv(tmp_path / "rows.csv", [GOOD_ROW, bad, too_few])
     generation = kb.store.generation()
     count = len(kb.store.all())
     assert main(["import", str(path), "--db", str(kb.store.path)]) == 1
