@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Start the assistant with embedded defaults.
+# Start the whole assistant with embedded defaults: load the knowledge base, train if anything
+# changed, then run the action server, Rasa and the bot service under honcho (Ctrl-C stops all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+
+export JSB_DATA_DIR=${JSB_DATA_DIR:-$PWD/var}
+export KB_DB=${KB_DB:-$JSB_DATA_DIR/kb.sqlite3}
+export RASA_MODELS_DIR=${RASA_MODELS_DIR:-$PWD/models}
+export RASA_PORT=${RASA_PORT:-5005} ACTION_PORT=${ACTION_PORT:-5055} BOT_PORT=${BOT_PORT:-8080}
+export RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
+export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
+export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
+export SANIC_WORKERS=1 RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
+mkdir -p "$JSB_DATA_DIR"
+
+echo "== knowledge base"
 $PY -m knowledge_base load
-echo
-echo "The knowledge base is loaded. Ask it like a citizen would, e.g.:"
-echo "  $PY -m knowledge_base search 办营业执照要带什么材料"
+echo "== model"
+scripts/train.sh
+echo "== starting: action server :$ACTION_PORT, Rasa :$RASA_PORT, bot service :$BOT_PORT"
+exec .venv/bin/honcho start -f Procfile

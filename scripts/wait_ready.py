@@ -1,0 +1,44 @@
+"""Wait until every service answers, say where to chat, then stay up (honcho stops all processes
+when one of them exits)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import urllib.error
+import urllib.request
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for all services")
+    parser.add_argument("--chat", default="", help="the address to print once everything is ready")
+    parser.add_argument("urls", nargs="+", metavar="NAME=URL", help="a service and a URL that answers 200")
+    args = parser.parse_args()
+    waiting = dict(item.split("=", 1) for item in args.urls)
+    deadline = time.monotonic() + args.timeout
+    started = time.monotonic()
+    while waiting and time.monotonic() < deadline:
+        for name, url in list(waiting.items()):
+            if answers(url):
+                print(f"{name} is ready ({url}) after {time.monotonic() - started:.0f} s", flush=True)
+                del waiting[name]
+        time.sleep(1)
+    if waiting:
+        print(f"still not answering after {args.timeout:.0f} s: {', '.join(waiting)}; see the log above", flush=True)
+    elif args.chat:
+        print(f"\n  济时办 is running. Chat at {args.chat}  (Ctrl-C stops everything)\n", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
