@@ -13,6 +13,19 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 $PY -m knowledge_base load --db "$scratch/kb.sqlite3"
 
+echo "== Rasa training data"
+generated=$scratch/nlu_generated
+$PY -m knowledge_base.nlu_lookups "$generated"
+$PY -m rasa data validate --fail-on-warnings --config config.yml --domain domain.yml --data nlu_data "$generated"
+
+scripts/ensure_chromium.sh
+
+# A real search engine for the Elasticsearch backend's tests, when the shared OpenSearch is here.
+if [ -z "${KB_TEST_ES_URL:-}" ] && [ -x scripts/opensearch.sh ] && scripts/opensearch.sh available; then
+    eval "$(scripts/opensearch.sh start "$scratch/opensearch")"   # exports KB_TEST_ES_URL
+    trap 'scripts/opensearch.sh stop "$scratch/opensearch"; rm -rf "$scratch"' EXIT
+fi
+
 echo "== pytest"
 set +e
 $PY -m pytest "$@"
