@@ -1,0 +1,43 @@
+"""When the NLU is unsure (nlu_fallback) or the message is out of scope.
+
+An unsure NLU is not the end: the words may still name an entry the knowledge base knows well,
+so the message is searched with the same thresholds as any question, and answered (or clarified)
+when the search is sure.  Out-of-scope messages and messages without words (empty, punctuation,
+emoji) are not searched.  Otherwise: rephrase first, a helper offered the second time in a row
+(recovery.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import answers, knowledge, slots, texts, turns
+from .recovery import cannot_help
+
+OUT_OF_SCOPE = "抱歉，这个问题我回答不了。我是济阳区政务服务助手，只能帮您查办事指南。"
+
+
+class ActionFallback(Action):
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        text = turns.latest_text(tracker)
+        if turns.latest_intent(tracker) == "out_of_scope":
+            return cannot_help(dispatcher, tracker, OUT_OF_SCOPE)
+        if not knowledge.has_terms(text):
+            return cannot_help(dispatcher, tracker, texts.NOT_FOUND_BLANK)
+        match = await knowledge.find(text)
+        if match.outcome == "answer":
+            entry = knowledge.get(match.choices[0].id)
+            if entry is not None:
+                return answers.respond(dispatcher, entry, None)
+        if match.outcome == "clarify":
+            choices = tuple(e for e in (knowledge.get(h.id) for h in match.choices) if e is not None)
+            if choices:
+                return answers.clarify(dispatcher, tracker, choices, None)
+        lead = texts.NOT_FOUND.format(query=texts.quote(text))
+        return [SlotSet(slots.PENDING_ELEMENT, None), *cannot_help(dispatcher, tracker, lead)]

@@ -1,0 +1,180 @@
+"""The action server's view of the knowledge base: opened once per process, with the few lookups
+the dialogue needs (find a guide by its exact title, a centre by place, an entry by search).
+
+Every fact the assistant states comes through here, from the store named by KB_DB."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from knowledge_base import KnowledgeBase
+from knowledge_base.models import QA, Center, Entry, Guide, entry_title
+from knowledge_base.search.base import prepare_query
+
+from .config import ANSWER_KINDS, SEARCH_TOP_K, Settings
+from .matching import NO_MATCH, Match, judge, matter_of
+
+logger = logging.getLogger(__name__)
+
+_BRACKETED = re.compile(r"[（(][^）)]*[）)]")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """The process-wide knowledge base (SQLite connections are opened per thread inside)."""
+    kb = KnowledgeBase.open(settings().kb)
+    logger.info("knowledge base opened: %s", kb.store.path)
+    return kb
+
+
+def reset() -> None:
+    """Forget the open knowledge base and settings (tests point KB_DB at another store)."""
+    knowledge_base.cache_clear()
+    settings.cache_clear()
+    _names.cache_clear()
+    _examples.cache_clear()
+
+
+@dataclass(frozen=True)
+class _Names:
+    guides_by_title: dict[str, str]  # exact title (also without its bracketed part) -> guide id
+    centers: tuple[Center, ...]
+
+
+@lru_cache(maxsize=4)
+def _names(generation: int) -> _Names:  # generation is the cache key: reread after a publish
+    store = knowledge_base().store
+    titles: dict[str, str] = {}
+    for guide in store.all("guide"):
+        assert isinstance(guide, Guide)
+        titles.setdefault(guide.title, guide.id)
+        short = _BRACKETED.sub("", guide.title).strip()
+        if short:
+            titles.setdefault(short, guide.id)
+        for alias in guide.aliases:
+            titles.setdefault(alias, guide.id)
+    centers = tuple(c for c in store.all("center") if isinstance(c, Center))
+    return _Names(titles, centers)
+
+
+def names() -> _Names:
+    return _names(knowledge_base().store.generation())
+
+
+def get(entry_id: str | None) -> Entry | None:
+    if not entry_id:
+        return None
+    return knowledge_base().get(entry_id)
+
+
+def version(entry_id: str) -> int | None:
+    return knowledge_base().store.version(entry_id)
+
+
+def guide_of(entry: Entry | None) -> Guide | None:
+    """The guide an entry is about: itself, or the guide a Q&A belongs to."""
+    if isinstance(entry, Guide):
+        return entry
+    if isinstance(entry, QA) and entry.guide:
+        guide = get(entry.guide)
+        return guide if isinstance(guide, Guide) else None
+    return None
+
+
+def title(entry: Entry) -> str:
+    return entry_title(entry)
+
+
+def has_terms(text: str) -> bool:
+    """Whether the text holds any word search can use (not only stopwords, punctuation, emoji)."""
+    return bool(prepare_query(text))
+
+
+def matter(entry_id: str) -> str:
+    entry = get(entry_id)
+    return matter_of(entry) if entry else entry_id
+
+
+async def find(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
+    """Search and decide: answer / clarify / none, with the thresholds of actions/config.py."""
+    if not has_terms(query):
+        return NO_MATCH
+    hits = await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
+    return judge(hits, settings().thresholds, matter)
+
+
+def guide_by_name(name: str) -> Guide | None:
+    """A guide named exactly (NLU service entities carry a guide's title or alias)."""
+    guide_id = names().guides_by_title.get(name.strip())
+    guide = get(guide_id) if guide_id else None
+    return guide if isinstance(guide, Guide) else None
+
+
+def all_centers() -> tuple[Center, ...]:
+    return names().centers
+
+
+def center_for_place(text: str) -> Center | None:
+    """The centre serving a street, town, village or landmark named in `text` (longest name wins)."""
+    text = "".join(text.split())
+    if not text:
+        return None
+    best: tuple[int, Center] | None = None
+    for center in all_centers():
+        short_area = re.sub(r"(街道|镇)$", "", center.area)
+        candidates = [center.area, center.name, *center.places]
+        if len(short_area) >= 2 and center.level != "区级":
+            candidates.append(short_area)
+        for name in candidates:
+            if name and (name in text or (len(text) >= 2 and text == name)):
+                if best is None or len(name) > best[0]:
+                    best = (len(name), center)
+    return best[1] if best else None
+
+
+def district_center() -> Center | None:
+    return next((c for c in all_centers() if c.level == "区级"), None)
+
+
+def _guides_by_interest() -> list[Guide]:
+    """Guides ordered by how many Q&As ask about them (what citizens ask most), then by id."""
+    store = knowledge_base().store
+    counts: dict[str, int] = {}
+    for qa in store.all("qa"):
+        if isinstance(qa, QA) and qa.guide:
+            counts[qa.guide] = counts.get(qa.guide, 0) + 1
+    guides = [g for g in store.all("guide") if isinstance(g, Guide)]
+    return sorted(guides, key=lambda g: (-counts.get(g.id, 0), g.id))
+
+
+@lru_cache(maxsize=4)
+def _examples(generation: int) -> tuple[tuple[Guide, ...], tuple[QA, ...], tuple[Guide, ...]]:
+    guides = _guides_by_interest()
+    by_guide: dict[str, QA] = {}
+    for qa in knowledge_base().store.all("qa"):
+        if isinstance(qa, QA) and qa.guide and qa.guide not in by_guide:
+            by_guide[qa.guide] = qa
+    questions = tuple(by_guide[g.id] for g in guides if g.id in by_guide)
+    online = tuple(g for g in guides if g.online is not None)
+    return tuple(guides), questions, online
+
+
+def example_guides(count: int = 3) -> list[Guide]:
+    return list(_examples(knowledge_base().store.generation())[0][:count])
+
+
+def example_questions(count: int = 3) -> list[QA]:
+    """Questions citizens often ask: one Q&A of each of the most asked-about guides."""
+    return list(_examples(knowledge_base().store.generation())[1][:count])
+
+
+def example_online_guides(count: int = 3) -> list[Guide]:
+    return list(_examples(knowledge_base().store.generation())[2][:count])

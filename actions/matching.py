@@ -1,0 +1,73 @@
+"""Deciding what to do with a list of search hits: answer, ask which one was meant, or admit that
+the knowledge base has nothing.  Pure functions over `SearchHit`s, so the thresholds can be tried
+offline on the knowledge base's own questions (`python -m actions.calibrate`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from knowledge_base import SearchHit
+from knowledge_base.models import QA, Entry
+
+Outcome = Literal["answer", "clarify", "none"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """See actions/config.py for the chosen values and the measurements behind them."""
+
+    min_coverage: float  # confidence floor: below it the best hit is never used
+    min_score: float  # confidence floor on the BM25 score of the best hit
+    confident_coverage: float  # at or above it a clear winner is answered without asking
+    close_ratio: float  # a runner-up scoring at least this share of the best makes it a tie
+    max_choices: int = 3  # choices offered in a clarifying question
+
+
+@dataclass(frozen=True)
+class Match:
+    outcome: Outcome
+    choices: tuple[SearchHit, ...]  # answer: the one hit; clarify: 2..max_choices hits; none: ()
+
+    @property
+    def best(self) -> SearchHit | None:
+        return self.choices[0] if self.choices else None
+
+
+NO_MATCH = Match("none", ())
+
+
+def usable(hit: SearchHit, thresholds: Thresholds) -> bool:
+    return hit.coverage >= thresholds.min_coverage and hit.score >= thresholds.min_score
+
+
+def judge(
+    hits: Sequence[SearchHit], thresholds: Thresholds, matter: Callable[[str], str] = lambda entry_id: entry_id
+) -> Match:
+    """Answer a clear winner, ask about close ones, and say nothing below the floor.
+
+    `matter` maps an entry id to the matter it is about (a Q&A to its guide): a runner-up about
+    the same matter as the best hit is no rival, answering either helps the citizen."""
+    if not hits or not usable(hits[0], thresholds):
+        return NO_MATCH
+    best = hits[0]
+    rivals = [
+        h
+        for h in hits[1:]
+        if h.score >= best.score * thresholds.close_ratio and usable(h, thresholds) and matter(h.id) != matter(best.id)
+    ]
+    if not rivals and best.coverage >= thresholds.confident_coverage:
+        return Match("answer", (best,))
+    if not rivals:
+        # A lone hit that covers too little of the question: ask rather than assume.
+        others = [h for h in hits[1:] if usable(h, thresholds) and matter(h.id) != matter(best.id)]
+        return Match("clarify", (best, *others[: thresholds.max_choices - 1]))
+    return Match("clarify", (best, *rivals[: thresholds.max_choices - 1]))
+
+
+def matter_of(entry: Entry) -> str:
+    """The id of the matter an entry is about: a Q&A's guide when it names one, else itself."""
+    if isinstance(entry, QA) and entry.guide:
+        return entry.guide
+    return entry.id

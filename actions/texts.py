@@ -1,0 +1,184 @@
+"""What the assistant says, in one place: fixed sentences (no facts in them) and the layout of
+answers whose content comes from the knowledge base.  Every KB answer names its entry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from knowledge_base.models import ELEMENT_LABELS, QA, Center, Entry, Guide
+
+from .privacy import shorten
+
+HANDOFF_DONE = "已为您转接人工帮办，工作人员会尽快联系您，请稍候。"
+HANDOFF_AGAIN = "已经在为您转接人工帮办了，工作人员会尽快联系您，请稍候。"
+STUCK = "别着急，"
+COMPLAINT = "非常抱歉给您带来不好的体验。"
+ASK_WHICH_SERVICE = "请问您想办理哪项业务？可以直接说事项名称，比如下面这些："
+NOT_FOUND = "抱歉，知识库里暂时没有找到和“{query}”有关的内容。"
+NOT_FOUND_BLANK = "抱歉，我没有看懂您的意思。"
+REPHRASE = "您可以换个说法，或者说出要办的事项名称。大家常问的有："
+OFFER_HANDOFF = "抱歉，还是没能帮上您。需要为您转接人工帮办吗？"
+OFFER_DECLINED = "好的。您可以换个说法再问我，或者随时说“转人工”。"
+CLARIFY_MANY = "您想问的是下面哪一项？"
+CLARIFY_ONE = "您想问的是《{title}》吗？"
+CLARIFY_NONE_OF_THEM = "好的。"
+ELEMENT_MISSING = "《{title}》的办事指南里没有{label}的说明。"
+QA_HAS_NO_ELEMENTS = "“{title}”是一条常见问答，没有对应的办事指南。请说出您要办的事项名称，我再帮您查{label}。"
+AFFIRM_NOTHING_PENDING = "好的。还有什么可以帮您？"
+DENY_NOTHING_PENDING = "好的，有需要随时问我。"
+STOPPED_NOTHING = "好的。还有什么可以帮您？"
+THANKS_GOOD = "谢谢您的评价！还有什么可以帮您？"
+THANKS_BAD = "抱歉没能帮到您。您可以换个说法再问，或者转人工帮办。"
+GREETING = (
+    "您好，我是济时办智能助手，可以帮您查办事指南、办理材料和地点，还能一步一步教您在网上办理。请问您想办什么事？"
+)
+WELCOME_BACK = "欢迎回来！上次您在网上办理《{title}》，进行到第{step}步/共{total}步。要接着办吗？"
+
+# Walkthrough
+WALK_HEADER = "网上办理《{title}》 第{step}步/共{total}步："
+WALK_ENTRY = "办理入口：{entry}"
+WALK_FIRST_ALREADY = "已经是第一步了。"
+WALK_DONE = "全部{total}步都走完了，祝您办理顺利！如果遇到问题，随时说“卡住了”。"
+WALK_NONE_ACTIVE = "现在没有正在进行的网上办理指引。告诉我要办的事项，比如“个体户网上怎么办”，我一步一步带您办。"
+WALK_NO_ONLINE = "《{title}》的办事指南里没有网上办理的步骤，需要到窗口办理。"
+WALK_PAUSED = "好的，已暂停《{title}》的网上办理指引（停在第{step}步）。以后说“继续上次的”就能接着办。"
+WALK_ASK_SERVICE = "您想在网上办理哪项业务？请说出事项名称，比如："
+WALK_STUCK = "已为您转接人工帮办，并告诉工作人员您在《{title}》第{step}步遇到了困难，他们会尽快联系您。"
+NOTHING_TO_RESUME = "没有找到上次没办完的事项。请问您想办什么事？"
+RESUME_SERVICE = "上次我们聊到《{title}》，您想继续了解哪方面？"
+
+# Nearest centre
+ASK_PLACE = "请问您在哪个街道或镇？点下面的名称，或者直接告诉我村、社区的名字。"
+PLACE_UNKNOWN = "抱歉，没有找到“{place}”对应的便民服务中心。"
+PLACE_GIVE_UP = "没能确定您所在的街道或镇。全区的事项都可以到区政务服务中心办理："
+CENTER_SERVICES = "可办理："
+
+BUTTON_HUMAN = {"title": "转人工", "payload": "/request_human"}
+BUTTON_ONLINE = {"title": "网上怎么办", "payload": "/start_walkthrough"}
+BUTTON_OTHER_ELEMENTS = {"title": "其他要素", "payload": "/ask_service"}
+BUTTON_NEXT = {"title": "下一步", "payload": "/next_step"}
+BUTTON_PREVIOUS = {"title": "上一步", "payload": "/previous_step"}
+BUTTON_DONE = {"title": "完成", "payload": "/next_step"}
+BUTTON_STUCK = {"title": "卡住了", "payload": "/stuck"}
+BUTTON_STOP = {"title": "退出", "payload": "/stop"}
+BUTTON_RESUME = {"title": "继续上次的", "payload": "/resume"}
+BUTTON_YES_HANDOFF = {"title": "转接人工帮办", "payload": "/affirm"}
+BUTTON_NO = {"title": "不用了", "payload": "/deny"}
+BUTTON_NONE_OF_THEM = {"title": "都不是", "payload": "/deny"}
+BUTTON_GOOD = {"title": "有帮助", "payload": "/rate_good"}
+BUTTON_BAD = {"title": "没帮助", "payload": "/rate_bad"}
+
+# Elements offered as buttons after an overview, most asked first.
+OVERVIEW_ELEMENTS = ("materials", "conditions", "time_limit", "fee", "location")
+
+# Words that ask for an element, for when the NLU found none and to tell a follow-up ("那要多少钱")
+# from a new question: what is left after cutting them out names the service, if anything.
+ELEMENT_CUES: dict[str, tuple[str, ...]] = {
+    "materials": ("材料", "资料", "带什么", "带啥", "准备什么", "准备啥", "要什么证件", "证件", "手续"),
+    "conditions": ("条件", "资格", "符合什么", "能不能办", "谁能办"),
+    "process": ("流程", "步骤", "程序", "环节"),
+    "time_limit": ("多久", "几天", "多长时间", "多少天", "时限", "什么时候能拿", "多快"),
+    "fee": ("多少钱", "收费", "费用", "要钱", "收钱", "花钱", "交钱", "免费", "钱"),
+    "location": (
+        "在哪里办",
+        "在哪办",
+        "在哪儿办",
+        "去哪里办",
+        "去哪办",
+        "在哪",
+        "哪里办",
+        "地点",
+        "地址",
+        "窗口",
+        "去哪",
+    ),
+    "phone": ("电话", "联系方式", "热线", "号码"),
+    "online": ("网上", "线上", "手机上", "在线", "网办", "爱山东"),
+    "legal_basis": ("依据", "法律", "法规", "规定"),
+    "audience": ("谁可以", "服务对象", "适用对象", "哪些人"),
+}
+
+
+def detect_element(text: str) -> str | None:
+    """The element a message asks about, by its longest cue word (None if no cue is present)."""
+    best: tuple[int, str] | None = None
+    for element, cues in ELEMENT_CUES.items():
+        for cue in cues:
+            if cue in text and (best is None or len(cue) > best[0]):
+                best = (len(cue), element)
+    return best[1] if best else None
+
+
+def strip_element_cues(text: str) -> str:
+    for cue in sorted({c for cues in ELEMENT_CUES.values() for c in cues}, key=len, reverse=True):
+        text = text.replace(cue, " ")
+    return text
+
+
+def button_element(element: str) -> dict[str, str]:
+    return {"title": ELEMENT_LABELS[element], "payload": "/ask_element" + json.dumps({"element": element})}
+
+
+def button_entry(entry_id: str, title: str) -> dict[str, str]:
+    payload = json.dumps({"entry_id": entry_id}, ensure_ascii=False)
+    return {"title": title, "payload": "/choose_entry" + payload}
+
+
+def button_place(area: str) -> dict[str, str]:
+    return {"title": area, "payload": "/ask_nearest_center" + json.dumps({"place": area}, ensure_ascii=False)}
+
+
+def source_guide(guide: Guide) -> str:
+    return f"依据：《{guide.title}》办事指南（{guide.department}）"
+
+
+def source_qa(qa: QA) -> str:
+    return f"依据：常见问答《{qa.question}》"
+
+
+def source_center(center: Center) -> str:
+    return f"依据：《{center.name}》服务网点信息"
+
+
+def guide_element(guide: Guide, element: str, content: str) -> str:
+    return f"《{guide.title}》的{ELEMENT_LABELS[element]}：\n{content}\n{source_guide(guide)}"
+
+
+def guide_overview(guide: Guide) -> str:
+    return f"《{guide.title}》：{guide.summary}\n{source_guide(guide)}"
+
+
+def qa_answer(qa: QA) -> str:
+    return f"{qa.answer}\n{source_qa(qa)}"
+
+
+def center_answer(center: Center, intro: str = "") -> str:
+    lines = [intro] if intro else []
+    lines += [
+        f"{center.name}",
+        f"地址：{center.address}",
+        f"时间：{center.hours}",
+        f"电话：{center.phone}",
+        CENTER_SERVICES + "；".join(center.services),
+        source_center(center),
+    ]
+    return "\n".join(lines)
+
+
+def entry_answer(entry: Entry) -> str:
+    """The answer an entry gives on its own: a Q&A's answer, a guide's overview, a centre's card."""
+    if isinstance(entry, QA):
+        return qa_answer(entry)
+    if isinstance(entry, Guide):
+        return guide_overview(entry)
+    return center_answer(entry)
+
+
+def quote(text: str) -> str:
+    """A citizen's words shown back to them: one short line."""
+    return shorten(text, 20)
+
+
+def buttons(*items: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [b for b in items if b]

@@ -1,0 +1,177 @@
+"""Step-by-step help for doing a service online: the `online.steps` of a guide, one at a time,
+with next / previous / repeat / stop, and "继续上次的" to pick up where the citizen stopped (also
+in a later session: the step is a slot the tracker store keeps).  "卡住了" is in handoff.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from knowledge_base.models import Guide
+
+from . import answers, knowledge, payloads, slots, texts, turns
+
+
+def paused_position(tracker: Tracker) -> tuple[Guide | None, int | None]:
+    """The walkthrough recorded in the slots (active or paused), or (None, None)."""
+    guide = knowledge.get(tracker.get_slot(slots.WALKTHROUGH_ID))
+    step = tracker.get_slot(slots.WALKTHROUGH_STEP)
+    if not isinstance(guide, Guide) or guide.online is None or step is None:
+        return None, None
+    return guide, max(1, min(int(step), len(guide.online.steps)))
+
+
+def show_step(
+    dispatcher: CollectingDispatcher, guide: Guide, step: int, lead: str = "", starting: bool = False
+) -> list[EventType]:
+    assert guide.online is not None
+    total = len(guide.online.steps)
+    lines = [lead] if lead else []
+    if starting:
+        lines.append(texts.WALK_ENTRY.format(entry=guide.online.entry))
+    lines.append(texts.WALK_HEADER.format(title=guide.title, step=step, total=total))
+    lines.append(guide.online.steps[step - 1])
+    if starting:
+        lines.append(texts.source_guide(guide))
+    button_list = texts.buttons(
+        texts.BUTTON_PREVIOUS if step > 1 else None,
+        texts.BUTTON_NEXT if step < total else texts.BUTTON_DONE,
+        texts.BUTTON_STUCK,
+        texts.BUTTON_STOP,
+    )
+    dispatcher.utter_message(text="\n".join(lines), buttons=button_list)
+    if starting:
+        dispatcher.utter_message(json_message=payloads.answer(guide, "online"))
+    dispatcher.utter_message(json_message=payloads.walkthrough(guide.id, step, total))
+    return [
+        SlotSet(slots.WALKTHROUGH_ID, guide.id),
+        SlotSet(slots.WALKTHROUGH_STEP, step),
+        SlotSet(slots.WALKTHROUGH_ACTIVE, True),
+        SlotSet(slots.SERVICE_ID, guide.id),
+        SlotSet(slots.LAST_ANSWER_ID, guide.id),
+        SlotSet(slots.PENDING_OFFER, None),
+        SlotSet(slots.FALLBACK_STREAK, 0),
+    ]
+
+
+def _ask_which(dispatcher: CollectingDispatcher) -> list[EventType]:
+    guides = knowledge.example_online_guides(3)
+    lines = [texts.WALK_ASK_SERVICE, *(f"· {g.title}" for g in guides)]
+    button_list = [
+        {"title": g.title, "payload": "/start_walkthrough" + json.dumps({"service": g.title}, ensure_ascii=False)}
+        for g in guides
+    ]
+    dispatcher.utter_message(text="\n".join(lines), buttons=button_list)
+    return [SlotSet(slots.PENDING_OFFER, None)]
+
+
+class ActionWalkthroughStart(Action):
+    def name(self) -> str:
+        return "action_walkthrough_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        text = turns.latest_text(tracker)
+        resolution = await answers.resolve(tracker, text, "online")
+        if resolution.outcome == "clarify":
+            return answers.clarify(dispatcher, tracker, resolution.entries, "online")
+        if resolution.outcome == "none":
+            return answers.not_found(dispatcher, tracker, text)
+        guide = knowledge.guide_of(resolution.entries[0]) if resolution.outcome == "answer" else None
+        if guide is None:
+            return _ask_which(dispatcher)
+        if guide.online is None:
+            dispatcher.utter_message(text=texts.WALK_NO_ONLINE.format(title=guide.title))
+            return answers.answer_element(dispatcher, guide, "location")
+        return show_step(dispatcher, guide, 1, starting=True)
+
+
+class _MoveAction(Action):
+    """next / previous / repeat: move from the recorded step by `delta`."""
+
+    delta = 0
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        guide, step = paused_position(tracker)
+        if guide is None or step is None or guide.online is None:
+            dispatcher.utter_message(text=texts.WALK_NONE_ACTIVE)
+            return [SlotSet(slots.WALKTHROUGH_ACTIVE, False)]
+        total = len(guide.online.steps)
+        target = step + self.delta
+        if target > total:
+            dispatcher.utter_message(
+                text=texts.WALK_DONE.format(total=total), buttons=[texts.BUTTON_GOOD, texts.BUTTON_BAD]
+            )
+            return [
+                SlotSet(slots.WALKTHROUGH_ACTIVE, False),
+                SlotSet(slots.WALKTHROUGH_STEP, None),
+                SlotSet(slots.LAST_ANSWER_ID, guide.id),
+            ]
+        lead = texts.WALK_FIRST_ALREADY if target < 1 else ""
+        return show_step(dispatcher, guide, max(1, target), lead=lead)
+
+
+class ActionWalkthroughNext(_MoveAction):
+    delta = 1
+
+    def name(self) -> str:
+        return "action_walkthrough_next"
+
+
+class ActionWalkthroughPrevious(_MoveAction):
+    delta = -1
+
+    def name(self) -> str:
+        return "action_walkthrough_previous"
+
+
+class ActionWalkthroughRepeat(_MoveAction):
+    delta = 0
+
+    def name(self) -> str:
+        return "action_walkthrough_repeat"
+
+
+class ActionResume(Action):
+    """resume ("继续上次的"): the walkthrough where it stopped, else the service in context."""
+
+    def name(self) -> str:
+        return "action_resume"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return resume(dispatcher, tracker)
+
+
+def resume(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    guide, step = paused_position(tracker)
+    if guide is not None and step is not None:
+        return show_step(dispatcher, guide, step, starting=True)
+    service = knowledge.guide_of(knowledge.get(tracker.get_slot(slots.SERVICE_ID)))
+    if service is not None:
+        button_list = [texts.button_element(e) for e in texts.OVERVIEW_ELEMENTS[:4]]
+        if service.online is not None:
+            button_list.append(texts.BUTTON_ONLINE)
+        dispatcher.utter_message(text=texts.RESUME_SERVICE.format(title=service.title), buttons=button_list)
+        return [SlotSet(slots.PENDING_OFFER, None)]
+    guides = knowledge.example_guides(3)
+    dispatcher.utter_message(text=texts.NOTHING_TO_RESUME, buttons=[texts.button_entry(g.id, g.title) for g in guides])
+    return [SlotSet(slots.PENDING_OFFER, None)]
+
+
+class ActionStop(Action):
+    """stop: pause a walkthrough (the step is kept for "继续上次的"); otherwise just acknowledge.
+    Leaving the centre form is done by the rules (action_deactivate_loop) before this runs."""
+
+    def name(self) -> str:
+        return "action_stop"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        guide, step = paused_position(tracker)
+        if tracker.get_slot(slots.WALKTHROUGH_ACTIVE) and guide is not None:
+            dispatcher.utter_message(text=texts.WALK_PAUSED.format(title=guide.title, step=step))
+            return [SlotSet(slots.WALKTHROUGH_ACTIVE, False), SlotSet(slots.PENDING_OFFER, None)]
+        dispatcher.utter_message(text=texts.STOPPED_NOTHING)
+        return [SlotSet(slots.PENDING_OFFER, None), SlotSet(slots.PENDING_ELEMENT, None)]

@@ -1,0 +1,55 @@
+"""The answer / clarify / none decision on hand-made hits (the thresholds' behaviour at their
+edges), and the chosen thresholds on the curated data's own questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.config import Settings
+from actions.matching import Thresholds, judge
+from knowledge_base import SearchHit
+
+T = Thresholds(min_coverage=0.5, min_score=6.0, confident_coverage=0.8, close_ratio=0.7, max_choices=3)
+
+
+def hit(entry_id: str, score: float, coverage: float = 1.0) -> SearchHit:
+    return SearchHit(entry_id, "qa", "d", entry_id, "", score, "title", coverage, "")
+
+
+def test_nothing_or_below_the_floor_is_none() -> None:
+    assert judge([], T).outcome == "none"
+    assert judge([hit("a", 20, coverage=0.4)], T).outcome == "none"
+    assert judge([hit("a", 5.9)], T).outcome == "none"
+
+
+def test_a_clear_winner_is_answered() -> None:
+    match = judge([hit("a", 20), hit("b", 13.9)], T)
+    assert match.outcome == "answer" and [h.id for h in match.choices] == ["a"]
+
+
+def test_close_hits_are_offered_at_most_three() -> None:
+    match = judge([hit("a", 20), hit("b", 19), hit("c", 18), hit("d", 17), hit("e", 16)], T)
+    assert match.outcome == "clarify" and [h.id for h in match.choices] == ["a", "b", "c"]
+
+
+def test_a_runner_up_below_the_floor_is_no_rival() -> None:
+    assert judge([hit("a", 20), hit("b", 19, coverage=0.3)], T).outcome == "answer"
+
+
+def test_a_runner_up_about_the_same_matter_is_no_rival() -> None:
+    matters = {"qa.x": "guide.x", "guide.x": "guide.x", "qa.y": "guide.y"}
+    match = judge([hit("qa.x", 20), hit("guide.x", 19.5), hit("qa.y", 5)], T, matters.__getitem__)
+    assert match.outcome == "answer" and match.best.id == "qa.x"
+
+
+def test_weak_coverage_asks_even_without_a_rival() -> None:
+    match = judge([hit("a", 20, coverage=0.6)], T)
+    assert match.outcome == "clarify" and [h.id for h in match.choices] == ["a"]
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTIONS_CLOSE_RATIO", "0.8")
+    assert Settings.from_env().thresholds.close_ratio == 0.8
+    monkeypatch.setenv("ACTIONS_CLOSE_RATIO", "much")
+    with pytest.raises(ValueError, match="ACTIONS_CLOSE_RATIO"):
+        Settings.from_env()
