@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+export RASA_TELEMETRY_ENABLED=false  # no usage data or error reports leave the machine
 OUT=${RASA_MODELS_DIR:-models}
 GENERATED=${JSB_DATA_DIR:-var}/nlu_generated
 
