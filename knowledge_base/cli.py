@@ -30,6 +30,7 @@ examples:
   python -m knowledge_base import new_questions.xlsx
   python -m knowledge_base export --kind qa all_questions.csv
   python -m knowledge_base stats
+  KB_BACKEND=elasticsearch KB_ES_URL=https://es.example.org:9200 python -m knowledge_base reindex
 """
 
 
@@ -112,6 +113,34 @@ async def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_reindex(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(db_path=args.db)
+    if settings.backend != "elasticsearch":
+        print(
+            "KB_BACKEND is 'embedded': its index is written with every change, so there is nothing to rebuild.\n"
+            "Set KB_BACKEND=elasticsearch and KB_ES_URL to (re)build the Elasticsearch index.",
+            file=sys.stderr,
+        )
+        return 2
+    from .search.elastic import ElasticsearchUnavailableError  # needs the elasticsearch client
+
+    kb = KnowledgeBase.open(settings)
+    backend = kb.backend
+    status = 0
+    try:
+        if args.check:
+            print(json.dumps(await backend.check_health(), ensure_ascii=False, indent=2))  # type: ignore[attr-defined]
+        else:
+            name = await backend.reindex(progress=True)  # type: ignore[attr-defined]
+            print(f"reindexed {sum(sum(d.values()) for d in kb.store.stats().values())} entries into {name}")
+    except ElasticsearchUnavailableError as error:
+        message = f"error: Elasticsearch: {error}\nthe store is unchanged; searches use the embedded index."
+        print(message, file=sys.stderr)
+        status = 1
+    await kb.close()
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m knowledge_base",
@@ -162,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["guide", "qa", "center"], help="only entries of this kind")
     p.add_argument("--json", action="store_true", help="print hits as a JSON list")
     p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser(
+        "reindex",
+        parents=[common],
+        help="rebuild the Elasticsearch index from the store (KB_BACKEND=elasticsearch)",
+        description="Build a new Elasticsearch index from the store and move the alias to it in one step: "
+        "searches keep working during the rebuild. Settings: KB_ES_URL, KB_ES_USER/KB_ES_PASSWORD or "
+        "KB_ES_API_KEY, KB_ES_CA, KB_ES_INDEX_PREFIX (see docs/elasticsearch.md).",
+    )
+    p.add_argument("--check", action="store_true", help="only check the cluster and catch up; print its health")
+    p.set_defaults(run=cmd_reindex)
 
     p = sub.add_parser("stats", parents=[common], help="count entries by kind and domain")
     p.add_argument("--json", action="store_true")

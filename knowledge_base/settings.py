@@ -7,11 +7,16 @@
 | KB_BACKEND         | embedded                     | embedded or elasticsearch                 |
 | KB_ES_URL          | (none)                       | Elasticsearch 8 URL, for that backend     |
 | KB_ES_USER/KB_ES_PASSWORD, KB_ES_CA, KB_ES_INDEX_PREFIX (jsb-kb)                       |
+| KB_ES_API_KEY      | (none)                       | API key (instead of user and password)    |
+| KB_ES_TIMEOUT      | 2                            | seconds a query may take before fallback  |
+| KB_ES_HEALTH_INTERVAL | 15                        | seconds between cluster health checks     |
+See docs/elasticsearch.md for the Elasticsearch backend.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +33,9 @@ class Settings:
     es_password: str | None = None
     es_ca: str | None = None
     es_index_prefix: str = "jsb-kb"
+    es_api_key: str | None = None
+    es_timeout: float = 2.0
+    es_health_interval: float = 15.0
 
     @classmethod
     def from_env(cls, db_path: str | Path | None = None) -> Settings:
@@ -42,4 +50,20 @@ class Settings:
             es_password=env.get("KB_ES_PASSWORD") or None,
             es_ca=env.get("KB_ES_CA") or None,
             es_index_prefix=env.get("KB_ES_INDEX_PREFIX", "jsb-kb"),
+            es_api_key=env.get("KB_ES_API_KEY") or None,
+            es_timeout=_seconds(env, "KB_ES_TIMEOUT", 2.0),
+            es_health_interval=_seconds(env, "KB_ES_HEALTH_INTERVAL", 15.0),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
+    return value
