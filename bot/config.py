@@ -1,0 +1,209 @@
+"""Every bot-service setting in one place: defaults < YAML file < environment < command line.
+
+| variable                 | default                        | meaning                                             |
+|--------------------------|--------------------------------|-----------------------------------------------------|
+| BOT_CONFIG               | (none)                         | optional YAML file with the keys below (lower case) |
+| BOT_HOST                 | 127.0.0.1                      | address to listen on                                |
+| BOT_PORT                 | 8080                           | port to listen on                                   |
+| RASA_URL                 | http://127.0.0.1:5005          | Rasa server (REST channel + HTTP API)               |
+| RASA_TOKEN               | (none)                         | Rasa HTTP API token (--auth-token), for hand-back   |
+| ACTION_URL               | (none)                         | action server; when set, /readyz checks it too      |
+| JSB_DATA_DIR             | <repo>/var                     | where the project keeps its runtime files           |
+| BOT_DB                   | $JSB_DATA_DIR/bot.sqlite3      | conversations and messages (SQLite, WAL)            |
+| BOT_APOLOGY_AFTER        | 4.0                            | seconds before a slow answer gets an apology        |
+| BOT_RASA_TIMEOUT         | 60                             | seconds before a Rasa call counts as failed         |
+| BOT_RETRY_INTERVAL       | 2.0                            | seconds between checks for messages to retry        |
+| BOT_RETRY_MAX_BACKOFF    | 15                             | longest wait between two tries of one message       |
+| BOT_MAX_MESSAGE_CHARS    | 4000                           | longest citizen message                             |
+| BOT_WS_RATE / _BURST     | 1.0 / 8                        | widget messages per second per connection / burst   |
+| BOT_API_RATE / _BURST    | 5.0 / 20                       | REST requests per second per client address / burst |
+| BOT_ALLOWED_ORIGINS      | *                              | web pages allowed to open the widget websocket      |
+| BOT_API_KEYS             | (none)                         | comma-separated keys for the REST API; none = open  |
+| BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
+| BOT_LOG_LEVEL / _FORMAT  | INFO / json                    | logging level; json lines or text                   |
+| TELEGRAM_TOKEN           | (none)                         | Telegram bot token; the channel is off without it   |
+| TELEGRAM_MODE            | webhook if a URL is set, else polling                  |
+| TELEGRAM_WEBHOOK_URL     | (none)                         | public https URL Telegram posts updates to          |
+| TELEGRAM_WEBHOOK_SECRET  | (random per start)             | secret Telegram sends back in a header              |
+| TELEGRAM_BASE_URL        | https://api.telegram.org/bot   | Bot API server (tests point it at a stand-in)       |
+| TELEGRAM_BASE_FILE_URL   | https://api.telegram.org/file/bot                    |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str | None = None
+    action_url: str | None = None
+    data_dir: Path = REPO_ROOT / "var"
+    db_path: Path | None = None  # None: data_dir / "bot.sqlite3"
+    apology_after: float = 4.0
+    rasa_timeout: float = 60.0
+    retry_interval: float = 2.0
+    retry_max_backoff: float = 15.0
+    max_message_chars: int = 4000
+    ws_rate: float = 1.0
+    ws_burst: int = 8
+    api_rate: float = 5.0
+    api_burst: int = 20
+    allowed_origins: tuple[str, ...] = ("*",)
+    api_keys: tuple[str, ...] = ()
+    history_limit: int = 200
+    log_level: str = "INFO"
+    log_format: str = "json"
+    shutdown_grace: float = 5.0
+    telegram_token: str | None = None
+    telegram_mode: str | None = None  # None: webhook when telegram_webhook_url is set, else polling
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_poll_interval: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.db_path or self.data_dir / "bot.sqlite3"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def telegram_effective_mode(self) -> str:
+        return self.telegram_mode or ("webhook" if self.telegram_webhook_url else "polling")
+
+    def replace(self, **changes: Any) -> BotConfig:
+        return dataclasses.replace(self, **changes)
+
+    def check(self) -> BotConfig:
+        """Fail early, with the setting's name, on values that would only break later."""
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"BOT_PORT must be 1-65535, got {self.port}")
+        if not self.rasa_url.startswith(("http://", "https://")):
+            raise ConfigError(f"RASA_URL must be an http(s) URL, got {self.rasa_url!r}")
+        if self.apology_after <= 0 or self.rasa_timeout < self.apology_after:
+            raise ConfigError("need 0 < BOT_APOLOGY_AFTER <= BOT_RASA_TIMEOUT")
+        if self.max_message_chars < 1:
+            raise ConfigError("BOT_MAX_MESSAGE_CHARS must be positive")
+        if self.ws_rate <= 0 or self.ws_burst < 1 or self.api_rate <= 0 or self.api_burst < 1:
+            raise ConfigError("rates must be positive and bursts at least 1")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"BOT_LOG_FORMAT must be json or text, got {self.log_format!r}")
+        if self.telegram_mode not in (None, "webhook", "polling"):
+            raise ConfigError(f"TELEGRAM_MODE must be webhook or polling, got {self.telegram_mode!r}")
+        if self.telegram_enabled and self.telegram_effective_mode == "webhook" and not self.telegram_webhook_url:
+            raise ConfigError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL (the public https address)")
+        return self
+
+    @classmethod
+    def load(
+        cls,
+        yaml_path: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> BotConfig:
+        """Defaults, then the YAML file (argument or BOT_CONFIG), then the environment, then overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        yaml_path = yaml_path or env.get("BOT_CONFIG")
+        if yaml_path:
+            values.update(_read_yaml(Path(yaml_path)))
+        for name, variable in _ENV_NAMES.items():
+            if env.get(variable, "") != "":
+                values[name] = env[variable]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_mapping(values).check()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> BotConfig:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown bot setting(s): {', '.join(unknown)}")
+        converted = {name: _convert(known[name].type, name, value) for name, value in values.items()}
+        return cls(**converted)
+
+
+_ENV_NAMES = {
+    "host": "BOT_HOST",
+    "port": "BOT_PORT",
+    "rasa_url": "RASA_URL",
+    "rasa_token": "RASA_TOKEN",
+    "action_url": "ACTION_URL",
+    "data_dir": "JSB_DATA_DIR",
+    "db_path": "BOT_DB",
+    "apology_after": "BOT_APOLOGY_AFTER",
+    "rasa_timeout": "BOT_RASA_TIMEOUT",
+    "retry_interval": "BOT_RETRY_INTERVAL",
+    "retry_max_backoff": "BOT_RETRY_MAX_BACKOFF",
+    "max_message_chars": "BOT_MAX_MESSAGE_CHARS",
+    "ws_rate": "BOT_WS_RATE",
+    "ws_burst": "BOT_WS_RATE_BURST",
+    "api_rate": "BOT_API_RATE",
+    "api_burst": "BOT_API_RATE_BURST",
+    "allowed_origins": "BOT_ALLOWED_ORIGINS",
+    "api_keys": "BOT_API_KEYS",
+    "history_limit": "BOT_HISTORY_LIMIT",
+    "log_level": "BOT_LOG_LEVEL",
+    "log_format": "BOT_LOG_FORMAT",
+    "shutdown_grace": "BOT_SHUTDOWN_GRACE",
+    "telegram_token": "TELEGRAM_TOKEN",
+    "telegram_mode": "TELEGRAM_MODE",
+    "telegram_webhook_url": "TELEGRAM_WEBHOOK_URL",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "telegram_base_url": "TELEGRAM_BASE_URL",
+    "telegram_base_file_url": "TELEGRAM_BASE_FILE_URL",
+}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read bot config {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"bot config {path} must be a mapping of setting: value")
+    return data
+
+
+def _convert(type_name: Any, name: str, value: Any) -> Any:
+    """Turn strings from the environment (or YAML scalars) into the field's type."""
+    kind = str(type_name)
+    try:
+        if value is None:
+            return None
+        if "tuple" in kind:
+            if isinstance(value, str):
+                return tuple(part.strip() for part in value.split(",") if part.strip())
+            return tuple(str(part) for part in value)
+        if "Path" in kind:
+            return Path(value).expanduser()
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+        if "Mapping" in kind:
+            return dict(value)
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"bot setting {name}: cannot use {value!r} ({err})") from err

@@ -1,0 +1,91 @@
+"""Cross-cutting request handling: JSON errors (never a bare 500 page), API rate limits, safety headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from bot.logs import fields
+from bot.ratelimit import KeyedLimiter
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+# Status -> (code, Chinese + English message) for errors raised by aiohttp itself.
+_HTTP_MESSAGES = {
+    400: ("bad_request", "请求格式不对。 / Bad request."),
+    401: ("unauthorized", "缺少或错误的 API 密钥。 / Missing or wrong API key."),
+    403: ("forbidden", "不允许访问。 / Forbidden."),
+    404: ("not_found", "没有这个地址。 / Not found."),
+    405: ("method_not_allowed", "不支持这个请求方法。 / Method not allowed."),
+    413: ("too_large", "请求内容太大。 / Request body too large."),
+    415: ("unsupported_media_type", "请用 JSON 格式（Content-Type: application/json）。 / Send JSON."),
+    429: ("rate_limited", "请求太频繁，请稍后再试。 / Too many requests, please slow down."),
+}
+INTERNAL = ("internal_error", "服务暂时出错了，请稍后再试。 / Internal error, please try again later.")
+
+
+def json_error(
+    status: int, code: str, message: str, *, details: list[str] | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    error: dict[str, object] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return web.json_response({"error": error}, status=status, headers=headers, dumps=_dumps)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code, message = _HTTP_MESSAGES.get(exc.status, ("http_error", exc.reason))
+        if not request.path.startswith(API_PREFIX) and exc.status == 404:
+            raise
+        return json_error(exc.status, code, message, headers=_kept_headers(exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("http.unhandled", extra=fields(path=request.path, method=request.method))
+        return json_error(500, *INTERNAL)
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {name: value for name, value in exc.headers.items() if name in ("Allow", "Retry-After")}
+
+
+def rate_limit_middleware(limiter: KeyedLimiter) -> Middleware:
+    @web.middleware
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(API_PREFIX) and request.path != "/api/openapi.json":
+            bucket = limiter.bucket(request.remote or "unknown")
+            if not bucket.allow():
+                wait = bucket.retry_after()
+                code, message = _HTTP_MESSAGES[429]
+                return json_error(429, code, message, headers={"Retry-After": str(wait)})
+        return await handler(request)
+
+    return limit
+
+
+async def add_safety_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: no MIME sniffing anywhere; pages served here may only run our own files."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.content_type == "text/html":
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'",
+        )
+        response.headers.setdefault("Referrer-Policy", "same-origin")

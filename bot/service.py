@@ -1,0 +1,434 @@
+"""The conversation service: one citizen message's path from a connector to Rasa and back.
+
+    connector ─▶ receive(): store (pending) ─▶ per-conversation worker ─▶ Rasa REST channel
+                                                      │ replies: store (answered) ─▶ channel.deliver()
+                                                      └ Rasa down/slow: apology ≤ apology_after s,
+                                                        message stays pending ─▶ retry loop
+
+Answers keep the citizen's order: each conversation has at most one worker, which always takes the
+oldest pending message.  Nothing is lost: a message is stored before anything else happens and only
+leaves `pending` together with its stored answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import texts
+from bot.channels import ChannelRegistry
+from bot.config import BotConfig
+from bot.conversations import (
+    Button,
+    Conversation,
+    Direction,
+    Kind,
+    Message,
+    OutgoingDraft,
+    State,
+    Status,
+)
+from bot.logs import fields
+from bot.payloads import interpret, rating_payload
+from bot.rasa_client import RasaClient, RasaUnavailableError
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class InputError(ValueError):
+    """The citizen's (or calling app's) input cannot be used; `message` says why, for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    """What became of one citizen message: answered, pending (apology sent) or for_helper."""
+
+    status: str
+    replies: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class Receipt:
+    message: Message
+    duplicate: bool
+    outcome: asyncio.Future[Outcome] | None = None
+
+
+class ConversationService:
+    def __init__(self, config: BotConfig, store: Store, rasa: RasaClient, channels: ChannelRegistry) -> None:
+        self.config = config
+        self.store = store
+        self.rasa = rasa
+        self.channels = channels
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()  # a message arrived while the worker was busy
+        self._delayed: set[str] = set()  # the citizen has been told answers are late
+        self._outcomes: dict[int, asyncio.Future[Outcome]] = {}
+        self._rasa_was_ready = True
+
+    # -- conversations -----------------------------------------------------------------------
+
+    async def open_conversation(
+        self, channel: str, external_id: str, citizen: dict[str, Any] | None = None
+    ) -> Conversation:
+        """The citizen's open conversation on this channel, or a new one."""
+        existing = await self.store.find_open_conversation(channel, external_id)
+        return existing or await self.new_conversation(channel, external_id, citizen)
+
+    async def new_conversation(
+        self, channel: str, external_id: str, citizen: dict[str, Any] | None = None
+    ) -> Conversation:
+        conversation = await self.store.create_conversation(channel, external_id, citizen)
+        log.info("conversation.new", extra=fields(conversation=conversation.id, channel=channel))
+        return conversation
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self.store.get_conversation(conversation_id)
+
+    async def close_conversation(self, conversation: Conversation) -> Conversation:
+        closed = await self.store.set_state(conversation.id, State.CLOSED)
+        log.info("conversation.closed", extra=fields(conversation=conversation.id))
+        return closed
+
+    async def get_message(self, seq: int) -> Message | None:
+        return await self.store.get_message(seq)
+
+    async def history(self, conversation: Conversation, after_seq: int = 0, limit: int | None = None) -> list[Message]:
+        return await self.store.history(conversation.id, after_seq, limit or self.config.history_limit)
+
+    # -- incoming ----------------------------------------------------------------------------
+
+    def check_text(self, text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("empty", texts.EMPTY)
+        if len(text) > self.config.max_message_chars:
+            raise InputError("too_long", texts.TOO_LONG.format(limit=self.config.max_message_chars))
+        return text
+
+    async def receive(
+        self,
+        conversation: Conversation,
+        text: str,
+        *,
+        payload: str | None = None,
+        client_id: str | None = None,
+        reply_to: int | None = None,
+        want_outcome: bool = False,
+    ) -> Receipt:
+        """Store a citizen message and start answering it; returns once it is safely stored."""
+        text = self.check_text(text)
+        if payload is not None:
+            payload = self.check_text(payload)
+        conversation = await self.store.get_conversation(conversation.id) or conversation  # fresh state
+        if conversation.state == State.CLOSED:
+            raise InputError("closed", texts.CLOSED_CONVERSATION)
+        handled_here = conversation.state != State.BOT or payload == texts.BACK_TO_BOT_PAYLOAD
+        message, duplicate = await self.store.add_incoming(
+            conversation.id,
+            text,
+            payload=payload,
+            client_id=client_id,
+            reply_to=reply_to,
+            status=Status.ANSWERED if handled_here else Status.PENDING,
+        )
+        if duplicate:
+            return Receipt(message, True)
+        log.info(
+            "message.in",
+            extra=fields(conversation=conversation.id, seq=message.seq, channel=conversation.channel, chars=len(text)),
+        )
+        outcome = self._expect_outcome(message.seq) if want_outcome else None
+        if handled_here:
+            await self._handle_without_rasa(conversation, message)
+        elif conversation.id in self._delayed:
+            # Rasa is known to be down or slow: say so now instead of after another timeout.
+            await self._still_queued(conversation, message)
+        else:
+            self._kick(conversation.id)
+        return Receipt(message, False, outcome)
+
+    async def rate(
+        self,
+        conversation: Conversation,
+        seq: int,
+        value: str,
+        *,
+        client_id: str | None = None,
+        want_outcome: bool = False,
+    ) -> Receipt:
+        """好评/差评 on an answer: mark it, and tell Rasa (which answers and emits the `rating` payload)."""
+        if value not in ("good", "bad"):
+            raise InputError("bad_rating", texts.NOTHING_TO_RATE)
+        target = await self.store.get_message(seq)
+        if (
+            target is None
+            or target.conversation_id != conversation.id
+            or target.direction != Direction.OUT
+            or target.entry is None
+        ):
+            raise InputError("not_ratable", texts.NOTHING_TO_RATE)
+        await self.store.set_rating(seq, value)
+        label = texts.RATE_GOOD_LABEL if value == "good" else texts.RATE_BAD_LABEL
+        return await self.receive(
+            conversation,
+            label,
+            payload=rating_payload(value, target.entry),
+            client_id=client_id,
+            reply_to=seq,
+            want_outcome=want_outcome,
+        )
+
+    def forget_outcome(self, seq: int) -> None:
+        self._outcomes.pop(seq, None)
+
+    def _expect_outcome(self, seq: int) -> asyncio.Future[Outcome]:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._outcomes[seq] = future
+        return future
+
+    def _resolve(self, seq: int, outcome: Outcome) -> None:
+        future = self._outcomes.pop(seq, None)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+
+    async def _handle_without_rasa(self, conversation: Conversation, message: Message) -> None:
+        """Messages while a helper owns the conversation, and the citizen's 'back to the bot' button."""
+        if message.payload == texts.BACK_TO_BOT_PAYLOAD:
+            if conversation.state in (State.WAITING_HELPER, State.WITH_HELPER):
+                conversation = await self.hand_back(conversation)
+            replies = await self._say(conversation, [OutgoingDraft(texts.BACK_TO_BOT, Kind.NOTICE)], message.seq)
+            self._resolve(message.seq, Outcome("answered", replies))
+            return
+        await self.store.set_status([message.seq], Status.FOR_HELPER)
+        replies = []
+        if conversation.state == State.WAITING_HELPER:
+            replies = await self._say(conversation, [OutgoingDraft(texts.WAITING_FOR_HELPER, Kind.NOTICE)], message.seq)
+        self._resolve(message.seq, Outcome("for_helper", replies))
+
+    async def hand_back(self, conversation: Conversation, slots: dict[str, Any] | None = None) -> Conversation:
+        """Give the conversation back to the assistant and tell Rasa (docs/payloads.md, "Hand back")."""
+        conversation = await self.store.set_state(conversation.id, State.BOT)
+        events = [{"event": "slot", "name": "handoff_active", "value": False}]
+        events += [{"event": "slot", "name": name, "value": value} for name, value in (slots or {}).items()]
+        if not await self.rasa.append_events(conversation.id, events):
+            log.warning("handoff.hand_back.rasa_not_told", extra=fields(conversation=conversation.id))
+        log.info("handoff.hand_back", extra=fields(conversation=conversation.id))
+        return conversation
+
+    async def _still_queued(self, conversation: Conversation, message: Message) -> None:
+        replies = await self._say(conversation, [OutgoingDraft(texts.STILL_QUEUED, Kind.NOTICE)], message.seq)
+        await self.store.mark_apologized(message.seq)
+        self._resolve(message.seq, Outcome("pending", replies))
+        if conversation.id in self._workers:
+            self._again.add(conversation.id)
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def _kick(self, conversation_id: str) -> None:
+        self._again.add(conversation_id)
+        if conversation_id not in self._workers:
+            self._workers[conversation_id] = asyncio.create_task(
+                self._drain(conversation_id), name=f"conversation-{conversation_id}"
+            )
+
+    async def _drain(self, conversation_id: str) -> None:
+        try:
+            while True:
+                self._again.discard(conversation_id)
+                message = await self.store.next_pending(conversation_id)
+                if message is None:
+                    if conversation_id in self._again:
+                        continue
+                    return
+                conversation = await self.store.get_conversation(conversation_id)
+                if conversation is None:
+                    return
+                if conversation.state != State.BOT:
+                    # Handed off while this message waited: the helper gets it, not Rasa.
+                    await self.store.set_status([message.seq], Status.FOR_HELPER)
+                    continue
+                if not await self._process(conversation, message):
+                    return  # Rasa is down: the retry loop picks this conversation up again
+        except Exception:
+            log.exception("conversation.worker.failed", extra=fields(conversation=conversation_id))
+        finally:
+            self._workers.pop(conversation_id, None)
+
+    async def _process(self, conversation: Conversation, message: Message) -> bool:
+        """Ask Rasa about one message; True when it was answered."""
+        started = time.perf_counter()
+        await self.channels.typing(conversation, True)
+        metadata = {"channel": conversation.channel}
+        call = asyncio.ensure_future(self.rasa.send(conversation.id, message.rasa_text, metadata))
+        try:
+            try:
+                replies = await asyncio.wait_for(asyncio.shield(call), self.config.apology_after)
+            except asyncio.TimeoutError:
+                if not message.apologized:
+                    await self._apologize(conversation, message)
+                    message = await self.store.get_message(message.seq) or message
+                self._delayed.add(conversation.id)
+                replies = await call  # bounded by the client's own timeout (BOT_RASA_TIMEOUT)
+        except RasaUnavailableError as err:
+            await self._failed(conversation, message, str(err))
+            return False
+        except asyncio.CancelledError:
+            call.cancel()  # shutting down: the message stays pending for the next start
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await self.channels.typing(conversation, False)
+        rasa_seconds = time.perf_counter() - started
+        await self._answer(conversation, message, replies)
+        log.info(
+            "message.answered",
+            extra=fields(
+                conversation=conversation.id,
+                seq=message.seq,
+                attempts=message.attempts + 1,
+                rasa_ms=round(rasa_seconds * 1000, 1),
+                total_ms=round((time.perf_counter() - started) * 1000, 1),
+            ),
+        )
+        self._delayed.discard(conversation.id)
+        return True
+
+    async def _answer(self, conversation: Conversation, message: Message, replies: list[dict[str, Any]]) -> None:
+        result = interpret(replies)
+        drafts = list(result.drafts)
+        if message.apologized:
+            question = message.text if len(message.text) <= 20 else message.text[:20] + "…"
+            drafts.insert(0, OutgoingDraft(texts.LATE_ANSWER.format(question=question), Kind.NOTICE))
+        if result.handoff is not None and conversation.state == State.BOT:
+            conversation = await self.store.set_state(conversation.id, State.WAITING_HELPER)
+            await self.store.add_handoff(conversation, result.handoff)
+            log.info(
+                "handoff.requested", extra=fields(conversation=conversation.id, reason=result.handoff.get("reason"))
+            )
+            back = Button(texts.BACK_TO_BOT_BUTTON, texts.BACK_TO_BOT_PAYLOAD)
+            drafts.append(OutgoingDraft(texts.HANDOFF_NOTICE, Kind.NOTICE, buttons=(back,)))
+        for rating in result.ratings:
+            await self._store_rating(conversation, message, rating)
+        for kind, data in result.events:
+            await self.store.add_event(conversation, kind, data)
+        stored = await self.store.add_outgoing(conversation.id, drafts, reply_to=message.seq, answers=message.seq)
+        await self._deliver(conversation, stored)
+        self._resolve(message.seq, Outcome("answered", stored))
+
+    async def _store_rating(self, conversation: Conversation, message: Message, rating: dict[str, Any]) -> None:
+        """Prefer the answer the citizen clicked on; Rasa's entry_id is its last answer."""
+        rated = await self.store.get_message(message.reply_to) if message.reply_to else None
+        if rated is not None and (rated.conversation_id != conversation.id or rated.entry is None):
+            rated = None
+        await self.store.add_rating(
+            conversation,
+            rating["value"],
+            message_seq=rated.seq if rated else None,
+            entry_id=rated.entry.id if rated and rated.entry else _str(rating.get("entry_id")),
+            entry_title=rated.entry.title if rated and rated.entry else None,
+            comment=_str(rating.get("comment")),
+        )
+        if rated is not None:
+            await self.store.set_rating(rated.seq, rating["value"])
+
+    async def _failed(self, conversation: Conversation, message: Message, reason: str) -> None:
+        backoff = min(self.config.retry_interval * 2 ** min(message.attempts, 10), self.config.retry_max_backoff)
+        message = await self.store.mark_attempt_failed(message.seq, time.time() + backoff)
+        log.warning(
+            "rasa.unavailable",
+            extra=fields(conversation=conversation.id, seq=message.seq, attempts=message.attempts, reason=reason),
+        )
+        self._delayed.add(conversation.id)
+        if not message.apologized:
+            await self._apologize(conversation, message)
+        else:
+            self._resolve(message.seq, Outcome("pending"))
+
+    async def _apologize(self, conversation: Conversation, message: Message) -> None:
+        replies = await self._say(conversation, [OutgoingDraft(texts.APOLOGY, Kind.NOTICE)], message.seq)
+        await self.store.mark_apologized(message.seq)
+        self._resolve(message.seq, Outcome("pending", replies))
+
+    async def _say(
+        self, conversation: Conversation, drafts: list[OutgoingDraft], reply_to: int | None
+    ) -> list[Message]:
+        stored = await self.store.add_outgoing(conversation.id, drafts, reply_to=reply_to)
+        await self._deliver(conversation, stored)
+        return stored
+
+    async def _deliver(self, conversation: Conversation, messages: list[Message]) -> None:
+        if not await self.channels.deliver(conversation, messages):
+            await self.store.set_status([m.seq for m in messages], Status.UNDELIVERED)
+
+    # -- retry loop --------------------------------------------------------------------------
+
+    async def retry_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.retry_interval)
+            try:
+                await self.retry_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retry.failed")
+
+    async def retry_once(self) -> int:
+        """Restart answering where messages wait; returns how many conversations were restarted."""
+        await self._redeliver()
+        waiting = await self.store.conversations_to_retry()
+        waiting = [cid for cid in waiting if cid not in self._workers]
+        if not waiting:
+            return 0
+        if not await self.rasa.is_ready():
+            self._rasa_was_ready = False
+            return 0
+        if not self._rasa_was_ready:
+            targets = waiting  # Rasa just came back: everything waiting goes now, whatever its backoff
+        else:
+            due = set(await self.store.conversations_to_retry(time.time()))
+            targets = [cid for cid in waiting if cid in due]
+        self._rasa_was_ready = True
+        for conversation_id in targets:
+            self._kick(conversation_id)
+        if targets:
+            log.info("retry.started", extra=fields(conversations=len(targets)))
+        return len(targets)
+
+    async def _redeliver(self) -> None:
+        messages = await self.store.undelivered()
+        by_conversation: dict[str, list[Message]] = {}
+        for message in messages:
+            by_conversation.setdefault(message.conversation_id, []).append(message)
+        for conversation_id, batch in by_conversation.items():
+            conversation = await self.store.get_conversation(conversation_id)
+            if conversation and await self.channels.deliver(conversation, batch):
+                await self.store.set_status([m.seq for m in batch], Status.SENT)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def close(self, grace: float) -> None:
+        """Let running answers finish for up to `grace` seconds; the rest stay pending for next time."""
+        workers = list(self._workers.values())
+        if workers:
+            _, unfinished = await asyncio.wait(workers, timeout=grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        for future in self._outcomes.values():
+            if not future.done():
+                future.set_result(Outcome("pending"))
+        self._outcomes.clear()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,526 @@
+"""SQLite store for conversations, messages, ratings, handoffs and analytics events.
+
+Every call runs on one dedicated thread with one connection (SQLite in WAL mode), so the event loop
+never blocks on disk and writes never interleave.  Citizen messages are stored *before* they are
+sent to Rasa; the retry loop finds unanswered ones by their `pending` status after any outage or
+restart.  Ratings, handoff summaries and analytics events are stored masked (bot.masking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.conversations import (
+    Button,
+    Conversation,
+    Direction,
+    Entry,
+    Kind,
+    Message,
+    OutgoingDraft,
+    State,
+    Status,
+    check_transition,
+    now,
+)
+from bot.masking import mask, mask_value
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id          TEXT PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    citizen     TEXT NOT NULL DEFAULT '{}',
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_by_citizen ON conversations (channel, external_id, state);
+
+CREATE TABLE IF NOT EXISTS messages (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id),
+    direction       TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    text            TEXT NOT NULL,
+    payload         TEXT,
+    buttons         TEXT,
+    entry           TEXT,
+    rating          TEXT,
+    client_id       TEXT,
+    reply_to        INTEGER,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    apologized      INTEGER NOT NULL DEFAULT 0,
+    extra           TEXT,
+    created_at      REAL NOT NULL,
+    answered_at     REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (conversation_id, client_id)
+    WHERE client_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, seq);
+CREATE INDEX IF NOT EXISTS messages_to_retry ON messages (status, next_attempt_at)
+    WHERE status IN ('pending', 'undelivered');
+CREATE INDEX IF NOT EXISTS messages_replies ON messages (reply_to) WHERE reply_to IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS ratings (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    message_seq     INTEGER,
+    entry_id        TEXT,
+    entry_title     TEXT,
+    value           TEXT NOT NULL,
+    comment         TEXT,
+    created_at      REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS handoffs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    reason          TEXT,
+    service         TEXT,
+    service_title   TEXT,
+    step            INTEGER,
+    summary         TEXT,
+    created_at      REAL NOT NULL,
+    resolved_at     REAL
+);
+
+CREATE TABLE IF NOT EXISTS analytics_events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    data            TEXT NOT NULL,
+    created_at      REAL NOT NULL
+);
+"""
+
+_MESSAGE_COLUMNS = (
+    "seq, conversation_id, direction, kind, text, payload, buttons, entry, rating, client_id, reply_to, "
+    "status, attempts, apologized, extra, created_at"
+)
+
+
+class Store:
+    """Async facade over one SQLite connection living on one worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-store")
+        self._db: sqlite3.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> Store:
+        await self._run(self._open)
+        return self
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; WAL keeps it consistent
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._db = db
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    # -- conversations -----------------------------------------------------------------------
+
+    async def create_conversation(
+        self, channel: str, external_id: str, citizen: dict[str, Any] | None = None
+    ) -> Conversation:
+        return await self._run(self._create_conversation, channel, external_id, citizen or {})
+
+    def _create_conversation(self, channel: str, external_id: str, citizen: dict[str, Any]) -> Conversation:
+        created = now()
+        conversation = Conversation(uuid.uuid4().hex, channel, external_id, State.BOT, created, created, citizen)
+        self.db.execute(
+            "INSERT INTO conversations (id, channel, external_id, state, citizen, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (conversation.id, channel, external_id, State.BOT.value, _dump(citizen), created, created),
+        )
+        return conversation
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._run(self._get_conversation, conversation_id)
+
+    def _get_conversation(self, conversation_id: str) -> Conversation | None:
+        row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return _conversation(row) if row else None
+
+    async def find_open_conversation(self, channel: str, external_id: str) -> Conversation | None:
+        return await self._run(self._find_open, channel, external_id)
+
+    def _find_open(self, channel: str, external_id: str) -> Conversation | None:
+        row = self.db.execute(
+            "SELECT * FROM conversations WHERE channel = ? AND external_id = ? AND state != 'closed' "
+            "ORDER BY created_at DESC LIMIT 1",
+            (channel, external_id),
+        ).fetchone()
+        return _conversation(row) if row else None
+
+    async def set_state(self, conversation_id: str, state: State) -> Conversation:
+        return await self._run(self._set_state, conversation_id, state)
+
+    def _set_state(self, conversation_id: str, state: State) -> Conversation:
+        current = self._get_conversation(conversation_id)
+        if current is None:
+            raise KeyError(conversation_id)
+        if current.state == state:
+            return current
+        check_transition(current.state, state)
+        self.db.execute(
+            "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?", (state.value, now(), conversation_id)
+        )
+        updated = self._get_conversation(conversation_id)
+        assert updated is not None
+        return updated
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def add_incoming(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        payload: str | None = None,
+        client_id: str | None = None,
+        reply_to: int | None = None,
+        status: Status = Status.PENDING,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[Message, bool]:
+        """Store a citizen message; (message, True) when this client_id was stored before."""
+        return await self._run(
+            self._add_incoming, conversation_id, text, payload, client_id, reply_to, status, extra or {}
+        )
+
+    def _add_incoming(
+        self,
+        conversation_id: str,
+        text: str,
+        payload: str | None,
+        client_id: str | None,
+        reply_to: int | None,
+        status: Status,
+        extra: dict[str, Any],
+    ) -> tuple[Message, bool]:
+        if client_id is not None:
+            row = self.db.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND client_id = ?",
+                (conversation_id, client_id),
+            ).fetchone()
+            if row:
+                return _message(row), True
+        created = now()
+        cursor = self.db.execute(
+            "INSERT INTO messages (conversation_id, direction, kind, text, payload, client_id, reply_to, status, "
+            "next_attempt_at, extra, created_at) VALUES (?, 'in', 'text', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, text, payload, client_id, reply_to, status.value, created, _dump(extra), created),
+        )
+        self._touch(conversation_id, created)
+        return self._get_message(int(cursor.lastrowid or 0)), False
+
+    async def add_outgoing(
+        self,
+        conversation_id: str,
+        drafts: Sequence[OutgoingDraft],
+        *,
+        reply_to: int | None = None,
+        answers: int | None = None,
+        status: Status = Status.SENT,
+    ) -> list[Message]:
+        """Store answers; `answers` marks that incoming message answered in the same transaction."""
+        return await self._run(self._add_outgoing, conversation_id, list(drafts), reply_to, answers, status)
+
+    def _add_outgoing(
+        self,
+        conversation_id: str,
+        drafts: list[OutgoingDraft],
+        reply_to: int | None,
+        answers: int | None,
+        status: Status,
+    ) -> list[Message]:
+        created = now()
+        seqs = []
+        self.db.execute("BEGIN")
+        try:
+            for draft in drafts:
+                cursor = self.db.execute(
+                    "INSERT INTO messages (conversation_id, direction, kind, text, buttons, entry, reply_to, status, "
+                    "extra, created_at) VALUES (?, 'out', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        conversation_id,
+                        draft.kind.value,
+                        draft.text,
+                        _dump([b.to_json() for b in draft.buttons]) if draft.buttons else None,
+                        _dump(_entry_json(draft.entry)) if draft.entry else None,
+                        reply_to,
+                        status.value,
+                        _dump(draft.extra),
+                        created,
+                    ),
+                )
+                seqs.append(int(cursor.lastrowid or 0))
+            if answers is not None:
+                self.db.execute(
+                    "UPDATE messages SET status = 'answered', answered_at = ? WHERE seq = ?", (created, answers)
+                )
+            self._touch(conversation_id, created)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return [self._get_message(seq) for seq in seqs]
+
+    async def get_message(self, seq: int) -> Message | None:
+        return await self._run(self._find_message, seq)
+
+    def _find_message(self, seq: int) -> Message | None:
+        row = self.db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE seq = ?", (seq,)).fetchone()
+        return _message(row) if row else None
+
+    def _get_message(self, seq: int) -> Message:
+        message = self._find_message(seq)
+        if message is None:
+            raise KeyError(seq)
+        return message
+
+    async def mark_answered(self, seq: int) -> None:
+        await self._run(
+            self._execute, "UPDATE messages SET status = 'answered', answered_at = ? WHERE seq = ?", now(), seq
+        )
+
+    async def mark_attempt_failed(self, seq: int, next_attempt_at: float) -> Message:
+        return await self._run(self._mark_attempt_failed, seq, next_attempt_at)
+
+    def _mark_attempt_failed(self, seq: int, next_attempt_at: float) -> Message:
+        self.db.execute(
+            "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ? WHERE seq = ?", (next_attempt_at, seq)
+        )
+        return self._get_message(seq)
+
+    async def mark_apologized(self, seq: int) -> None:
+        await self._run(self._execute, "UPDATE messages SET apologized = 1 WHERE seq = ?", seq)
+
+    async def set_status(self, seqs: Iterable[int], status: Status) -> None:
+        await self._run(self._set_status, list(seqs), status)
+
+    def _set_status(self, seqs: list[int], status: Status) -> None:
+        self.db.executemany("UPDATE messages SET status = ? WHERE seq = ?", [(status.value, seq) for seq in seqs])
+
+    async def set_rating(self, seq: int, value: str) -> None:
+        await self._run(self._execute, "UPDATE messages SET rating = ? WHERE seq = ?", value, seq)
+
+    async def next_pending(self, conversation_id: str) -> Message | None:
+        """The oldest unanswered citizen message of a conversation (answers keep the citizen's order)."""
+        return await self._run(self._next_pending, conversation_id)
+
+    def _next_pending(self, conversation_id: str) -> Message | None:
+        row = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND status = 'pending' "
+            "ORDER BY seq LIMIT 1",
+            (conversation_id,),
+        ).fetchone()
+        return _message(row) if row else None
+
+    async def conversations_to_retry(self, due_before: float | None = None) -> list[str]:
+        """Conversations with an unanswered message whose next try is due (all of them when None)."""
+        return await self._run(self._conversations_to_retry, due_before)
+
+    def _conversations_to_retry(self, due_before: float | None) -> list[str]:
+        if due_before is None:
+            rows = self.db.execute(
+                "SELECT conversation_id, MIN(seq) AS first FROM messages WHERE status = 'pending' "
+                "GROUP BY conversation_id ORDER BY first"
+            )
+        else:
+            rows = self.db.execute(
+                "SELECT conversation_id, MIN(seq) AS first FROM messages WHERE status = 'pending' "
+                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) GROUP BY conversation_id ORDER BY first",
+                (due_before,),
+            )
+        return [row["conversation_id"] for row in rows]
+
+    async def pending_count(self) -> int:
+        return await self._run(self._scalar, "SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+
+    async def undelivered(self, limit: int = 100) -> list[Message]:
+        return await self._run(self._undelivered, limit)
+
+    def _undelivered(self, limit: int) -> list[Message]:
+        rows = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = 'undelivered' ORDER BY seq LIMIT ?", (limit,)
+        )
+        return [_message(row) for row in rows]
+
+    async def history(self, conversation_id: str, after_seq: int = 0, limit: int = 200) -> list[Message]:
+        """The newest `limit` messages after `after_seq`, oldest first."""
+        return await self._run(self._history, conversation_id, after_seq, limit)
+
+    def _history(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
+        rows = self.db.execute(
+            f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? "
+            "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (conversation_id, after_seq, limit),
+        )
+        return [_message(row) for row in rows]
+
+    async def replies_to(self, seq: int) -> list[Message]:
+        return await self._run(self._replies_to, seq)
+
+    def _replies_to(self, seq: int) -> list[Message]:
+        rows = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE reply_to = ? AND direction = 'out' ORDER BY seq", (seq,)
+        )
+        return [_message(row) for row in rows]
+
+    # -- analytics (masked) ------------------------------------------------------------------
+
+    async def add_rating(
+        self,
+        conversation: Conversation,
+        value: str,
+        *,
+        message_seq: int | None,
+        entry_id: str | None,
+        entry_title: str | None,
+        comment: str | None,
+    ) -> None:
+        await self._run(
+            self._execute,
+            "INSERT INTO ratings (conversation_id, channel, message_seq, entry_id, entry_title, value, comment, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            conversation.id,
+            conversation.channel,
+            message_seq,
+            entry_id,
+            entry_title,
+            value,
+            mask(comment) if comment else None,
+            now(),
+        )
+
+    async def add_handoff(self, conversation: Conversation, payload: dict[str, Any]) -> None:
+        step = payload.get("step")
+        await self._run(
+            self._execute,
+            "INSERT INTO handoffs (conversation_id, channel, reason, service, service_title, step, summary, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            conversation.id,
+            conversation.channel,
+            payload.get("reason"),
+            payload.get("service"),
+            payload.get("service_title"),
+            step if isinstance(step, int) else None,
+            mask(str(payload.get("summary") or "")) or None,
+            now(),
+        )
+
+    async def add_event(self, conversation: Conversation, kind: str, data: dict[str, Any]) -> None:
+        await self._run(
+            self._execute,
+            "INSERT INTO analytics_events (conversation_id, channel, kind, data, created_at) VALUES (?, ?, ?, ?, ?)",
+            conversation.id,
+            conversation.channel,
+            kind,
+            _dump(mask_value(data)),
+            now(),
+        )
+
+    async def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Read-only query for reports and tests."""
+        return await self._run(self._rows, sql, args)
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.db.execute(sql, args)]
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _execute(self, sql: str, *args: Any) -> None:
+        self.db.execute(sql, args)
+
+    def _scalar(self, sql: str, *args: Any) -> Any:
+        return self.db.execute(sql, args).fetchone()[0]
+
+    def _touch(self, conversation_id: str, when: float) -> None:
+        self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (when, conversation_id))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        "kind": entry.kind,
+        "element": entry.element,
+        "version": entry.version,
+    }
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        channel=row["channel"],
+        external_id=row["external_id"],
+        state=State(row["state"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        citizen=json.loads(row["citizen"] or "{}"),
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    entry = json.loads(row["entry"]) if row["entry"] else None
+    return Message(
+        seq=row["seq"],
+        conversation_id=row["conversation_id"],
+        direction=Direction(row["direction"]),
+        kind=Kind(row["kind"]),
+        text=row["text"],
+        status=Status(row["status"]),
+        created_at=row["created_at"],
+        payload=row["payload"],
+        buttons=tuple(Button(b["title"], b["payload"]) for b in json.loads(row["buttons"] or "[]")),
+        entry=Entry(**entry) if entry else None,
+        rating=row["rating"],
+        client_id=row["client_id"],
+        reply_to=row["reply_to"],
+        attempts=row["attempts"],
+        apologized=bool(row["apologized"]),
+        extra=json.loads(row["extra"] or "{}"),
+    )

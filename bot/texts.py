@@ -1,0 +1,37 @@
+"""Everything the service itself says to citizens: short, polite, plain Chinese (with English for API errors)."""
+
+from __future__ import annotations
+
+APOLOGY = "抱歉，系统暂时有点忙，没能马上回答。您的消息已经记下了，恢复后会第一时间在这里回复您，不用重新发送。"
+STILL_QUEUED = "已收到这条消息，系统恢复后会按顺序回复您。"
+LATE_ANSWER = "系统已恢复。下面是对您刚才“{question}”的回复："
+
+HANDOFF_NOTICE = (
+    "已为您登记人工帮办。帮办人员会在工作时间（周一至周五 9:00-17:00）在这里回复您，请留意消息。"
+    "在等待期间，您也可以继续问智能助手。"
+)
+WAITING_FOR_HELPER = "已收到，帮办人员会看到这条消息并尽快回复您。"
+BACK_TO_BOT_BUTTON = "继续问智能助手"
+BACK_TO_BOT = "好的，您可以继续向智能助手提问。如仍需人工帮办，随时说“转人工”。"
+# The service handles this button itself; it never reaches Rasa.
+BACK_TO_BOT_PAYLOAD = "/jsb_back_to_bot"
+
+RATE_GOOD_LABEL = "好评"
+RATE_BAD_LABEL = "差评"
+
+TOO_LONG = "消息太长了（最多 {limit} 个字），请分几次发送。 / Message too long (max {limit} characters)."
+EMPTY = "消息是空的，请输入您的问题。 / The message is empty."
+RATE_LIMITED = "您发送得太快了，请稍等 {seconds} 秒再发。 / Too many messages; please wait {seconds} s."
+BAD_FRAME = "无法识别这条消息（需要 JSON 文本）。 / Not understood: frames must be JSON text."
+BINARY_FRAME = "不支持二进制消息，请发送文字。 / Binary frames are not supported."
+UNKNOWN_TYPE = "无法识别的消息类型：{kind} / Unknown frame type: {kind}"
+HELLO_FIRST = "请先建立会话（hello）。 / Send a hello frame first."
+UNKNOWN_CONVERSATION = "没有找到之前的会话，已为您开始新的会话。 / Unknown conversation id; a new one was started."
+CLOSED_CONVERSATION = "之前的会话已结束，已为您开始新的会话。 / That conversation is closed; a new one was started."
+NOTHING_TO_RATE = "这条消息不能评价。 / That message cannot be rated."
+
+TELEGRAM_NOT_TEXT = "目前只能看懂文字消息。请用文字描述您要办的事，例如“办营业执照要带什么材料”。"
+TELEGRAM_EDITED = "我看不到修改后的内容，请把修改后的问题重新发一遍。"
+TELEGRAM_BUTTON_GONE = "这个按钮已失效，请直接输入您的问题。"
+TELEGRAM_RATED = "谢谢您的评价！"
+TELEGRAM_NEW_CONVERSATION = "已开始新的会话。请问您想办理什么事？"

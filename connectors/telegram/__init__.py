@@ -1,0 +1,116 @@
+"""Telegram connector (on only when TELEGRAM_TOKEN is set; docs/telegram.md).
+
+webhook mode: Telegram POSTs updates to /telegram/webhook on *this* aiohttp app (PTB's own web
+              server is not used); they go into the Application's update_queue.
+polling mode: PTB's Updater long-polls getUpdates (no public address needed).
+If Telegram cannot be reached at start, the widget and REST API keep working and the connector
+keeps trying in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.config import BotConfig
+from bot.keys import CHANNELS, CONFIG, SERVICE
+from bot.logs import fields
+from connectors.telegram.handlers import TelegramConnector, build_application
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CONNECTOR = web.AppKey("telegram_connector", TelegramConnector)
+WEBHOOK_SECRET = web.AppKey("telegram_webhook_secret", str)
+READY = web.AppKey("telegram_ready", asyncio.Event)
+RETRY_SECONDS = 30.0
+
+
+async def webhook(request: web.Request) -> web.Response:
+    if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), request.app[WEBHOOK_SECRET].encode()):
+        raise web.HTTPForbidden(text="wrong secret token")
+    if not request.app[READY].is_set():
+        # Not started yet: Telegram retries a non-2xx delivery later, so nothing is lost.
+        raise web.HTTPServiceUnavailable(text="telegram connector is starting")
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="update is not JSON") from None
+    application = request.app[CONNECTOR].application
+    try:
+        update = Update.de_json(data, application.bot)
+    except (TypeError, ValueError, KeyError) as err:
+        raise web.HTTPBadRequest(text=f"not a Telegram update: {err}") from None
+    if update is None:
+        raise web.HTTPBadRequest(text="empty update")
+    await application.update_queue.put(update)
+    return web.Response(text="ok")
+
+
+async def _start(connector: TelegramConnector, config: BotConfig, secret: str, ready: asyncio.Event) -> None:
+    application = connector.application
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            if config.telegram_effective_mode == "webhook":
+                await application.bot.set_webhook(
+                    url=config.telegram_webhook_url or "", secret_token=secret, allowed_updates=Update.ALL_TYPES
+                )
+            await application.start()
+            if application.updater is not None:
+                await application.updater.start_polling(
+                    poll_interval=config.telegram_poll_interval, allowed_updates=Update.ALL_TYPES
+                )
+            ready.set()
+            log.info(
+                "telegram.started",
+                extra=fields(mode=config.telegram_effective_mode, bot=application.bot.username),
+            )
+            return
+        except (TelegramError, OSError) as err:
+            log.warning("telegram.start_failed", extra=fields(error=str(err), retry_in_s=delay))
+            with contextlib.suppress(Exception):
+                await application.shutdown()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_SECONDS)
+
+
+async def _telegram_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    application = build_application(config, with_updater=config.telegram_effective_mode == "polling")
+    connector = TelegramConnector(app[SERVICE], application)
+    application.add_handlers(connector.handlers())
+    application.add_error_handler(connector.on_error)
+    app[CONNECTOR] = connector
+    app[CHANNELS].register(connector)
+    ready = app[READY]
+    starting = asyncio.create_task(_start(connector, config, app[WEBHOOK_SECRET], ready), name="telegram-start")
+    yield
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    if ready.is_set():
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+    log.info("telegram.stopped")
+
+
+def setup(app: web.Application) -> None:
+    config = app[CONFIG]
+    app[WEBHOOK_SECRET] = config.telegram_webhook_secret or secrets.token_urlsafe(32)
+    app[READY] = asyncio.Event()
+    app.cleanup_ctx.append(_telegram_ctx)
+    app.router.add_post(WEBHOOK_PATH, webhook)

@@ -1,0 +1,516 @@
+/*
+ * 济时办 chat widget.  Embed with one tag (see docs/widget.md):
+ *   <script src="https://<bot-service>/widget/widget.js" defer></script>
+ * Optional attributes: data-title="…" data-open="true" data-server="https://<bot-service>"
+ *
+ * Plain modern JavaScript, no build step, no third-party code.  Every message is rendered with
+ * textContent / createElement only: no HTML from a message is ever parsed or executed.
+ */
+(() => {
+  "use strict";
+
+  const script = document.currentScript;
+  if (!script || window.JSBWidget) return; // loaded twice: keep the first
+  const scriptUrl = new URL(script.src, location.href);
+  const server = new URL(script.dataset.server || scriptUrl.origin);
+  const staticBase = new URL(".", scriptUrl);
+  const wsUrl = `${server.protocol === "https:" ? "wss:" : "ws:"}//${server.host}/ws`;
+  const TITLE = script.dataset.title || "济时办 · 政务服务智能助手";
+  const STORE_KEY = `jsb-widget:${server.host}`;
+  const RATE_PROMPT = "这个回答有帮助吗？";
+  const LINK = /https?:\/\/[^\s<>"'，。；！？、）)\]]+/g;
+
+  // ---- persistent state (localStorage may be blocked: then we live in memory) -------------
+  const saved = load();
+  const state = {
+    conversationId: saved.conversationId || null,
+    visitorId: saved.visitorId || randomId(),
+    elder: Boolean(saved.elder),
+    outbox: Array.isArray(saved.outbox) ? saved.outbox : [], // not yet acknowledged by the server
+    messages: new Map(), // seq -> message
+    failedItems: [], // refused by the server, shown with the reason
+    maxChars: 4000,
+    open: false,
+    unread: 0,
+  };
+
+  function load() {
+    try {
+      return JSON.parse(localStorage.getItem(STORE_KEY) || "{}") || {};
+    } catch (_) {
+      return {};
+    }
+  }
+  function persist() {
+    try {
+      localStorage.setItem(
+        STORE_KEY,
+        JSON.stringify({
+          conversationId: state.conversationId,
+          visitorId: state.visitorId,
+          elder: state.elder,
+          outbox: state.outbox,
+        }),
+      );
+    } catch (_) {
+      /* private mode: history still comes back while the page is open */
+    }
+  }
+  function randomId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
+    return Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
+  }
+
+  // ---- DOM (inside a shadow root, so the portal's CSS and ours never mix) -----------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  function chatIcon() {
+    // A speech bubble drawn in SVG (no emoji font needed).
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "launcher-icon");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H10l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  }
+
+  const host = el("div", { id: "jsb-widget", "data-jsb-widget": "" });
+  const root = host.attachShadow({ mode: "open" });
+  root.append(el("link", { rel: "stylesheet", href: new URL("widget.css", staticBase).href }));
+
+  const launcher = el(
+    "button",
+    {
+      class: "launcher",
+      type: "button",
+      "aria-expanded": "false",
+      "aria-controls": "jsb-panel",
+      "aria-label": "打开政务服务智能助手",
+    },
+    chatIcon(),
+    el("span", { class: "launcher-text", text: "在线咨询" }),
+  );
+  const badge = el("span", { class: "badge", hidden: true, "aria-hidden": "true" });
+  launcher.append(badge);
+
+  const elderButton = el("button", {
+    class: "tool elder-toggle",
+    type: "button",
+    "aria-pressed": "false",
+    text: "长辈模式",
+    title: "大字号、高对比度",
+  });
+  const closeButton = el("button", { class: "tool close", type: "button", "aria-label": "关闭对话窗口", text: "×" });
+  const status = el("div", { class: "status", role: "status", "aria-live": "polite" });
+  const log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "对话记录", tabindex: "0" });
+  const typing = el(
+    "div",
+    { class: "typing", hidden: true, "aria-live": "polite" },
+    el("span", { class: "dots", "aria-hidden": "true" }, el("i"), el("i"), el("i")),
+    el("span", { text: "助手正在输入…" }),
+  );
+  const input = el("textarea", {
+    id: "jsb-input",
+    class: "input",
+    rows: "2",
+    placeholder: "请输入您的问题，按回车发送",
+    "aria-describedby": "jsb-counter",
+    enterkeyhint: "send",
+  });
+  const counter = el("span", { id: "jsb-counter", class: "counter", "aria-live": "polite" });
+  const sendButton = el("button", { class: "send", type: "submit", text: "发送" });
+  const form = el(
+    "form",
+    { class: "composer", "aria-label": "发送消息" },
+    el("label", { class: "sr-only", for: "jsb-input", text: "输入您的问题" }),
+    input,
+    el("div", { class: "composer-side" }, counter, sendButton),
+  );
+  const panel = el(
+    "section",
+    { id: "jsb-panel", class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "jsb-title", hidden: true },
+    el(
+      "header",
+      { class: "header" },
+      el("h2", { id: "jsb-title", class: "title", text: TITLE }),
+      el("div", { class: "tools" }, elderButton, closeButton),
+    ),
+    status,
+    log,
+    typing,
+    form,
+    el("p", { class: "privacy", text: "为保护您的隐私，请不要发送身份证号、银行卡号等个人信息。" }),
+  );
+  const frame = el("div", { class: "jsb" }, panel, launcher);
+  root.append(frame);
+
+  // ---- rendering -----------------------------------------------------------------------------
+  function textWithLinks(text) {
+    // Only text nodes and <a href="http(s)…">; the text itself is never parsed as HTML.
+    const fragment = document.createDocumentFragment();
+    let last = 0;
+    for (const match of text.matchAll(LINK)) {
+      if (match.index > last) fragment.append(document.createTextNode(text.slice(last, match.index)));
+      const link = el("a", { href: match[0], target: "_blank", rel: "noopener noreferrer nofollow" });
+      link.textContent = match[0];
+      fragment.append(link);
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) fragment.append(document.createTextNode(text.slice(last)));
+    return fragment;
+  }
+
+  function renderMessage(message) {
+    const mine = message.direction === "in";
+    const item = el("li", {
+      class: `msg ${mine ? "mine" : "bot"} ${message.kind === "notice" ? "notice" : ""}`,
+      "data-seq": message.seq ?? "",
+      "data-client-id": message.client_id || "",
+    });
+    const bubble = el("div", { class: "bubble" });
+    bubble.append(el("span", { class: "sr-only", text: mine ? "我说：" : "助手说：" }));
+    bubble.append(textWithLinks(message.text));
+    item.append(bubble);
+    if (message.failed) item.append(el("p", { class: "failed", role: "alert", text: message.failed }));
+    if (message.pending) item.append(el("p", { class: "sending", text: "发送中…" }));
+
+    if (!mine && message.buttons && message.buttons.length) {
+      const group = el("div", { class: "quick-replies", role: "group", "aria-label": "可选的回复" });
+      for (const button of message.buttons) {
+        group.append(
+          el("button", {
+            type: "button",
+            class: "quick-reply",
+            text: button.title,
+            onclick: () => sendMessage(button.title, button.payload),
+          }),
+        );
+      }
+      item.append(group);
+    }
+    if (!mine && message.entry) item.append(renderRating(message));
+    return item;
+  }
+
+  function renderRating(message) {
+    const title = message.entry.title;
+    const box = el("div", { class: "rating", role: "group", "aria-label": `评价回答：${title}` });
+    box.append(el("span", { class: "rating-prompt", text: RATE_PROMPT }));
+    for (const [value, label] of [
+      ["good", "好评"],
+      ["bad", "差评"],
+    ]) {
+      const chosen = message.rating === value;
+      box.append(
+        el(
+          "button",
+          {
+            type: "button",
+            class: `rate rate-${value}${chosen ? " chosen" : ""}`,
+            "aria-label": `${label}：${title}`,
+            "aria-pressed": chosen ? "true" : "false",
+            disabled: message.rating ? true : null,
+            onclick: () => rate(message, value),
+          },
+          el("span", { text: label }),
+        ),
+      );
+    }
+    if (message.rating) {
+      box.append(el("span", { class: "rated", text: message.rating === "good" ? "已评价：好评" : "已评价：差评" }));
+    }
+    return box;
+  }
+
+  function redraw() {
+    const ordered = [...state.messages.values()].sort((a, b) => a.seq - b.seq);
+    const pending = state.outbox.filter((item) => item.type === "message").concat(state.failedItems);
+    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    const items = ordered.map(renderMessage);
+    for (const item of pending) {
+      items.push(renderMessage({ direction: "in", kind: "text", text: item.text, client_id: item.client_id, pending: !item.failed, failed: item.failed }));
+    }
+    // Only the newest answer's quick replies stay live: older choices would jump back in the dialogue.
+    const lastBot = ordered.filter((m) => m.direction === "out").pop();
+    log.replaceChildren(...items);
+    for (const node of log.querySelectorAll(".msg.bot")) {
+      if (lastBot && node.dataset.seq !== String(lastBot.seq)) {
+        for (const button of node.querySelectorAll(".quick-reply")) button.disabled = true;
+      }
+    }
+    if (nearBottom || !state.open) log.scrollTop = log.scrollHeight;
+  }
+
+  function addMessages(messages) {
+    let fresh = 0;
+    for (const message of messages) {
+      if (!state.messages.has(message.seq)) fresh += message.direction === "out" ? 1 : 0;
+      state.messages.set(message.seq, message);
+    }
+    if (fresh && !state.open) {
+      state.unread += fresh;
+      badge.textContent = String(state.unread);
+      badge.hidden = false;
+      launcher.setAttribute("aria-label", `打开政务服务智能助手（${state.unread} 条新消息）`);
+    }
+    redraw();
+  }
+
+  function setStatus(text) {
+    status.textContent = text || "";
+    status.hidden = !text;
+  }
+
+  // ---- connection ----------------------------------------------------------------------------
+  let socket = null;
+  let welcomed = false;
+  let retryDelay = 1000;
+  let reconnectTimer = null;
+  let resendTimer = null;
+  let sentOnThisSocket = new Set(); // client ids sent since the last welcome; the rest go on flush
+
+  function connect() {
+    if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
+    clearTimeout(reconnectTimer);
+    welcomed = false;
+    try {
+      socket = new WebSocket(wsUrl);
+    } catch (_) {
+      scheduleReconnect();
+      return;
+    }
+    socket.addEventListener("open", () => {
+      retryDelay = 1000;
+      const lastSeq = Math.max(0, ...state.messages.keys());
+      socket.send(
+        JSON.stringify({
+          type: "hello",
+          conversation_id: state.conversationId,
+          visitor_id: state.visitorId,
+          after_seq: lastSeq,
+        }),
+      );
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      onFrame(frame);
+    });
+    socket.addEventListener("close", () => {
+      welcomed = false;
+      typing.hidden = true;
+      setStatus("连接已断开，正在重新连接…您的消息不会丢失。");
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(reconnectTimer);
+    const jitter = Math.random() * 500;
+    reconnectTimer = setTimeout(connect, retryDelay + jitter);
+    retryDelay = Math.min(retryDelay * 2, 15000);
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "welcome":
+        if (frame.conversation_id !== state.conversationId) state.messages.clear();
+        state.conversationId = frame.conversation_id;
+        state.visitorId = frame.visitor_id || state.visitorId;
+        state.maxChars = frame.max_chars || state.maxChars;
+        input.maxLength = state.maxChars;
+        persist();
+        welcomed = true;
+        sentOnThisSocket = new Set(); // unacknowledged messages are sent again (the server drops duplicates)
+        setStatus(frame.notice || "");
+        addMessages(frame.history || []);
+        flush();
+        break;
+      case "ack":
+        state.outbox = state.outbox.filter((item) => item.client_id !== frame.client_id);
+        persist();
+        if (frame.message) addMessages([frame.message]);
+        break;
+      case "message":
+        if (frame.message.direction === "out") typing.hidden = true;
+        addMessages([frame.message]);
+        break;
+      case "typing":
+        typing.hidden = !frame.on;
+        break;
+      case "error":
+        onError(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onError(frame) {
+    const item = frame.client_id && state.outbox.find((entry) => entry.client_id === frame.client_id);
+    if (item && frame.code === "rate_limited") {
+      // Kept in the outbox and sent again when the server is ready for it.
+      setStatus(frame.message);
+      sentOnThisSocket.delete(item.client_id);
+      clearTimeout(resendTimer);
+      resendTimer = setTimeout(() => {
+        setStatus("");
+        flush();
+      }, (frame.retry_after || 2) * 1000);
+      return;
+    }
+    if (item && frame.code === "closed") {
+      state.conversationId = null;
+      persist();
+      socket.close();
+      return;
+    }
+    if (item) {
+      // Refused for good (too long, not ratable…): show why next to the message, stop resending.
+      item.failed = frame.message;
+      state.outbox = state.outbox.filter((entry) => entry !== item);
+      persist();
+      if (item.type === "message") state.failedItems.push(item);
+      else setStatus(item.failed);
+      redraw();
+      return;
+    }
+    setStatus(frame.message);
+  }
+
+  function flush() {
+    if (!welcomed || !socket || socket.readyState !== WebSocket.OPEN) return;
+    for (const item of state.outbox) {
+      if (sentOnThisSocket.has(item.client_id)) continue;
+      sentOnThisSocket.add(item.client_id);
+      socket.send(JSON.stringify(item));
+    }
+  }
+
+  function enqueue(frame) {
+    state.outbox.push(frame);
+    persist();
+    redraw();
+    if (!socket) connect();
+    flush();
+  }
+
+  function sendMessage(text, payload) {
+    const value = String(text || "");
+    if (!value.trim()) return;
+    if (value.length > state.maxChars) {
+      counter.textContent = `最多 ${state.maxChars} 个字，请分几次发送。`;
+      return;
+    }
+    enqueue({ type: "message", client_id: randomId(), text: value, payload: payload || null });
+  }
+
+  function rate(message, value) {
+    message.rating = value; // shown at once; the server keeps it too
+    redraw();
+    enqueue({ type: "rate", client_id: randomId(), seq: message.seq, value });
+  }
+
+  // ---- controls ------------------------------------------------------------------------------
+  function openPanel() {
+    state.open = true;
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.hidden = true;
+    state.unread = 0;
+    badge.hidden = true;
+    launcher.setAttribute("aria-label", "打开政务服务智能助手");
+    connect();
+    log.scrollTop = log.scrollHeight;
+    input.focus();
+  }
+
+  function closePanel() {
+    state.open = false;
+    panel.hidden = true;
+    launcher.hidden = false;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  function setElder(on) {
+    state.elder = on;
+    frame.classList.toggle("elder", on);
+    elderButton.setAttribute("aria-pressed", on ? "true" : "false");
+    persist();
+  }
+
+  let composing = false;
+  input.addEventListener("compositionstart", () => {
+    composing = true;
+  });
+  input.addEventListener("compositionend", () => {
+    composing = false;
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.shiftKey) return;
+    // An IME (拼音输入法) uses Enter to pick characters: that Enter must never send.
+    if (event.isComposing || event.keyCode === 229 || composing) return;
+    event.preventDefault();
+    submit();
+  });
+  input.addEventListener("input", () => {
+    const left = state.maxChars - input.value.length;
+    counter.textContent = left < 200 ? `还可输入 ${left} 字` : "";
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  function submit() {
+    const value = input.value;
+    if (!value.trim()) return;
+    sendMessage(value);
+    input.value = "";
+    counter.textContent = "";
+    input.focus();
+  }
+
+  launcher.addEventListener("click", openPanel);
+  closeButton.addEventListener("click", closePanel);
+  elderButton.addEventListener("click", () => setElder(!state.elder));
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closePanel();
+  });
+  window.addEventListener("online", () => {
+    retryDelay = 1000;
+    connect();
+  });
+
+  function mount() {
+    document.body.append(host);
+    setElder(state.elder);
+    setStatus("");
+    // A returning citizen: reconnect at once so late answers (e.g. after an outage) arrive.
+    if (state.conversationId || state.outbox.length) connect();
+    if (script.dataset.open === "true") openPanel();
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+
+  window.JSBWidget = { open: openPanel, close: closePanel, setElder };
+})();
