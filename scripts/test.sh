@@ -20,10 +20,15 @@ $PY -m rasa data validate --fail-on-warnings --config config.yml --domain domain
 
 scripts/ensure_chromium.sh
 
-# A real search engine for the Elasticsearch backend's tests, when the shared OpenSearch is here.
-if [ -z "${KB_TEST_ES_URL:-}" ] && [ -x scripts/opensearch.sh ] && scripts/opensearch.sh available; then
-    eval "$(scripts/opensearch.sh start "$scratch/opensearch")"   # exports KB_TEST_ES_URL
-    trap 'scripts/opensearch.sh stop "$scratch/opensearch"; rm -rf "$scratch"' EXIT
+# A real search engine for the Elasticsearch backend's tests, when the shared OpenSearch is here
+# (otherwise those tests skip and say why).  KB_TEST_ES_URL set by the caller wins.
+if [ -z "${KB_TEST_ES_URL:-}" ]; then
+    export OPENSEARCH_STATE=$scratch/opensearch
+    if scripts/opensearch.sh start >/dev/null; then
+        . "$OPENSEARCH_STATE/env"
+        trap 'scripts/opensearch.sh stop; rm -rf "$scratch"' EXIT
+        echo "OpenSearch test node at $KB_TEST_ES_URL"
+    fi
 fi
 
 echo "== pytest"
