@@ -1,8 +1,9 @@
 """When the NLU is unsure (nlu_fallback) or the message is out of scope.
 
-An unsure NLU is not the end: the words may still name an entry the knowledge base knows well,
-so the message is searched with the same thresholds as any question, and answered (or clarified)
-when the search is sure.  Out-of-scope messages and messages without words (empty, punctuation,
+An unsure NLU is not the end: a service or element it did find is answered like any question
+(with the service in context), and otherwise the words may still name an entry the knowledge base
+knows well, so the message is searched with the same thresholds as any question, and answered
+(or clarified) when the search is sure.  Out-of-scope messages and messages without words (empty, punctuation,
 emoji) are not searched.  Otherwise: rephrase first, a helper offered the second time in a row
 (recovery.py)."""
 
@@ -28,6 +29,11 @@ class ActionFallback(Action):
         text = turns.latest_text(tracker)
         if turns.latest_intent(tracker) == "out_of_scope":
             return cannot_help(dispatcher, tracker, OUT_OF_SCOPE)
+        element = answers.requested_element(tracker, text)
+        if turns.entity_value(tracker, "service") or (element and tracker.get_slot(slots.SERVICE_ID)):
+            # The NLU found a service, or an element of the service in context ("怎么收费"):
+            # answer it like any question about a service.
+            return await answers.answer_question(dispatcher, tracker, text, element)
         if not knowledge.has_terms(text):
             return cannot_help(dispatcher, tracker, texts.NOT_FOUND_BLANK)
         match = await knowledge.find(text)

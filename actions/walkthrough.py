@@ -5,6 +5,7 @@ in a later session: the step is a slot the tracker store keeps).  "卡住了" is
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -89,10 +90,14 @@ class ActionWalkthroughStart(Action):
         return show_step(dispatcher, guide, 1, starting=True)
 
 
-class _MoveAction(Action):
-    """next / previous / repeat: move from the recorded step by `delta`."""
+class _MoveAction(Action, ABC):
+    """next / previous / repeat: move from the recorded step by `delta`.  Abstract, so the action
+    server does not register it as an action of its own."""
 
     delta = 0
+
+    @abstractmethod
+    def name(self) -> str: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         guide, step = paused_position(tracker)

@@ -397,3 +397,11 @@ async def test_an_unknown_service_entity_value_falls_back_to_search(store: Knowl
     text = "社保卡补办要多少钱"
     reply = await ask_element(Conversation(), text, "fee", service="社保卡补办")
     assert reply.payload("answer")["entry_id"] == CARD
+
+
+async def test_an_unsure_nlu_with_an_element_answers_for_the_service_in_context(store: KnowledgeBase) -> None:
+    g = guide(store, CARD)
+    c = Conversation()
+    await ask_element(c, "社保卡要带什么", "materials", g.title)
+    reply = await c.say(ActionFallback(), "怎么收费", "nlu_fallback", [entity("element", "fee")])
+    assert g.fee.standard in reply.text and reply.payload("answer")["element"] == "fee"
