@@ -57,13 +57,10 @@ def to_document(entry: Entry) -> SearchDocument:
             "title": entry.title,
             "questions": _join(entry.aliases, [f.question for f in entry.faq]),
             "keywords": _join(entry.keywords, entry.bundle),
-            "content": _join(
-                entry.summary,
-                entry.conditions,
-                [m.name for m in entry.materials],
-                [s.title for s in entry.process],
-                entry.online.entry if entry.online else None,
-            ),
+            # The plain summary only: FTS5's bm25 normalises by the length of the whole row, so the
+            # long element lists (conditions, materials, steps) made every guide lose to its own
+            # shorter Q&As.  Elements are read with KnowledgeBase.element, not found by search.
+            "content": entry.summary,
         }
     elif isinstance(entry, QA):
         fields = {
