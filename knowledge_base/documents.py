@@ -54,8 +54,9 @@ def answer_text(entry: Entry) -> str:
 def to_document(entry: Entry) -> SearchDocument:
     if isinstance(entry, Guide):
         fields = {
-            "title": entry.title,
-            "questions": _join(entry.aliases, [f.question for f in entry.faq]),
+            # Aliases are other names of the matter itself, so they count as its title.
+            "title": _join(entry.title, entry.aliases),
+            "questions": _join([f.question for f in entry.faq]),
             "keywords": _join(entry.keywords, entry.bundle),
             # The plain summary only: FTS5's bm25 normalises by the length of the whole row, so the
             # long element lists (conditions, materials, steps) made every guide lose to its own
