@@ -13,6 +13,7 @@ offsets still point at what the citizen wrote (entities need those).
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext
@@ -84,4 +85,16 @@ class GovJiebaTokenizer(Tokenizer):
             Token(t.text, t.start, t.end, lemma=t.norm if self._use_canonical else None)
             for t in self._tokenizer.tokenize(text)
         ]
+        tokens += symbol_tokens(text, tokens)
+        tokens.sort(key=lambda t: t.start)
         return self._apply_token_pattern(tokens)
+
+
+def symbol_tokens(text: str, words: list[Token]) -> list[Token]:
+    """Emoji and other symbols (Unicode category So, e.g. 👍 👎 🙏) as one-character tokens.
+
+    The shared tokenizer drops them (they mean nothing to search), but in chat a lone 👍 is
+    feedback; without a token such a message would have no features at all.  Punctuation and
+    whitespace are never symbols, so they still never become tokens."""
+    taken = {i for w in words for i in range(w.start, w.end)}
+    return [Token(ch, i, i + 1) for i, ch in enumerate(text) if i not in taken and unicodedata.category(ch) == "So"]
