@@ -67,7 +67,8 @@ from .hits import make_hit
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT = 60.0  # seconds for bulk writes, scans and index administration (not citizen-facing)
-BULK_CHUNK = 500
+BULK_CHUNK = 500  # entries per bulk request (about 1.3 MB with the curated data)
+BULK_BYTES = 10 * 1024 * 1024
 MAX_PENDING = 5_000  # more changes than this while away: compare the whole store instead of replaying ids
 REBUILD_DRIFT = 0.2  # rebuild at start when the store grew/shrank this much since the index was built
 MAX_TOP_K = 1_000
@@ -499,7 +500,13 @@ class ElasticsearchSearch:
         desc = f"Elasticsearch {self.alias}"
         with tqdm(total=total, desc=desc, unit=" entries", disable=None if progress else True) as bar:
             async for ok, item in async_streaming_bulk(
-                self._admin, actions, chunk_size=BULK_CHUNK, raise_on_error=False, max_retries=2, **bulk_args
+                self._admin,
+                actions,
+                chunk_size=BULK_CHUNK,
+                max_chunk_bytes=BULK_BYTES,
+                raise_on_error=False,
+                max_retries=2,
+                **bulk_args,
             ):
                 bar.update(1)
                 if ok:
