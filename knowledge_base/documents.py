@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from .models import QA, Center, Entry, Guide, entry_title
 from .tokenizer import shared_tokenizer
 
-# Field weights for BM25: a hit on the title or a citizen's wording counts most.
-FIELD_WEIGHTS: dict[str, float] = {"title": 10.0, "questions": 6.0, "keywords": 4.0, "content": 1.0}
+# Field weights for BM25: a hit on the title counts most, then curated keywords and citizens'
+# wordings.  FTS5 multiplies term frequency by the weight before saturating it (k1 = 1.2), so large
+# weights make every title hit score the same; these moderate ones keep frequency and length in
+# play (chosen on bench/retrieval's dev set).
+FIELD_WEIGHTS: dict[str, float] = {"title": 4.0, "questions": 2.0, "keywords": 4.0, "content": 1.0}
 FIELDS = tuple(FIELD_WEIGHTS)
 
 
