@@ -45,10 +45,12 @@ async def webhook(request: web.Request) -> web.Response:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text="update is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise web.HTTPBadRequest(text="not a Telegram update (an object with update_id)")
     application = request.app[CONNECTOR].application
     try:
         update = Update.de_json(data, application.bot)
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
         raise web.HTTPBadRequest(text=f"not a Telegram update: {err}") from None
     if update is None:
         raise web.HTTPBadRequest(text="empty update")

@@ -110,21 +110,25 @@ class TelegramConnector:
             if kind == "r":
                 await self.service.rate(conversation, target.seq, value, client_id=f"tgcb-{query.id}")
                 await query.answer(texts.TELEGRAM_RATED)
-                keep_buttons, keep_rating = True, False
             else:
                 button = target.buttons[int(value)]
                 await self.service.receive(
                     conversation, button.title, payload=button.payload, client_id=f"tgcb-{query.id}"
                 )
                 await query.answer()
-                keep_buttons, keep_rating = False, target.rating is None
         except InputError as err:
             await query.answer(err.message[:190])
             return
-        # Trim the keyboard so the same choice cannot be sent twice.
-        markup = keyboard(target, buttons=keep_buttons, rating=keep_rating)
+        # Trim the keyboard so the same choice cannot be sent twice: a rating removes the rating row,
+        # a quick reply removes the quick replies (the rating row stays until used).
+        current = query.message.reply_markup if isinstance(query.message, TgMessage) else None
+        rows = [
+            row
+            for row in (current.inline_keyboard if current else ())
+            if not any(str(button.callback_data or "").startswith(f"{kind}:") for button in row)
+        ]
         try:
-            await query.edit_message_reply_markup(reply_markup=markup)
+            await query.edit_message_reply_markup(reply_markup=InlineKeyboardMarkup(rows) if rows else None)
         except BadRequest as err:  # e.g. "message is not modified" or too old to edit
             log.info("telegram.keyboard_not_trimmed", extra=fields(error=str(err)))
 
@@ -184,17 +188,15 @@ class TelegramConnector:
         return None, None
 
 
-def keyboard(message: Message, *, buttons: bool = True, rating: bool = True) -> InlineKeyboardMarkup | None:
+def keyboard(message: Message) -> InlineKeyboardMarkup | None:
     """Quick replies one per row (titles can be long), then 好评/差评 for answers from the knowledge base.
 
     callback_data holds only "kind:seq:index" (Telegram allows 64 bytes); the payload stays in the store.
     """
-    rows = []
-    if buttons:
-        rows += [
-            [InlineKeyboardButton(b.title, callback_data=f"b:{message.seq}:{i}")] for i, b in enumerate(message.buttons)
-        ]
-    if rating and message.entry is not None and message.rating is None:
+    rows = [
+        [InlineKeyboardButton(b.title, callback_data=f"b:{message.seq}:{i}")] for i, b in enumerate(message.buttons)
+    ]
+    if message.entry is not None and message.rating is None:
         rows.append(
             [
                 InlineKeyboardButton(texts.RATE_GOOD_LABEL, callback_data=f"r:{message.seq}:g"),
