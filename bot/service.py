@@ -258,7 +258,12 @@ class ConversationService:
                     await self.store.set_status([message.seq], Status.FOR_HELPER)
                     continue
                 if not await self._process(conversation, message):
-                    return  # Rasa is down: the retry loop picks this conversation up again
+                    # Rasa is down: the retry loop picks this conversation up again.  Messages queued
+                    # behind this one are told so now, not after their own timeout.
+                    for waiting in await self.store.pending_in(conversation_id):
+                        if not waiting.apologized:
+                            await self._still_queued(conversation, waiting)
+                    return
         except Exception:
             log.exception("conversation.worker.failed", extra=fields(conversation=conversation_id))
         finally:

@@ -355,6 +355,16 @@ class Store:
         ).fetchone()
         return _message(row) if row else None
 
+    async def pending_in(self, conversation_id: str) -> list[Message]:
+        return await self._run(self._pending_in, conversation_id)
+
+    def _pending_in(self, conversation_id: str) -> list[Message]:
+        rows = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND status = 'pending' ORDER BY seq",
+            (conversation_id,),
+        )
+        return [_message(row) for row in rows]
+
     async def conversations_to_retry(self, due_before: float | None = None) -> list[str]:
         """Conversations with an unanswered message whose next try is due (all of them when None)."""
         return await self._run(self._conversations_to_retry, due_before)
