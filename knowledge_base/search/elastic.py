@@ -49,6 +49,7 @@ from ..store import Store
 from .base import SearchBackend, SearchHit, prepare_query
 from .elastic_index import (
     K1,
+    REPEATS,
     SCHEMA_VERSION,
     bm25_parameters,
     check_prefix,
@@ -90,6 +91,7 @@ class BulkWriteError(RuntimeError):
 class LiveIndex:
     name: str
     schema: int | None
+    weights: dict[str, int]  # the field weights it was built with
     entries: int  # how many entries the store held when it was built
 
 
@@ -279,6 +281,22 @@ class ElasticsearchSearch:
             raise ElasticsearchUnavailableError(self._reason or str(error)) from error
         return name
 
+    async def reconcile(self) -> int:
+        """Compare the whole index with the store now and fix what differs; returns how many
+        entries were written or deleted.  For operators: raises ElasticsearchUnavailableError."""
+        if self.client is None:
+            raise ElasticsearchUnavailableError(self._reason or "no cluster configured")
+        try:
+            async with self._sync_lock:
+                if await self._read_live_index() is None:
+                    raise ElasticsearchUnavailableError(f"index {self.alias} does not exist yet: run a reindex")
+                return await self._reconcile()
+        except ElasticsearchUnavailableError:
+            raise
+        except Exception as error:
+            self._mark_unavailable(error)
+            raise ElasticsearchUnavailableError(self._reason or str(error)) from error
+
     async def close(self) -> None:
         tasks = [t for t in (self._monitor_task, self._start_task) if t is not None and not t.done()]
         for task in tasks:
@@ -410,6 +428,8 @@ class ElasticsearchSearch:
             return "the index is missing"
         if live.schema != SCHEMA_VERSION:
             return f"it has schema {live.schema}, this version writes schema {SCHEMA_VERSION}"
+        if live.weights != REPEATS:
+            return f"it was built with the field weights {live.weights}, now they are {REPEATS}"
         count = len(store_stamps(self.store))
         if abs(count - live.entries) > REBUILD_DRIFT * max(live.entries, 1):
             return f"it was built for {live.entries} entries and the store holds {count} (ranking statistics)"
@@ -425,7 +445,7 @@ class ElasticsearchSearch:
         mapping = await self._admin.indices.get_mapping(index=name)
         meta = mapping.body[name]["mappings"].get("_meta", {})
         self._use_index(name, meta.get("bm25", {}).get("k1"))
-        return LiveIndex(name, meta.get("schema"), int(meta.get("entries", 0)))
+        return LiveIndex(name, meta.get("schema"), meta.get("weights", {}), int(meta.get("entries", 0)))
 
     def _use_index(self, name: str, k1: float | None) -> None:
         self._live_index = name
