@@ -147,6 +147,7 @@ class ConversationService:
             "message.in",
             extra=fields(conversation=conversation.id, seq=message.seq, channel=conversation.channel, chars=len(text)),
         )
+        log.debug("message.text", extra=fields(conversation=conversation.id, seq=message.seq, text=text))  # masked
         outcome = self._expect_outcome(message.seq) if want_outcome else None
         if handled_here:
             await self._handle_without_rasa(conversation, message)
