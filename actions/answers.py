@@ -107,9 +107,9 @@ async def _resolve_question(text: str, name: str | None, named: Guide | None, cu
             return Resolution("answer", (named,))
         return Resolution("answer", (current,)) if current else Resolution("ask")
     match = await knowledge.find(text)
-    if match.outcome == "answer":
-        return Resolution("answer", _entries(match))
     choices = _entries(match)
+    if match.outcome == "answer" and (named is None or matter_of(choices[0]) == named.id):
+        return Resolution("answer", choices)
     if named is not None:
         # The NLU recognised a service: the most specific hit about it, else its guide.
         return Resolution("answer", (_in_context(choices, named) or named,))
