@@ -60,22 +60,37 @@ class RasaClient:
         return replies
 
     async def health(self) -> dict[str, str]:
-        """{'rasa': 'ok'|'unreachable', 'actions': 'ok'|'unreachable' (only when ACTION_URL is set)}."""
-        checks = {"rasa": self._get_ok(f"{self.rasa_url}/")}
+        """{'rasa': 'ok'|'no_model'|'unreachable', 'actions': 'ok'|'unreachable' (when ACTION_URL is set)}."""
+        checks = {"rasa": self._rasa_status()}
         if self.action_url:
-            checks["actions"] = self._get_ok(f"{self.action_url}/health")
+            checks["actions"] = self._action_status()
         results = await asyncio.gather(*checks.values())
-        return {name: "ok" if ok else "unreachable" for name, ok in zip(checks, results, strict=True)}
+        return dict(zip(checks, results, strict=True))
 
     async def is_ready(self) -> bool:
         return all(value == "ok" for value in (await self.health()).values())
 
-    async def _get_ok(self, url: str) -> bool:
+    async def _rasa_status(self) -> str:
+        """Rasa answers on / even before a model is loaded; /status (HTTP API) tells the difference."""
+        params = {"token": self.token} if self.token else {}
+        status = await self._get_status(f"{self.rasa_url}/status", params)
+        if status == 200:
+            return "ok"
+        if status == 409:
+            return "no_model"
+        if status in (401, 403, 404):  # HTTP API off or protected: being up is all we can check
+            return "ok" if await self._get_status(f"{self.rasa_url}/") == 200 else "unreachable"
+        return "unreachable"
+
+    async def _action_status(self) -> str:
+        return "ok" if await self._get_status(f"{self.action_url}/health") == 200 else "unreachable"
+
+    async def _get_status(self, url: str, params: dict[str, str] | None = None) -> int | None:
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
-                return response.status == 200
+            async with self.session.get(url, params=params, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                return response.status
         except (aiohttp.ClientError, asyncio.TimeoutError):
-            return False
+            return None
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> bool:
         """Add events to a conversation's tracker (hand-back after a helper); needs `rasa run --enable-api`."""

@@ -1,0 +1,110 @@
+"""python -m connectors.webwidget.screenshots — the widget's screenshots for docs/widget.md.
+
+Starts the bot service in this process (against a running Rasa), opens the demo portal in Debian's
+Chromium, asks a real question and takes four pictures: desktop and phone, normal and 长辈模式.
+A Chinese font must be installed for the text to render (Debian: fonts-wqy-microhei or
+fonts-noto-cjk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import create_app
+from bot.config import REPO_ROOT, BotConfig
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWS = {
+    "desktop": {"viewport": {"width": 1280, "height": 860}},
+    "mobile": {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2,
+    },
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m connectors.webwidget.screenshots", description=__doc__)
+    parser.add_argument(
+        "--rasa-url", default="http://127.0.0.1:5005", help="a running Rasa server (default %(default)s)"
+    )
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots", help="where the PNGs go")
+    parser.add_argument("--question", default="个体工商户设立登记要带什么材料？", help="what the citizen asks")
+    parser.add_argument("--chromium", default="/usr/bin/chromium", help="Chromium executable (default %(default)s)")
+    return parser.parse_args(argv)
+
+
+async def take(args: argparse.Namespace) -> list[Path]:
+    from playwright.async_api import async_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = Path(tempfile.mkdtemp(prefix="jsb-shots-"))
+    config = BotConfig(host="127.0.0.1", port=port, rasa_url=args.rasa_url, data_dir=workdir).check()
+    runner = web.AppRunner(create_app(config))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            for view, options in VIEWS.items():
+                context = await browser.new_context(locale="zh-CN", **options)
+                page = await context.new_page()
+                await converse(page, f"http://127.0.0.1:{port}/", args.question)
+                for elder in (False, True):
+                    if elder:
+                        await page.get_by_role("button", name="长辈模式").click()
+                        await page.wait_for_timeout(300)
+                    path = args.out / f"widget-{view}{'-elder' if elder else ''}.png"
+                    await page.screenshot(path=str(path))
+                    written.append(path)
+                await context.close()
+            await browser.close()
+    finally:
+        await runner.cleanup()
+    return written
+
+
+async def converse(page: Any, url: str, question: str) -> None:
+    await page.goto(url)
+    await page.get_by_role("button", name="打开政务服务智能助手").click()
+    box = page.get_by_label("输入您的问题")
+    await box.fill(question)
+    await box.press("Enter")
+    # The answer is the message that carries 好评/差评 buttons.
+    await page.get_by_role("button", name="好评：").first.wait_for(timeout=120_000)
+    await page.wait_for_timeout(500)
+    log = page.get_by_role("log")
+    await log.evaluate("el => { el.scrollTop = 0; }")  # the question and the start of the answer
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for path in asyncio.run(take(args)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
