@@ -3,7 +3,8 @@ indices on it, OpenSearch nodes a test starts (and kills) itself, and a gateway 
 cluster that adds what the test node lacks (a security layer answering 401, a slow network).
 
 KB_TEST_ES_URL is set by scripts/test.sh when scripts/opensearch.sh could start the bundled
-OpenSearch test node; point it at any Elasticsearch 8 cluster to run the tests there.
+OpenSearch test node; point it at any Elasticsearch 8 cluster to run the tests there (credentials
+in the URL, https://user:password@host:9200, and a private CA's PEM file in KB_TEST_ES_CA).
 """
 
 from __future__ import annotations
@@ -51,11 +52,17 @@ async def es_prefix(es_url: str) -> AsyncIterator[str]:
     """A fresh index prefix; every index made under it is deleted afterwards."""
     prefix = f"jsbtest-{secrets.token_hex(4)}"
     yield prefix
-    client = AsyncElasticsearch(es_url)
+    client = plain_client(es_url)
     try:
         await client.options(ignore_status=404).indices.delete(index=f"{prefix}.v*")
     finally:
         await client.close()
+
+
+def plain_client(url: str) -> AsyncElasticsearch:
+    """A plain client for checks behind the backend's back."""
+    ca = os.environ.get("KB_TEST_ES_CA")
+    return AsyncElasticsearch(url, **({"ca_certs": ca} if ca else {}))
 
 
 def es_settings(url: str, prefix: str, **overrides: object) -> Settings:
@@ -65,6 +72,7 @@ def es_settings(url: str, prefix: str, **overrides: object) -> Settings:
         "backend": "elasticsearch",
         "es_url": url,
         "es_index_prefix": prefix,
+        "es_ca": os.environ.get("KB_TEST_ES_CA") or None,
         "es_timeout": 10.0,  # generous: the shared test machine can be slow; outage tests lower it
         "es_health_interval": 3600.0,  # tests call check_health(); the outage test lowers it
     }

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from elastic_fixtures import es_knowledge_base, es_settings, served
-from elasticsearch import AsyncElasticsearch
+from elastic_fixtures import es_knowledge_base, es_settings, served, plain_client
 
 from knowledge_base.models import QA
 
@@ -168,7 +167,7 @@ async def test_reindex_under_concurrent_queries_never_fails_or_comes_back_empty(
     [hit] = await es_kb.search("风筝节放飞场地", top_k=1)
     assert hit.id == published.id
     # Only the live index is left; the alias points at the newest.
-    client = AsyncElasticsearch(es_url)
+    client = plain_client(es_url)
     try:
         indices = sorted((await client.indices.get(index=f"{es_prefix}.v*")).body)
         aliases = (await client.indices.get_alias(name=es_prefix)).body
@@ -178,7 +177,7 @@ async def test_reindex_under_concurrent_queries_never_fails_or_comes_back_empty(
 
 
 async def test_a_deleted_index_is_rebuilt_and_queries_fall_back_meanwhile(es_kb, es_url, es_prefix):
-    client = AsyncElasticsearch(es_url)
+    client = plain_client(es_url)
     try:
         await client.indices.delete(index=f"{es_prefix}.v*")
     finally:
