@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from elastic_fixtures import es_knowledge_base, es_settings, served, plain_client
+from elastic_fixtures import es_knowledge_base, es_settings, plain_client, served
 
 from knowledge_base.models import QA
 
