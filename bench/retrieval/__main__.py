@@ -1,0 +1,133 @@
+"""python -m bench.retrieval — quality and latency of knowledge-base search; writes REPORT.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from knowledge_base.loader import load_data_dir
+
+from .corpus import describe, grow
+from .questions import HERE, SETS, label_problems, load_questions
+from .report import Run, console_summary, write_markdown, write_plot
+from .run import build_kb, evaluate, measure_latency
+
+SIZES = {"1k": 1_000, "10k": 10_000}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.retrieval",
+        description=(
+            "Run the labelled citizen questions (test and dev sets) through KnowledgeBase.search and report "
+            "Recall@1, Recall@3 and MRR@10 overall and per domain, the misses, and warm-query latency "
+            "(p50/p95/p99) at 1k and 10k entries.  Writes REPORT.md and retrieval.png (suffixed with the "
+            "backend name for other backends)."
+        ),
+        epilog="Examples:  python -m bench.retrieval --quick   |   "
+        "KB_ES_URL=http://localhost:9200 python -m bench.retrieval --backend elasticsearch",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["embedded", "elasticsearch"],
+        default="embedded",
+        help="search backend to measure (elasticsearch reads KB_ES_URL and KB_ES_* credentials); default embedded",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast look: quality on both sets, latency at 1k only with 2 rounds; prints, writes no report "
+        "unless --out is given",
+    )
+    parser.add_argument("--sets", default="test,dev", help="question sets to run, comma-separated (default test,dev)")
+    parser.add_argument("--sizes", default="1k,10k", help="corpus sizes for latency: 1k, 10k (default 1k,10k)")
+    parser.add_argument("--repeat", type=int, default=20, help="timed rounds over the test questions (default 20)")
+    parser.add_argument("--no-latency", action="store_true", help="quality only")
+    parser.add_argument("--out", type=Path, help=f"directory for the report and plot (default {HERE})")
+    parser.add_argument("--misses", action="store_true", help="also print every miss on the console")
+    args = parser.parse_args(argv)
+    args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    for name in args.sets:
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}; choose from {', '.join(SETS)}")
+    for size in args.sizes:
+        if size not in SIZES:
+            parser.error(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.quick:
+        args.sizes, args.repeat = ["1k"], 2
+    if args.out is None and not args.quick:
+        args.out = HERE
+    return args
+
+
+async def _main(args: argparse.Namespace) -> Run:
+    curated = load_data_dir()
+    domains = {e.id: e.domain for e in curated}
+    question_sets = {}
+    for name in args.sets:
+        questions = load_questions(SETS[name])
+        problems = label_problems(questions, domains)
+        if problems:
+            raise SystemExit(f"{SETS[name].name} has label problems:\n  " + "\n  ".join(problems))
+        question_sets[name] = questions
+    test_queries = [q.q for q in load_questions(SETS["test"])]
+
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        workdir = Path(tmp)
+        kb, _ = await build_kb(args.backend, curated, workdir, "curated")
+        try:
+            sets = [await evaluate(kb, name, qs) for name, qs in question_sets.items()]
+        finally:
+            await kb.close()
+        latency = []
+        if not args.no_latency:
+            for label in args.sizes:
+                entries = grow(curated, SIZES[label])
+                kb, seconds = await build_kb(args.backend, entries, workdir, label)
+                try:
+                    latency.append(
+                        await measure_latency(kb, label, describe(entries), seconds, test_queries, args.repeat)
+                    )
+                finally:
+                    await kb.close()
+    notes_file = HERE / "NOTES.md"
+    return Run(
+        backend=args.backend,
+        sets=sets,
+        latency=latency,
+        quick=args.quick,
+        repeat=args.repeat,
+        notes=notes_file.read_text(encoding="utf-8") if notes_file.exists() else "",
+        command="python -m bench.retrieval " + shlex.join(sys.argv[1:]),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = asyncio.run(_main(args))
+    print(console_summary(run, run.sets))
+    if args.misses:
+        for s in run.sets:
+            for r in s.misses():
+                got = ", ".join(i for i, _ in r.got[:3])
+                expected = ", ".join(r.question.expected)
+                print(f"[{s.name}] rank={r.rank or '-'} {r.question.q} | expected {expected} | got {got}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        suffix = "" if args.backend == "embedded" else f".{args.backend}"
+        plot_name = f"retrieval{suffix}.png"
+        write_plot(run, args.out / plot_name)
+        write_markdown(run, args.out / f"REPORT{suffix}.md", plot_name)
+        print(f"wrote {args.out / f'REPORT{suffix}.md'} and {args.out / plot_name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,205 @@
+"""REPORT.md and the plot, written for a person: tables first, then the misses to read."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .metrics import Scores
+from .run import LATENCY_TOP_K, LatencyResult, SetResult
+
+TARGET_R1 = 0.85
+TARGET_R3 = 0.95
+TARGET_P95_MS = 2.0
+
+
+@dataclass
+class Run:
+    backend: str
+    sets: list[SetResult]
+    latency: list[LatencyResult]
+    quick: bool
+    repeat: int
+    notes: str  # hand-written notes (NOTES.md), included verbatim
+    command: str
+
+
+def _pct(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _scores_row(label: str, s: Scores) -> str:
+    return f"| {label} | {s.n} | {_pct(s.recall_at_1)} | {_pct(s.recall_at_3)} | {_pct(s.mrr_at_10)} |"
+
+
+def _ms(values: dict[str, float], key: str) -> str:
+    return f"{values[key]:.3f}" if key in values else "—"
+
+
+def _target(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _environment() -> str:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{os.cpu_count()} CPUs, load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        "(the machine is shared with other jobs, so tail latencies carry their noise)"
+    )
+
+
+def headline(run: Run) -> list[str]:
+    """One line per target, also printed on the console."""
+    lines = []
+    test = next((s for s in run.sets if s.name == "test"), None)
+    if test:
+        o = test.overall
+        lines.append(f"test set R@1 {o.recall_at_1:.3f} (target ≥ {TARGET_R1}): {_target(o.recall_at_1 >= TARGET_R1)}")
+        lines.append(f"test set R@3 {o.recall_at_3:.3f} (target ≥ {TARGET_R3}): {_target(o.recall_at_3 >= TARGET_R3)}")
+    big = next((lat for lat in run.latency if lat.label == "10k"), None)
+    if big:
+        p95 = big.summary(big.search_ms)["p95"]
+        verdict = _target(p95 <= TARGET_P95_MS)
+        lines.append(f"search p95 at 10k entries {p95:.3f} ms (target ≤ {TARGET_P95_MS} ms): {verdict}")
+    return lines
+
+
+def write_markdown(run: Run, path: Path, plot_name: str) -> None:
+    out: list[str] = []
+    add = out.append
+    add(f"# Retrieval benchmark — backend `{run.backend}`\n")
+    add("Written by `python -m bench.retrieval` (do not edit by hand; notes come from `NOTES.md`).")
+    add(f"Command: `{run.command}`.  Environment: {_environment()}.\n")
+    add("## Targets\n")
+    for line in headline(run):
+        add(f"- {line}")
+    add("")
+    add(f"![recall per domain and latency]({plot_name})\n")
+
+    add("## Quality\n")
+    add("Each question is sent to `KnowledgeBase.search(q, top_k=10)` over a scratch store holding the curated")
+    add("entries.  A question is *found at rank r* when the first of its expected entries is the r-th hit.")
+    add("Recall@k = share of questions found within the top k; MRR@10 = mean of 1/r (0 when not in the top 10).\n")
+    add("| set | questions | Recall@1 | Recall@3 | MRR@10 |")
+    add("|---|---:|---:|---:|---:|")
+    for s in run.sets:
+        add(_scores_row(s.name, s.overall))
+    add("")
+    for s in run.sets:
+        add(f"### Per domain — {s.name} set\n")
+        add("| domain | questions | Recall@1 | Recall@3 | MRR@10 |")
+        add("|---|---:|---:|---:|---:|")
+        for domain, scores in s.by_domain.items():
+            add(_scores_row(domain, scores))
+        add("")
+
+    if run.latency:
+        add("## Latency\n")
+        per_round = run.latency[0].queries // max(1, run.repeat)
+        add(
+            f"Warm queries: the {per_round} test-set questions, each once untimed, then {run.repeat} rounds in "
+            f"shuffled order, timed one call at a time with `time.perf_counter` (top_k={LATENCY_TOP_K}, the "
+            "assistant's default).  Milliseconds.\n"
+        )
+        add(
+            "- **search** — `await KnowledgeBase.search(...)`, the path the assistant uses (includes the hop to a "
+            "worker thread)."
+        )
+        add("- **core** — the backend's synchronous search alone (tokenising, FTS5 BM25 query, building the hits).")
+        add("- **snippets** — building the snippets of one query's hits again on their own (already part of both).\n")
+        add(
+            "| corpus | guides | Q&As | centres | build s | calls | search p50 | p95 | p99 | core p50 | p95 | p99 |"
+            " snippets p50 | p95 |"
+        )
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for lat in run.latency:
+            s, c, n = lat.summary(lat.search_ms), lat.summary(lat.search_sync_ms), lat.summary(lat.snippet_ms)
+            e = lat.entries
+            add(
+                f"| {lat.label} | {e['guide']} | {e['qa']} | {e['center']} | {lat.build_seconds:.1f} | {lat.queries} | "
+                f"{_ms(s, 'p50')} | {_ms(s, 'p95')} | {_ms(s, 'p99')} | {_ms(c, 'p50')} | {_ms(c, 'p95')} | "
+                f"{_ms(c, 'p99')} | {_ms(n, 'p50')} | {_ms(n, 'p95')} |"
+            )
+        add("")
+        add("How the larger corpora are made (`bench/retrieval/corpus.py`): the curated entries plus synthetic ones")
+        add("that recombine fields of different real entries under fresh ids — a synthetic Q&A takes its question")
+        add("from one entry's citizen wordings, its similar wordings from three others, its answer from sentences of")
+        add("two more and keywords from another; a synthetic guide takes the structure of one guide with")
+        add("title/aliases, summary, conditions, materials, process, FAQ and keywords each from a different guide.")
+        add("Guides and Q&As")
+        add("keep the curated proportion; the generator is seeded, so every run indexes the same corpus.\n")
+
+    for s in run.sets:
+        misses = s.misses()
+        add(f"## Misses — {s.name} set ({len(misses)} of {s.overall.n} not ranked first)\n")
+        add("| rank | question | expected | got (top 3) |")
+        add("|---:|---|---|---|")
+        for r in misses:
+            got = "<br>".join(f"{i} {t}" for i, t in r.got[:3]) or "(nothing)"
+            q = r.question.q.replace("|", "｜")
+            add(f"| {r.rank or '—'} | {q} | {'<br>'.join(r.question.expected)} | {got} |")
+        add("")
+
+    if run.notes.strip():
+        add("## Notes\n")
+        add(run.notes.strip())
+        add("")
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+def write_plot(run: Run, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    test = next((s for s in run.sets if s.name == "test"), run.sets[0])
+    panels = 2 if run.latency else 1
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.8), squeeze=False)
+    ax = axes[0][0]
+    domains = list(test.by_domain)
+    xs = range(len(domains))
+    r1 = [test.by_domain[d].recall_at_1 for d in domains]
+    r3 = [test.by_domain[d].recall_at_3 for d in domains]
+    ax.bar([x - 0.2 for x in xs], r1, width=0.4, label="Recall@1")
+    ax.bar([x + 0.2 for x in xs], r3, width=0.4, label="Recall@3")
+    ax.axhline(TARGET_R1, color="tab:blue", linestyle=":", linewidth=1)
+    ax.axhline(TARGET_R3, color="tab:orange", linestyle=":", linewidth=1)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(domains, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"{test.name} set, per domain (n={test.overall.n}); dotted: targets")
+    ax.legend(loc="lower left", fontsize=8)
+    if run.latency:
+        ax = axes[0][1]
+        for lat in run.latency:
+            values = sorted(lat.search_ms)
+            ys = [(i + 1) / len(values) for i in range(len(values))]
+            ax.plot(values, ys, label=f"{lat.label} ({sum(lat.entries.values())} entries)")
+        ax.axvline(TARGET_P95_MS, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("KnowledgeBase.search latency, ms (log)")
+        ax.set_ylabel("share of calls")
+        ax.set_title(f"search latency CDF, backend {run.backend}; dotted: p95 ≤ {TARGET_P95_MS} ms")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def console_summary(run: Run, sets: Sequence[SetResult]) -> str:
+    lines = [f"backend {run.backend}"]
+    for s in sets:
+        o = s.overall
+        lines.append(f"{s.name:>5}: n={o.n} R@1={o.recall_at_1:.3f} R@3={o.recall_at_3:.3f} MRR@10={o.mrr_at_10:.3f}")
+    for lat in run.latency:
+        s, c = lat.summary(lat.search_ms), lat.summary(lat.search_sync_ms)
+        core = f" core p50={c['p50']:.3f} p95={c['p95']:.3f}" if c else ""
+        lines.append(f"{lat.label:>7}: search p50={s['p50']:.3f} p95={s['p95']:.3f} p99={s['p99']:.3f} ms{core}")
+    return "\n".join(lines + headline(run))

@@ -1,0 +1,129 @@
+"""Running the benchmark: scratch stores, the question sets through `KnowledgeBase.search`, and
+warm-query latency at several corpus sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from knowledge_base.kb import KnowledgeBase
+from knowledge_base.models import Entry
+from knowledge_base.search.base import SearchHit, prepare_query
+from knowledge_base.search.hits import snippet
+from knowledge_base.settings import Settings
+
+from .metrics import Scores, first_relevant_rank, percentile, score, score_by_group
+from .questions import Question
+
+RANK_DEPTH = 10  # results fetched per question: enough for MRR@10
+LATENCY_TOP_K = 5  # what the assistant asks for
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    rank: int | None  # 1-based rank of the first expected entry, None if not in the top RANK_DEPTH
+    got: list[tuple[str, str]]  # (id, title) of the top hits
+
+
+@dataclass
+class SetResult:
+    name: str
+    results: list[QuestionResult]
+    overall: Scores = field(init=False)
+    by_domain: dict[str, Scores] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ranks = [r.rank for r in self.results]
+        self.overall = score(ranks)
+        self.by_domain = score_by_group(ranks, [r.question.domain for r in self.results])
+
+    def misses(self) -> list[QuestionResult]:
+        """Questions whose first hit is not a correct entry, worst first."""
+        missed = [r for r in self.results if r.rank != 1]
+        return sorted(missed, key=lambda r: (r.rank is not None, -(r.rank or 0)))
+
+
+@dataclass
+class LatencyResult:
+    label: str  # "curated", "1k", "10k"
+    entries: dict[str, int]  # per kind
+    build_seconds: float
+    queries: int  # timed calls per measure
+    search_ms: list[float]  # await KnowledgeBase.search(...) — the assistant's path
+    search_sync_ms: list[float]  # the backend's synchronous core (embedded only), no thread hop
+    snippet_ms: list[float]  # snippet building for the hits of one query
+
+    def summary(self, values: list[float]) -> dict[str, float]:
+        if not values:
+            return {}
+        return {p: percentile(values, q) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))} | {
+            "mean": sum(values) / len(values)
+        }
+
+
+def scratch_settings(backend: str, workdir: Path, name: str) -> Settings:
+    """Settings for a throw-away store; Elasticsearch URL and credentials come from KB_ES_*."""
+    base = Settings.from_env(db_path=workdir / f"{name}.sqlite3")
+    return dataclasses.replace(
+        base, data_dir=workdir, backend=backend, es_index_prefix=f"{base.es_index_prefix}-bench-{name}"
+    )
+
+
+async def build_kb(backend: str, entries: Sequence[Entry], workdir: Path, name: str) -> tuple[KnowledgeBase, float]:
+    """A scratch knowledge base holding exactly `entries`, and the seconds it took to build."""
+    kb = KnowledgeBase.open(scratch_settings(backend, workdir, name))
+    started = time.perf_counter()
+    batch = 500
+    for start in tqdm(range(0, len(entries), batch), desc=f"index {name}", unit="batch", leave=False):
+        await kb.publish(list(entries[start : start + batch]), author="bench")
+    return kb, time.perf_counter() - started
+
+
+async def evaluate(kb: KnowledgeBase, name: str, questions: Sequence[Question]) -> SetResult:
+    results = []
+    for question in tqdm(questions, desc=f"questions {name}", unit="q", leave=False):
+        hits: list[SearchHit] = await kb.search(question.q, top_k=RANK_DEPTH)
+        ranking = [h.id for h in hits]
+        results.append(
+            QuestionResult(question, first_relevant_rank(ranking, question.expected), [(h.id, h.title) for h in hits])
+        )
+    return SetResult(name, results)
+
+
+async def measure_latency(
+    kb: KnowledgeBase, label: str, entries: dict[str, int], build_seconds: float, queries: Sequence[str], repeat: int
+) -> LatencyResult:
+    """Warm-query timings in milliseconds: every query once untimed, then `repeat` shuffled rounds."""
+    rng = random.Random(7)
+    search_sync = getattr(kb.backend, "search_sync", None)
+    for query in queries:  # warm caches: page cache, jieba, SQLite statement cache
+        await kb.search(query, top_k=LATENCY_TOP_K)
+    search_ms: list[float] = []
+    sync_ms: list[float] = []
+    snippet_ms: list[float] = []
+    terms = {q: prepare_query(q) for q in queries}
+    gc.collect()
+    for _ in tqdm(range(repeat), desc=f"latency {label}", unit="round", leave=False):
+        order = list(queries)
+        rng.shuffle(order)
+        for query in order:
+            started = time.perf_counter()
+            hits = await kb.search(query, top_k=LATENCY_TOP_K)
+            search_ms.append((time.perf_counter() - started) * 1000)
+            if search_sync is not None:
+                started = time.perf_counter()
+                search_sync(query, LATENCY_TOP_K)
+                sync_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            for hit in hits:
+                snippet(hit.answer, terms[query])
+            snippet_ms.append((time.perf_counter() - started) * 1000)
+    return LatencyResult(label, entries, build_seconds, len(search_ms), search_ms, sync_ms, snippet_ms)

@@ -1,0 +1,194 @@
+"""The retrieval benchmark's own code: metrics, question files, synthetic corpora, CLI options.
+
+Fast and deterministic; no timings (speed is measured by the benchmark, not asserted here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.retrieval.__main__ import parse_args
+from bench.retrieval.corpus import describe, grow
+from bench.retrieval.metrics import first_relevant_rank, percentile, score, score_by_group
+from bench.retrieval.questions import (
+    DEV_SET,
+    TEST_SET,
+    Question,
+    QuestionFileError,
+    label_problems,
+    load_questions,
+    normalise,
+)
+from bench.retrieval.run import evaluate
+from knowledge_base.loader import load_data_dir
+from knowledge_base.models import QA, Center, Guide
+
+
+@pytest.fixture(scope="module")
+def curated():
+    return load_data_dir()
+
+
+# -- metrics ------------------------------------------------------------------------------------
+def test_first_relevant_rank_on_a_hand_made_ranking():
+    ranking = ["a", "b", "c", "d"]
+    assert first_relevant_rank(ranking, ["a"]) == 1
+    assert first_relevant_rank(ranking, ["c", "b"]) == 2  # the first correct entry counts
+    assert first_relevant_rank(ranking, ["x"]) is None
+    assert first_relevant_rank([], ["a"]) is None
+
+
+def test_scores_of_a_tiny_set():
+    # ranks 1, 2, 3, 4, not found: R@1 1/5, R@3 3/5, MRR (1 + 1/2 + 1/3 + 1/4) / 5
+    s = score([1, 2, 3, 4, None])
+    assert s.n == 5
+    assert s.recall_at_1 == pytest.approx(0.2)
+    assert s.recall_at_3 == pytest.approx(0.6)
+    assert s.mrr_at_10 == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 5)
+    assert score([11]).mrr_at_10 == 0.0  # beyond the top 10 counts as not found
+    assert score([]).n == 0
+
+
+def test_scores_by_group():
+    by = score_by_group([1, None, 2, 1], ["tax", "tax", "identity", "identity"])
+    assert list(by) == ["identity", "tax"]
+    assert by["tax"].recall_at_1 == pytest.approx(0.5)
+    assert by["identity"].recall_at_3 == pytest.approx(1.0)
+    assert by["identity"].mrr_at_10 == pytest.approx(0.75)
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert percentile(values, 50) == 50
+    assert percentile(values, 95) == 95
+    assert percentile(values, 99) == 99
+    assert percentile([3.0], 95) == 3.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+# -- question files -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("path", "minimum"), [(TEST_SET, 300), (DEV_SET, 80)])
+def test_question_files_parse_and_fit_the_data(curated, path, minimum):
+    questions = load_questions(path)
+    assert len(questions) >= minimum
+    assert label_problems(questions, {e.id: e.domain for e in curated}) == []
+
+
+def test_test_set_covers_every_domain_and_kind(curated):
+    questions = load_questions(TEST_SET)
+    assert {q.domain for q in questions} == {e.domain for e in curated}
+    kinds = {q.expected[0].split(".")[0] for q in questions}
+    assert kinds == {"guide", "qa", "center"}
+
+
+def test_no_question_is_repeated_within_or_across_sets():
+    test, dev = load_questions(TEST_SET), load_questions(DEV_SET)
+    test_keys = [normalise(q.q) for q in test]
+    dev_keys = [normalise(q.q) for q in dev]
+    assert len(set(test_keys)) == len(test_keys)
+    assert len(set(dev_keys)) == len(dev_keys)
+    assert not set(test_keys) & set(dev_keys), "a test question is also in the dev set"
+
+
+def test_questions_are_not_copied_from_the_entries(curated):
+    own: set[str] = set()
+    for entry in curated:
+        if isinstance(entry, Guide):
+            own |= {normalise(t) for t in [entry.title, *entry.aliases, *(f.question for f in entry.faq)]}
+        elif isinstance(entry, QA):
+            own |= {normalise(t) for t in [entry.question, *entry.similar]}
+        else:
+            own.add(normalise(entry.name))
+    copied = [q.q for q in load_questions(TEST_SET) + load_questions(DEV_SET) if normalise(q.q) in own]
+    assert copied == []
+
+
+def test_label_problems_name_the_question():
+    domains = {"guide.a": "tax", "qa.b": "tax"}
+    problems = label_problems(
+        [
+            Question("甲", ("guide.a",), "tax"),
+            Question("乙", ("guide.zzz",), "tax"),
+            Question("丙", ("qa.b",), "identity"),
+            Question("甲！", ("qa.b", "qa.b"), "tax"),
+        ],
+        domains,
+    )
+    assert len(problems) == 4
+    assert problems[0].startswith("乙") and "unknown" in problems[0]
+    assert problems[1].startswith("丙") and "domain" in problems[1]
+    assert any("twice" in p for p in problems) and any("duplicate" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "questions: []\n",
+        "- q: x\n",
+        "questions:\n  - q: 问题\n    expected: guide.a\n    domain: tax\n",
+        "questions:\n  - q: 问题\n    expected: [guide.a]\n",
+        "questions:\n  - q: '  '\n    expected: [guide.a]\n    domain: tax\n",
+    ],
+)
+def test_malformed_question_files_are_rejected(tmp_path, text):
+    path = tmp_path / "q.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(QuestionFileError):
+        load_questions(path)
+
+
+# -- synthetic corpora --------------------------------------------------------------------------
+def test_grow_adds_fresh_valid_entries_deterministically(curated):
+    grown = grow(curated, len(curated) + 120)
+    assert len(grown) == len(curated) + 120
+    assert grown[: len(curated)] == list(curated)
+    new = grown[len(curated) :]
+    ids = [e.id for e in grown]
+    assert len(set(ids)) == len(ids)
+    assert all(".synth-" in e.id for e in new)
+    assert not any(isinstance(e, Center) for e in new)
+    for entry in new:  # each one passes the same validation as curated data
+        type(entry).parse_obj(entry.dict())
+    assert [e.dict() for e in grow(curated, len(curated) + 120)[len(curated) :]] == [e.dict() for e in new]
+    kinds = describe(grown)
+    assert kinds["guide"] > describe(curated)["guide"] and kinds["qa"] > describe(curated)["qa"]
+
+
+def test_synthetic_qa_mixes_several_real_entries(curated):
+    real = {e.id: e for e in curated if isinstance(e, QA)}
+    similar_owner = {s: e.id for e in real.values() for s in e.similar}
+    synthetic = [e for e in grow(curated, len(curated) + 60) if isinstance(e, QA) and ".synth-" in e.id]
+    assert synthetic
+    for qa in synthetic:
+        owners = {similar_owner[qa.question], *(similar_owner[s] for s in qa.similar)}
+        assert len(owners) >= 2  # not a copy of one entry
+
+
+def test_grow_never_shrinks_below_the_request(curated):
+    assert len(grow(curated, 10)) == 10
+
+
+# -- running questions through the real search --------------------------------------------------
+async def test_evaluate_ranks_through_knowledge_base_search(kb):
+    questions = [
+        Question("个体工商户设立登记", ("guide.individual-business-registration",), "business"),
+        Question("个体工商户设立登记", ("center.no-such-centre",), "centers"),
+    ]
+    result = await evaluate(kb, "tiny", questions)
+    found, missing = result.results
+    assert found.rank == 1 and found.got[0][0] == "guide.individual-business-registration"
+    assert missing.rank is None and len(missing.got) <= 10
+    assert result.overall.recall_at_1 == pytest.approx(0.5)
+    assert result.misses() == [missing]
+
+
+# -- command line -------------------------------------------------------------------------------
+def test_cli_options():
+    quick = parse_args(["--quick"])
+    assert quick.sizes == ["1k"] and quick.repeat == 2 and quick.out is None
+    full = parse_args(["--backend", "elasticsearch", "--sets", "test", "--sizes", "10k", "--repeat", "5"])
+    assert full.backend == "elasticsearch" and full.sets == ["test"] and full.sizes == ["10k"] and full.repeat == 5
+    assert full.out is not None
+    for bad in (["--sets", "train"], ["--sizes", "5k"], ["--repeat", "0"], ["--backend", "solr"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
