@@ -14,7 +14,7 @@ from knowledge_base.loader import load_data_dir
 from .corpus import describe, grow
 from .questions import HERE, SETS, label_problems, load_questions
 from .report import Run, console_summary, write_markdown, write_plot
-from .run import build_kb, evaluate, measure_latency
+from .run import BackendNotServingError, build_kb, drop_scratch_index, evaluate, fallback_queries, measure_latency
 
 SIZES = {"1k": 1_000, "10k": 10_000}
 
@@ -81,10 +81,13 @@ async def _main(args: argparse.Namespace) -> Run:
 
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
         workdir = Path(tmp)
+        fallbacks = 0
         kb, _ = await build_kb(args.backend, curated, workdir, "curated")
         try:
             sets = [await evaluate(kb, name, qs) for name, qs in question_sets.items()]
+            fallbacks += fallback_queries(kb)
         finally:
+            await drop_scratch_index(kb)
             await kb.close()
         latency = []
         if not args.no_latency:
@@ -95,8 +98,12 @@ async def _main(args: argparse.Namespace) -> Run:
                     latency.append(
                         await measure_latency(kb, label, describe(entries), seconds, test_queries, args.repeat)
                     )
+                    fallbacks += fallback_queries(kb)
                 finally:
+                    await drop_scratch_index(kb)
                     await kb.close()
+    if fallbacks:
+        print(f"warning: {fallbacks} queries were answered by the embedded fallback, not {args.backend}")
     notes_file = HERE / "NOTES.md"
     return Run(
         backend=args.backend,
@@ -104,14 +111,19 @@ async def _main(args: argparse.Namespace) -> Run:
         latency=latency,
         quick=args.quick,
         repeat=args.repeat,
-        notes=notes_file.read_text(encoding="utf-8") if notes_file.exists() else "",
+        notes=notes_file.read_text(encoding="utf-8") if notes_file.exists() and args.backend == "embedded" else "",
+        fallback_queries=fallbacks,
         command="python -m bench.retrieval " + shlex.join(sys.argv[1:]),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    run = asyncio.run(_main(args))
+    try:
+        run = asyncio.run(_main(args))
+    except BackendNotServingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(console_summary(run, run.sets))
     if args.misses:
         for s in run.sets:

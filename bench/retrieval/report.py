@@ -26,6 +26,7 @@ class Run:
     repeat: int
     notes: str  # hand-written notes (NOTES.md), included verbatim
     command: str
+    fallback_queries: int = 0  # a remote backend's queries answered by its embedded fallback
 
 
 def _pct(x: float) -> str:
@@ -75,6 +76,8 @@ def write_markdown(run: Run, path: Path, plot_name: str) -> None:
     add(f"# Retrieval benchmark — backend `{run.backend}`\n")
     add("Written by `python -m bench.retrieval` (do not edit by hand; notes come from `NOTES.md`).")
     add(f"Command: `{run.command}`.  Environment: {_environment()}.\n")
+    if run.fallback_queries:
+        add(f"**Warning: {run.fallback_queries} queries were answered by the embedded fallback.**\n")
     add("## Targets\n")
     for line in headline(run):
         add(f"- {line}")

@@ -77,6 +77,10 @@ def scratch_settings(backend: str, workdir: Path, name: str) -> Settings:
     )
 
 
+class BackendNotServingError(RuntimeError):
+    """The chosen backend is answering from its fallback: measuring it would measure the wrong thing."""
+
+
 async def build_kb(backend: str, entries: Sequence[Entry], workdir: Path, name: str) -> tuple[KnowledgeBase, float]:
     """A scratch knowledge base holding exactly `entries`, and the seconds it took to build."""
     kb = KnowledgeBase.open(scratch_settings(backend, workdir, name))
@@ -84,7 +88,46 @@ async def build_kb(backend: str, entries: Sequence[Entry], workdir: Path, name: 
     batch = 500
     for start in tqdm(range(0, len(entries), batch), desc=f"index {name}", unit="batch", leave=False):
         await kb.publish(list(entries[start : start + batch]), author="bench")
+    if backend != "embedded":
+        await _make_serving(kb, backend)
     return kb, time.perf_counter() - started
+
+
+async def _make_serving(kb: KnowledgeBase, backend: str) -> None:
+    # A remote backend quietly answers from the embedded index when it is not ready; rebuild its
+    # index from the store and insist that it serves, or the numbers would be the fallback's.
+    reindex = getattr(kb.backend, "reindex", None)
+    check = getattr(kb.backend, "check_health", None)
+    try:
+        if reindex is not None:
+            await reindex(progress=False)
+        health = await check() if check is not None else {"serving": backend}
+    except Exception as error:
+        await kb.close()
+        raise BackendNotServingError(f"{backend} is not usable: {error}") from error
+    if health.get("serving") != backend:
+        await kb.close()
+        raise BackendNotServingError(f"{backend} is not serving queries ({health.get('reason')}); check KB_ES_URL")
+
+
+def fallback_queries(kb: KnowledgeBase) -> int:
+    """Queries a remote backend answered from its embedded fallback (0 for the embedded one)."""
+    health = getattr(kb.backend, "health", None)
+    if kb.backend.name == "embedded" or health is None:
+        return 0
+    return int(health().get("queries", {}).get("embedded", 0))
+
+
+async def drop_scratch_index(kb: KnowledgeBase) -> None:
+    """Delete the physical indices behind a remote backend's scratch alias (best effort)."""
+    client, alias = getattr(kb.backend, "client", None), getattr(kb.backend, "alias", None)
+    if client is None or not alias or "-bench-" not in alias:
+        return
+    try:
+        for index in await client.indices.get_alias(name=alias):
+            await client.indices.delete(index=index)
+    except Exception as error:  # leftovers are harmless scratch indices; say so and go on
+        print(f"note: scratch index {alias} not deleted: {error}")
 
 
 async def evaluate(kb: KnowledgeBase, name: str, questions: Sequence[Question]) -> SetResult:
