@@ -1,0 +1,1 @@
+"""NLU pipeline benchmark: `python -m bench.nlu --help`.  Writes bench/nlu/REPORT.md and a plot."""

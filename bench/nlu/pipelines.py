@@ -1,0 +1,72 @@
+"""The candidate NLU pipelines, as Rasa config.yml `pipeline:` lists.
+
+Every candidate but `lr_rasajieba` uses the project tokenizer; `lr_rasajieba` is Rasa's own
+JiebaTokenizer with the same features, to show what the tokenizer alone is worth.  On the
+government data every pipeline also gets the lookup-table entity extractor and the synonym mapper
+(entities never come from DIET here: the entity F1 is the regex extractor's, the same for all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOKENIZER = {"name": "knowledge_base.nlu_tokenizer.GovJiebaTokenizer"}
+WORDS = {"name": "CountVectorsFeaturizer", "analyzer": "word", "ngram_range": [1, 2]}
+CHARS_WB = {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}
+# char n-grams across word boundaries: Chinese words are short and jieba's cuts vary
+CHARS = {"name": "CountVectorsFeaturizer", "analyzer": "char", "min_ngram": 1, "max_ngram": 3}
+REGEX_FEATURES = {"name": "RegexFeaturizer", "use_word_boundaries": False}
+ENTITIES = [
+    {"name": "RegexEntityExtractor", "use_lookup_tables": True, "use_regexes": True, "use_word_boundaries": False},
+    {"name": "EntitySynonymMapper"},
+]
+LINEAR = "knowledge_base.nlu_classifier.LinearIntentClassifier"
+
+
+def _diet(epochs: int, **extra: Any) -> dict[str, Any]:
+    return {"name": "DIETClassifier", "epochs": epochs, "entity_recognition": False, "random_seed": 42, **extra}
+
+
+def candidates(diet_epochs: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """name -> (one-line description, pipeline without the entity components)."""
+    light = max(diet_epochs * 4, 20)
+    return {
+        "lr_rasa": (
+            "Rasa LogisticRegressionClassifier, word 1-2 + char_wb 1-4 counts",
+            [TOKENIZER, WORDS, CHARS_WB, {"name": "LogisticRegressionClassifier"}],
+        ),
+        "lr_rasajieba": (
+            "as lr_rasa but Rasa's own JiebaTokenizer (no user dictionary, no synonyms)",
+            [{"name": "JiebaTokenizer"}, WORDS, CHARS_WB, {"name": "LogisticRegressionClassifier"}],
+        ),
+        "lr_rasa_char": (
+            "Rasa LogisticRegressionClassifier, word 1-2 + char 1-3 across word boundaries",
+            [TOKENIZER, WORDS, CHARS, {"name": "LogisticRegressionClassifier"}],
+        ),
+        "lr_regex": (
+            "as lr_rasa plus RegexFeaturizer: a feature per lookup table hit (service, element, place)",
+            [TOKENIZER, REGEX_FEATURES, WORDS, CHARS_WB, {"name": "LogisticRegressionClassifier"}],
+        ),
+        "svm_char": (
+            "LinearIntentClassifier: tf-idf + LinearSVC (temperature-scaled), word 1-2 + char 1-3",
+            [TOKENIZER, WORDS, CHARS, {"name": LINEAR, "kind": "svm", "C": 1.0}],
+        ),
+        "diet_light": (
+            f"DIET without transformer (sparse features -> 2 dense layers), {light} epochs",
+            [TOKENIZER, WORDS, CHARS_WB, _diet(light, number_of_transformer_layers=0)],
+        ),
+        "diet": (
+            f"DIET, Rasa defaults (2 transformer layers) but capped at {diet_epochs} epochs",
+            [TOKENIZER, WORDS, CHARS_WB, _diet(diet_epochs)],
+        ),
+    }
+
+
+def config_yaml_data(pipeline: list[dict[str, Any]], with_entities: bool) -> dict[str, Any]:
+    return {
+        "recipe": "default.v1",
+        "language": "zh",
+        "assistant_id": "bench-nlu",
+        "pipeline": [*pipeline, *(ENTITIES if with_entities else [])],
+        "policies": [],
+    }
