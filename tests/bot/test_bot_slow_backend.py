@@ -48,6 +48,7 @@ async def test_slow_action_server_apology_first_answer_later(
     action_port = int(rasa_stack.action_url.rsplit(":", 1)[1])
     with frozen(listening_pid(action_port)):
         ack = await client.say(QUESTION)
+        assert (await client.next("typing"))["on"] is True  # "助手正在输入…" while the answer is slow
         [apology] = await client.bot_messages(1)
         assert apology["text"] == texts.APOLOGY and apology["reply_to"] == ack["seq"]
         assert (await bot.store.get_message(ack["seq"])).status == Status.PENDING
@@ -61,3 +62,4 @@ async def test_slow_action_server_apology_first_answer_later(
     replies = await client.answer_to(second["seq"], timeout=120)
     assert any(r.get("entry") and r["entry"]["element"] == "fee" for r in replies)
     assert sum(1 for m in await bot.store.history(client.conversation_id) if m.text == texts.APOLOGY) == 1
+    assert {"type": "typing", "on": False} in client.frames
