@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import REPO, free_port, nobody_listening
+from bot_helpers import REPO, free_port, nobody_listening
 
 from bot import texts
 

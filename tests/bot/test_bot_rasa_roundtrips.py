@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from bot_helpers import ConnectWidget, RunningBot, StartBot, free_port, nobody_listening
 from botapi_standin import BotApiStandin
-from conftest import ConnectWidget, RunningBot, StartBot, free_port, nobody_listening
 from jsonschema import Draft202012Validator, RefResolver
 
 from bot import texts

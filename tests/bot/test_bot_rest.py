@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import StartBot, nobody_listening
+from bot_helpers import StartBot, nobody_listening
 from jsonschema import Draft202012Validator, RefResolver
 
 from bot import texts

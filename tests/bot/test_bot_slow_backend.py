@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from conftest import ConnectWidget, StartBot
+from bot_helpers import ConnectWidget, StartBot
 
 from bot import texts
 from bot.conversations import Status

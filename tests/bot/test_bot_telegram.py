@@ -11,8 +11,8 @@ import asyncio
 
 import aiohttp
 import pytest
+from bot_helpers import RunningBot, StartBot, free_port, nobody_listening
 from botapi_standin import BotApiStandin
-from conftest import RunningBot, StartBot, free_port, nobody_listening
 
 from bot import texts
 from bot.conversations import Status

@@ -11,7 +11,7 @@ import uuid
 
 import aiohttp
 import pytest
-from conftest import ConnectWidget, StartBot, nobody_listening
+from bot_helpers import ConnectWidget, StartBot, nobody_listening
 
 from bot import texts
 from bot.conversations import State, Status

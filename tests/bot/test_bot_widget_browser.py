@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import RunningBot, StartBot, nobody_listening
+from bot_helpers import RunningBot, StartBot, nobody_listening
 
 from bot import texts
 from knowledge_base.loader import load_data_dir
