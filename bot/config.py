@@ -14,19 +14,22 @@
 | BOT_RASA_TIMEOUT         | 60                             | seconds before a Rasa call counts as failed         |
 | BOT_RETRY_INTERVAL       | 2.0                            | seconds between checks for messages to retry        |
 | BOT_RETRY_MAX_BACKOFF    | 15                             | longest wait between two tries of one message       |
+| BOT_PENDING_MAX_AGE      | 86400                          | seconds after which an unanswered message is given  |
+|                          |                                | up on (the citizen is told; helpers still see it)   |
 | BOT_MAX_MESSAGE_CHARS    | 4000                           | longest citizen message                             |
-| BOT_WS_RATE / _BURST     | 1.0 / 8                        | widget messages per second per connection / burst   |
-| BOT_API_RATE / _BURST    | 5.0 / 20                       | REST requests per second per client address / burst |
+| BOT_WS_RATE, _RATE_BURST | 1.0, 8                         | widget frames per second per connection, burst      |
+| BOT_API_RATE, _RATE_BURST| 5.0, 20                        | REST requests per second per client address, burst  |
 | BOT_ALLOWED_ORIGINS      | *                              | web pages allowed to open the widget websocket      |
 | BOT_API_KEYS             | (none)                         | comma-separated keys for the REST API; none = open  |
 | BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
 | BOT_LOG_LEVEL / _FORMAT  | INFO / json                    | logging level; json lines or text                   |
+| BOT_SHUTDOWN_GRACE       | 5                              | seconds running answers get to finish on shutdown   |
 | TELEGRAM_TOKEN           | (none)                         | Telegram bot token; the channel is off without it   |
-| TELEGRAM_MODE            | webhook if a URL is set, else polling                  |
+| TELEGRAM_MODE            | webhook with a URL, else polling | how Telegram updates arrive                       |
 | TELEGRAM_WEBHOOK_URL     | (none)                         | public https URL Telegram posts updates to          |
 | TELEGRAM_WEBHOOK_SECRET  | (random per start)             | secret Telegram sends back in a header              |
 | TELEGRAM_BASE_URL        | https://api.telegram.org/bot   | Bot API server (tests point it at a stand-in)       |
-| TELEGRAM_BASE_FILE_URL   | https://api.telegram.org/file/bot                    |
+| TELEGRAM_BASE_FILE_URL   | …/file/bot                     | the same for file downloads                         |
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class BotConfig:
     rasa_timeout: float = 60.0
     retry_interval: float = 2.0
     retry_max_backoff: float = 15.0
+    pending_max_age: float = 86400.0
     max_message_chars: int = 4000
     ws_rate: float = 1.0
     ws_burst: int = 8
@@ -156,6 +160,7 @@ _ENV_NAMES = {
     "rasa_timeout": "BOT_RASA_TIMEOUT",
     "retry_interval": "BOT_RETRY_INTERVAL",
     "retry_max_backoff": "BOT_RETRY_MAX_BACKOFF",
+    "pending_max_age": "BOT_PENDING_MAX_AGE",
     "max_message_chars": "BOT_MAX_MESSAGE_CHARS",
     "ws_rate": "BOT_WS_RATE",
     "ws_burst": "BOT_WS_RATE_BURST",

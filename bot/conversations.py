@@ -56,6 +56,7 @@ class Status(str, enum.Enum):
     PENDING = "pending"  # incoming, not yet answered by Rasa (waiting or retrying)
     ANSWERED = "answered"  # incoming, Rasa answered
     FOR_HELPER = "for_helper"  # incoming while a helper owns the conversation; not sent to Rasa
+    UNANSWERED = "unanswered"  # incoming, given up on (too old, or Rasa keeps answering nothing); kept for helpers
     SENT = "sent"  # outgoing, handed to the channel
     UNDELIVERED = "undelivered"  # outgoing, the channel failed; the retry loop sends it again
 

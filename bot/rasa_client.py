@@ -15,7 +15,15 @@ log = logging.getLogger(__name__)
 
 
 class RasaUnavailableError(Exception):
-    """Rasa (or the action server behind it) did not answer usefully; the message must be retried."""
+    """Rasa (or the action server behind it) did not answer usefully; the message must be retried.
+
+    `empty` marks a 200 reply without any message: usually the action server is down, but a message
+    that always gets an empty reply while everything is healthy would otherwise be retried forever.
+    """
+
+    def __init__(self, reason: str, *, empty: bool = False) -> None:
+        super().__init__(reason)
+        self.empty = empty
 
 
 class RasaClient:
@@ -56,7 +64,7 @@ class RasaClient:
         if not isinstance(replies, list):
             raise RasaUnavailableError("rasa reply is not a list")
         if not replies:
-            raise RasaUnavailableError("rasa gave an empty reply (is the action server up?)")
+            raise RasaUnavailableError("rasa gave an empty reply (is the action server up?)", empty=True)
         return replies
 
     async def health(self) -> dict[str, str]:

@@ -40,6 +40,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 TYPING_AFTER_S = 0.3  # show the typing indicator only for answers slower than this
+EMPTY_REPLY_ATTEMPTS = 3  # empty replies while Rasa and the action server are healthy: then give up
 
 
 class InputError(ValueError):
@@ -307,6 +308,10 @@ class ConversationService:
                 replies = await call  # bounded by the client's own timeout (BOT_RASA_TIMEOUT)
         except RasaUnavailableError as err:
             self._arrivals.pop(message.seq, None)
+            if err.empty and message.attempts + 1 >= EMPTY_REPLY_ATTEMPTS and await self._actions_known_healthy():
+                # Everything is up, yet Rasa keeps answering nothing to this message: stop retrying it.
+                await self.give_up(conversation, message, "empty_reply")
+                return True
             await self._failed(conversation, message, str(err))
             return False
         except asyncio.CancelledError:
@@ -367,6 +372,24 @@ class ConversationService:
         if rated is not None:
             await self.store.set_rating(rated.seq, rating["value"])
 
+    async def _actions_known_healthy(self) -> bool:
+        """Only with ACTION_URL set can an empty reply be told apart from an action-server outage."""
+        return self.rasa.action_url is not None and await self.rasa.is_ready()
+
+    async def give_up(self, conversation: Conversation, message: Message, reason: str) -> None:
+        """Tell the citizen this one will not be answered; the message stays stored for helpers."""
+        question = message.text if len(message.text) <= 20 else message.text[:20] + "…"
+        replies = await self.store.record_answer(
+            conversation,
+            [OutgoingDraft(texts.GAVE_UP.format(question=question), Kind.NOTICE)],
+            answers=message.seq,
+            events=[("unanswered", {"seq": message.seq, "reason": reason, "attempts": message.attempts + 1})],
+            status=Status.UNANSWERED,
+        )
+        log.warning("message.given_up", extra=fields(conversation=conversation.id, seq=message.seq, reason=reason))
+        await self._deliver(conversation, replies)
+        self._resolve(message.seq, Outcome("unanswered", replies))
+
     async def _failed(self, conversation: Conversation, message: Message, reason: str) -> None:
         backoff = min(self.config.retry_interval * 2 ** min(message.attempts, 10), self.config.retry_max_backoff)
         message = await self.store.mark_attempt_failed(message.seq, time.time() + backoff)
@@ -411,6 +434,7 @@ class ConversationService:
     async def retry_once(self) -> int:
         """Restart answering where messages wait; returns how many conversations were restarted."""
         await self._redeliver()
+        await self._expire()
         waiting = await self.store.conversations_to_retry()
         waiting = [cid for cid in waiting if cid not in self._workers]
         if not waiting:
@@ -429,6 +453,15 @@ class ConversationService:
         if targets:
             log.info("retry.started", extra=fields(conversations=len(targets)))
         return len(targets)
+
+    async def _expire(self) -> None:
+        """Messages pending longer than BOT_PENDING_MAX_AGE are given up on, whatever Rasa's state."""
+        for message in await self.store.pending_older_than(time.time() - self.config.pending_max_age):
+            if message.conversation_id in self._workers:
+                continue
+            conversation = await self.store.get_conversation(message.conversation_id)
+            if conversation is not None:
+                await self.give_up(conversation, message, "too_old")
 
     async def _redeliver(self) -> None:
         messages = await self.store.undelivered()

@@ -78,6 +78,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (conversation_i
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_to_retry ON messages (status, next_attempt_at)
     WHERE status IN ('pending', 'undelivered');
+CREATE INDEX IF NOT EXISTS messages_pending_age ON messages (created_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS messages_replies ON messages (reply_to) WHERE reply_to IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS ratings (
@@ -312,6 +313,7 @@ class Store:
         answers: int | None,
         status: Status,
         events: list[tuple[Conversation, str, dict[str, Any]]] | None = None,
+        settled: Status = Status.ANSWERED,
     ) -> list[Message]:
         created = now()
         stored = []
@@ -350,7 +352,7 @@ class Store:
                 )
             if answers is not None:
                 self.db.execute(
-                    "UPDATE messages SET status = 'answered', answered_at = ? WHERE seq = ?", (created, answers)
+                    "UPDATE messages SET status = ?, answered_at = ? WHERE seq = ?", (settled.value, created, answers)
                 )
             for conversation, kind, data in events or ():
                 self._insert_event(conversation, kind, data, created)
@@ -367,8 +369,9 @@ class Store:
         *,
         answers: int,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
+        status: Status = Status.ANSWERED,
     ) -> list[Message]:
-        """Store Rasa's answer, mark the question answered and count analytics events: one transaction."""
+        """Store the answer, settle the question (`status`) and count analytics events: one transaction."""
         return await self._run(
             self._add_outgoing,
             conversation.id,
@@ -377,6 +380,7 @@ class Store:
             answers,
             Status.SENT,
             [(conversation, kind, data) for kind, data in events],
+            status,
         )
 
     async def get_message(self, seq: int) -> Message | None:
@@ -446,6 +450,16 @@ class Store:
             return None, None
         state = State(row["conversation_state"])
         return (_message(row) if row["seq"] is not None else None), state
+
+    async def pending_older_than(self, moment: float, limit: int = 100) -> list[Message]:
+        return await self._run(self._pending_older_than, moment, limit)
+
+    def _pending_older_than(self, moment: float, limit: int) -> list[Message]:
+        rows = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = 'pending' AND created_at < ? ORDER BY seq LIMIT ?",
+            (moment, limit),
+        )
+        return [_message(row) for row in rows]
 
     async def pending_in(self, conversation_id: str) -> list[Message]:
         return await self._run(self._pending_in, conversation_id)

@@ -156,10 +156,11 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                         "conversation_id": CONVERSATION_ID,
                         "state": {"$ref": "#/components/schemas/State"},
                         "status": {
-                            "enum": ["answered", "pending", "for_helper", "duplicate"],
+                            "enum": ["answered", "pending", "for_helper", "duplicate", "unanswered"],
                             "description": (
                                 "answered 已回答；pending 助手暂不可用，已致歉，恢复后回答；"
-                                "for_helper 已交人工帮办；duplicate 同一 client_id 重发，返回第一次的结果"
+                                "for_helper 已交人工帮办；duplicate 同一 client_id 重发，返回第一次的结果；"
+                                "unanswered 暂时无法回答（已告知，消息留给帮办人员）"
                             ),
                         },
                         "message": {"$ref": "#/components/schemas/Message"},
@@ -231,7 +232,7 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                         "rating": {"enum": ["good", "bad", None]},
                         "client_id": {"type": ["string", "null"]},
                         "reply_to": {"type": ["integer", "null"]},
-                        "status": {"enum": ["pending", "answered", "for_helper", "sent", "undelivered"]},
+                        "status": {"enum": ["pending", "answered", "for_helper", "unanswered", "sent", "undelivered"]},
                         "created_at": {"type": "string", "format": "date-time"},
                         "walkthrough": {"type": "object"},
                     },

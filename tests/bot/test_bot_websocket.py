@@ -220,3 +220,20 @@ async def test_service_stays_healthy_after_all_that(bot, http: aiohttp.ClientSes
     async with http.get(f"{bot.url}/readyz") as response:
         assert response.status == 503
         assert (await response.json()) == {"status": "not_ready", "rasa": "unreachable"}
+
+
+async def test_messages_pending_too_long_are_given_up_on_with_a_notice(
+    start_bot: StartBot, connect_widget: ConnectWidget
+):
+    bot = await start_bot(rasa_url=nobody_listening(), pending_max_age=1.0, retry_interval=0.3)
+    client = await connect_widget(bot)
+    await client.hello()
+    ack = await client.say("我想问公积金提取")
+    [apology] = await client.bot_messages(1)
+    assert apology["text"] == texts.APOLOGY
+    [gave_up] = await client.bot_messages(1)
+    assert gave_up["reply_to"] == ack["seq"] and "我想问公积金提取" in gave_up["text"] and "转人工" in gave_up["text"]
+    assert (await bot.store.get_message(ack["seq"])).status == Status.UNANSWERED
+    [event] = await bot.store.rows("SELECT kind, data FROM analytics_events")
+    assert event["kind"] == "unanswered" and '"reason":"too_old"' in event["data"]
+    assert await bot.store.pending_count() == 0
