@@ -214,7 +214,9 @@ async def test_none_of_them_counts_as_not_understood(store: KnowledgeBase) -> No
     assert c.slots["pending_offer"] == "handoff" and "人工" in second.text
 
 
-@pytest.mark.parametrize("question", ["今天天气怎么样", "帮我订一张去北京的机票", "美国绿卡怎么申请", "我要办火星移民登记证"])
+@pytest.mark.parametrize(
+    "question", ["今天天气怎么样", "帮我订一张去北京的机票", "美国绿卡怎么申请", "我要办火星移民登记证"]
+)
 async def test_below_the_floor_nothing_is_answered(store: KnowledgeBase, question: str) -> None:
     reply = await Conversation().say(ActionAnswer(), question, "ask_service")
     assert not reply.payloads("answer")
