@@ -120,7 +120,7 @@ class Store:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry.id, entry.kind, entry.domain, to_document(entry).title, data, version, now, author),
                 )
-                self._index(db, entry)
+                self._index(db, entry, replace=row is not None)
                 (report.updated if row else report.added).append(entry.id)
             if report.changed:
                 self._bump(db)
@@ -147,10 +147,11 @@ class Store:
         return report
 
     @staticmethod
-    def _index(db: sqlite3.Connection, entry: Entry) -> None:
+    def _index(db: sqlite3.Connection, entry: Entry, replace: bool = True) -> None:
         doc = to_document(entry)
         terms = doc.terms()
-        db.execute("DELETE FROM search_index WHERE id = ?", (entry.id,))
+        if replace:  # `id` is UNINDEXED, so this scans the whole FTS table: only when a row exists
+            db.execute("DELETE FROM search_index WHERE id = ?", (entry.id,))
         db.execute(
             f"INSERT INTO search_index (id, kind, domain, display_title, answer, {', '.join(FIELDS)})"
             f" VALUES (?, ?, ?, ?, ?{', ?' * len(FIELDS)})",
