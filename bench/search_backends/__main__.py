@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,8 @@ def throwaway_node(heap: str) -> Iterator[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A plain `kill` must still stop the throw-away node and delete the benchmark's indices.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = Settings.from_env()
     command = "python -m bench.search_backends " + shlex.join(argv if argv is not None else sys.argv[1:])
     if args.es_url:
