@@ -274,3 +274,26 @@ async def test_a_slow_cluster_falls_back_and_recovers(kb, gateway, es_prefix, ca
     assert health["serving"] == "elasticsearch", health
     assert await es.search("公积金怎么取", top_k=3) and served(es)["elasticsearch"] == 2
     await es.close()
+
+
+async def test_many_changes_while_away_are_caught_up_by_comparing_with_the_store(kb, gateway, es_prefix, monkeypatch):
+    monkeypatch.setattr("knowledge_base.search.elastic.MAX_PENDING", 1)  # more than this: compare all
+    settings = es_settings(gateway.url, es_prefix, es_user="kb", es_password="right-password", es_timeout=1.0)
+    es = es_knowledge_base(kb, settings)
+    await es.backend.start()
+    gateway.delay = 3.0
+    assert await es.search("怎么申请低保", top_k=3)  # times out: the cluster is marked away
+    entries = [
+        new_qa("lotus", "荷花节停车场在哪", "荷花节停车场在北门。"),
+        new_qa("fair", "庙会几点开门", "庙会早上八点开门。"),
+    ]
+    await es.publish(entries)
+    health = es.backend.health()
+    assert health["pending_overflow"] and health["pending"] == 0 and health["serving"] == "embedded"
+
+    gateway.delay = 0.0
+    assert (await es.backend.check_health())["serving"] == "elasticsearch"
+    assert (await es.search("荷花节停车场在哪", top_k=1))[0].id == entries[0].id
+    assert (await es.search("庙会几点开门", top_k=1))[0].id == entries[1].id
+    assert served(es)["elasticsearch"] == 2 and not es.backend.health()["pending_overflow"]
+    await es.close()

@@ -395,12 +395,15 @@ class ElasticsearchSearch:
     async def _declare_in_sync(self) -> None:
         # Changes may have been remembered while we awaited; write them first.  No await between
         # the last emptiness check and setting the flags, so nothing slips in between.
-        while self._pending:
-            await self._flush_pending()
+        while self._pending or self._pending_overflow:
+            if self._pending_overflow:  # too many to remember: compare everything instead
+                self._pending_overflow = False
+                await self._reconcile()
+            else:
+                await self._flush_pending()
         was_serving = self._serving()
         self._healthy = self._in_sync = True
         self._reason = None
-        self._pending_overflow = False
         if not was_serving:
             log.info("Elasticsearch at %s is answering queries (index %s)", self.url, self._live_index)
 
@@ -419,7 +422,7 @@ class ElasticsearchSearch:
                 await self._rebuild(progress=False)
             else:
                 await self._flush_pending()
-                if compare_all or self._pending_overflow:
+                if compare_all:
                     await self._reconcile()
             await self._declare_in_sync()
 
