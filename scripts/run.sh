@@ -10,6 +10,7 @@ export KB_DB=${KB_DB:-$JSB_DATA_DIR/kb.sqlite3}
 export RASA_MODELS_DIR=${RASA_MODELS_DIR:-$PWD/models}
 export RASA_PORT=${RASA_PORT:-5005} ACTION_PORT=${ACTION_PORT:-5055} BOT_PORT=${BOT_PORT:-8080}
 export RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
+export ACTION_URL=${ACTION_URL:-http://127.0.0.1:$ACTION_PORT}  # lets the bot tell an action-server outage apart
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export SANIC_WORKERS=1 RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
