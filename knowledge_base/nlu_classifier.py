@@ -7,8 +7,10 @@ the way text classifiers usually do (sublinear tf-idf, L2 length normalisation) 
 linear SVM, which trains in well under a second.  Its scores become probabilities by a softmax
 whose temperature is fitted on 3-fold held-out scores (temperature scaling): the ranking is the
 SVM's own and the confidence a FallbackClassifier compares with its threshold means something.
-`kind: logreg` fits a logistic regression on the same scaled features instead.
-bench/nlu measures both against Rasa's own classifiers.
+`kind: logreg` fits a logistic regression instead; with `tfidf: false` it is the model of Rasa's
+LogisticRegressionClassifier, saved with joblib rather than skops: loading skops imports every
+scikit-learn estimator to list the trusted types, several seconds of every Rasa server start.
+bench/nlu measures these against Rasa's own classifiers.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return {
             "kind": "svm",  # svm or logreg
             "C": 1.0,
+            "tfidf": True,  # false: the raw counts, as Rasa's LogisticRegressionClassifier fits them
+            "max_iter": 1000,  # logreg only
             "class_weight": "balanced",
             "random_state": 42,
             "ranking_length": 10,
@@ -95,11 +99,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         cfg = self.config
         if cfg["kind"] == "logreg":
             estimator: Any = LogisticRegression(
-                C=cfg["C"], class_weight=cfg["class_weight"], max_iter=1000, random_state=cfg["random_state"]
+                C=cfg["C"], class_weight=cfg["class_weight"], max_iter=cfg["max_iter"], random_state=cfg["random_state"]
             )
         else:
             estimator = LinearSVC(C=cfg["C"], class_weight=cfg["class_weight"], random_state=cfg["random_state"])
-        return make_pipeline(TfidfTransformer(sublinear_tf=True), estimator)
+        if cfg["tfidf"]:
+            return make_pipeline(TfidfTransformer(sublinear_tf=True), estimator)
+        return make_pipeline(estimator)
 
     def _fit_temperature(self, x: csr_matrix, y: np.ndarray) -> float:
         """The softmax temperature that makes held-out SVM scores most likely (up to 3 folds)."""

@@ -48,9 +48,9 @@ def make(storage, **config) -> LinearIntentClassifier:
     )
 
 
-@pytest.mark.parametrize("kind", ["svm", "logreg"])
-def test_trains_and_ranks_intents_with_probabilities(storage, kind):
-    clf = make(storage, kind=kind)
+@pytest.mark.parametrize(("kind", "tfidf"), [("svm", True), ("logreg", True), ("logreg", False)])
+def test_trains_and_ranks_intents_with_probabilities(storage, kind, tfidf):
+    clf = make(storage, kind=kind, tfidf=tfidf)
     clf.train(TrainingData(TRAIN))
     tests = [message([0, 1]), message([2, 3]), message([5, 5])]
     clf.process(tests)

@@ -51,6 +51,11 @@ def candidates(diet_epochs: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
             "LinearIntentClassifier: tf-idf + LinearSVC (temperature-scaled), word 1-2 + char 1-3",
             [TOKENIZER, WORDS, CHARS, {"name": LINEAR, "kind": "svm", "C": 1.0}],
         ),
+        "logreg_counts": (
+            "LinearIntentClassifier kind=logreg on raw counts (Rasa's LR model, saved with joblib), "
+            "word 1-2 + char_wb 1-4",
+            [TOKENIZER, WORDS, CHARS_WB, {"name": LINEAR, "kind": "logreg", "tfidf": False, "C": 1.0}],
+        ),
         "diet_light": (
             f"DIET without transformer (sparse features -> 2 dense layers), {light} epochs",
             [TOKENIZER, WORDS, CHARS_WB, _diet(light, number_of_transformer_layers=0)],
