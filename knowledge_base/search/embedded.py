@@ -1,65 +1,112 @@
-"""The default backend: SQLite FTS5 over the store's own file, BM25 with per-field weights.
+"""The default backend: an in-memory BM25F index built from the store's own search rows.
 
-Chosen over an in-memory index and tantivy because it needs no extra service or process state:
-the index is written in the same transaction as the entry (see store.py), so every process that
-opens the file searches the latest published data with no reload step.  Speed is measured in
-bench/retrieval (p95 well under the 2 ms target at 10k entries).
+What: every entry's indexed fields (title, questions, keywords, content; already stored by
+store.py in the FTS5 table as space-joined canonical terms) are loaded into a sparse
+entries x vocabulary matrix of precomputed BM25F weights (search/bm25f.py); a query sums a few
+columns and takes the top k.
+
+Why: SQLite FTS5's bm25() normalises length over the whole row, not per field, so a guide and its
+own shorter Q&As swapped places, and an OR query scored ~4,000 of 10k rows in SQL.  bench/retrieval
+measured FTS5 at test R@1 0.780 / R@3 0.934 and search p95 61.5 ms at 10k entries; see REPORT.md
+there for this backend's numbers.
+
+Freshness across processes: the store bumps a generation counter in the same transaction as every
+write.  Each search reads it (one small SQL read) and rebuilds the index when it changed, reading
+the counter and the rows in one read transaction, so a search never sees half a publish and a
+reader in another process sees a publish on its next search.  The FTS5 table stays: it is the
+store's single-transaction copy of the indexed terms, and the Elasticsearch backend reads it too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..documents import FIELD_WEIGHTS, FIELDS
+from ..documents import FIELDS
 from ..models import Entry
 from ..store import Store
 from .base import SearchHit, prepare_query
 from .hits import make_hit
 
-_WEIGHTS = ", ".join(str(FIELD_WEIGHTS[f]) for f in FIELDS)
-# bm25() takes one weight per column, unindexed ones included (5 of them, weight 0).
-_SQL = f"""
-SELECT id, kind, domain, display_title, answer, {", ".join(FIELDS)},
-       bm25(search_index, 0, 0, 0, 0, 0, {_WEIGHTS}) AS rank
-FROM search_index WHERE search_index MATCH ? {{kind_filter}}
-ORDER BY rank LIMIT ?
-"""
+if TYPE_CHECKING:  # numpy and scipy load on the first search, not on import: worker processes
+    # (the action server's, the tests' spawned readers) start half a second sooner.
+    from .bm25f import Bm25fIndex, Bm25fParams
+
+log = logging.getLogger(__name__)
+
+_ROWS_SQL = f"SELECT id, kind, domain, display_title, answer, {', '.join(FIELDS)} FROM search_index"
+_GENERATION_SQL = "SELECT value FROM meta WHERE key = 'generation'"
 
 
-def _match_expression(terms: Sequence[str]) -> str:
-    # Every term quoted: FTS5 syntax characters in a citizen's message are then plain text.
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+def load_index(store: Store, params: Bm25fParams | None = None) -> Bm25fIndex:
+    """A BM25F index of the store as of one consistent moment (one read transaction)."""
+    from .bm25f import Bm25fIndex, IndexRow
+
+    db = store.connection()
+    db.execute("BEGIN")
+    try:
+        generation = int(db.execute(_GENERATION_SQL).fetchone()[0])
+        rows = [
+            IndexRow(entry_id, kind, domain, title, answer, dict(zip(FIELDS, terms, strict=True)))
+            for entry_id, kind, domain, title, answer, *terms in db.execute(_ROWS_SQL)
+        ]
+    finally:
+        db.execute("COMMIT")
+    return Bm25fIndex(rows, generation, params)
 
 
 class EmbeddedSearch:
     name = "embedded"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, params: Bm25fParams | None = None) -> None:
         self.store = store
+        self.params = params
+        self._index: Bm25fIndex | None = None
+        self._rebuild_lock = threading.Lock()  # one rebuild at a time; searches never wait otherwise
+
+    def current_index(self) -> Bm25fIndex:
+        """The index for the store's latest generation, rebuilt first if the store changed."""
+        index = self._index
+        if index is not None and index.generation == self.store.generation():
+            return index
+        with self._rebuild_lock:
+            index = self._index  # another thread may have rebuilt while this one waited
+            if index is None or index.generation != self.store.generation():
+                started = time.perf_counter()
+                index = load_index(self.store, self.params)
+                self._index = index
+                log.info(
+                    "search index rebuilt: %d entries, generation %d, %.0f ms",
+                    len(index),
+                    index.generation,
+                    (time.perf_counter() - started) * 1000,
+                )
+        return index
 
     def search_sync(self, query: str, top_k: int = 5, kinds: Sequence[str] | None = None) -> list[SearchHit]:
         terms = prepare_query(query)
         if not terms or top_k <= 0:
             return []
-        kind_filter = f"AND kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
-        rows = self.store.connection().execute(
-            _SQL.format(kind_filter=kind_filter), (_match_expression(terms), *(kinds or ()), top_k)
-        )
         hits = []
-        for entry_id, kind, domain, title, answer, *field_values, rank in rows:
-            row = {"id": entry_id, "kind": kind, "domain": domain, "title": title, "answer": answer}
-            hits.append(make_hit(row, dict(zip(FIELDS, field_values, strict=True)), terms, -rank))
+        for row, score in self.current_index().top(terms, top_k, kinds):
+            shown = {"id": row.id, "kind": row.kind, "domain": row.domain, "title": row.title, "answer": row.answer}
+            hits.append(make_hit(shown, row.field_terms, terms, score))
         return hits
 
     async def search(self, query: str, top_k: int = 5, kinds: Sequence[str] | None = None) -> list[SearchHit]:
         return await asyncio.to_thread(self.search_sync, query, top_k, kinds)
 
     async def index(self, entries: Sequence[Entry]) -> None:
-        """Nothing to do: the store indexes each entry in the transaction that writes it."""
+        """Nothing to do: the store indexes each entry in the transaction that writes it and bumps
+        its generation, which the next search notices."""
 
     async def remove(self, ids: Sequence[str]) -> None:
         """Nothing to do, as for index()."""
 
     async def close(self) -> None:
+        self._index = None
         self.store.close()
