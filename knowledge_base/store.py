@@ -71,7 +71,11 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self.connection().executescript(SCHEMA)  # executescript manages its own transaction
+        db = self.connection()
+        # Opening must not need the write lock (readers open while a writer publishes): create the
+        # schema only when it is missing.  executescript manages its own transaction.
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+            db.executescript(SCHEMA)
 
     # -- connections ---------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
