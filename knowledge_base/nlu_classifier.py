@@ -26,6 +26,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as NLU_FALLBACK
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -162,9 +163,19 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None or not messages:
             return messages
-        probabilities = self._probabilities(self._features(messages))
+        # A message with no word in it ("", "？？？") has no features: nothing to classify, so it is
+        # Rasa's "not understood" (nlu_fallback), which the dialogue answers by asking to rephrase.
+        understood = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
+        for message in messages:
+            if message.get_sparse_features(TEXT)[1] is None:
+                fallback = {"name": NLU_FALLBACK, "confidence": 1.0}
+                message.set(INTENT, fallback, add_to_output=True)
+                message.set("intent_ranking", [fallback], add_to_output=True)
+        if not understood:
+            return messages
+        probabilities = self._probabilities(self._features(understood))
         classes = [str(c) for c in self.model.classes_]
-        for message, row in zip(messages, probabilities, strict=True):
+        for message, row in zip(understood, probabilities, strict=True):
             order = np.argsort(-row)
             ranking = [{"name": classes[i], "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
