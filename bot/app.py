@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot import helpdesk
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
@@ -91,6 +92,7 @@ def create_app(config: BotConfig) -> web.Application:
     app.add_routes(routes)
     webwidget.setup(app)
     rest.setup(app)
+    helpdesk.setup(app)  # 在线帮办: console, queue, live chat (docs/helpers.md)
     if config.telegram_enabled:
         # Imported only when used: python-telegram-bot is a large import.
         from connectors import telegram

@@ -24,6 +24,10 @@
 | BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
 | BOT_LOG_LEVEL / _FORMAT  | INFO / json                    | logging level; json lines or text                   |
 | BOT_SHUTDOWN_GRACE       | 5                              | seconds running answers get to finish on shutdown   |
+| HELPDESK_SESSION_HOURS   | 12                             | helper console sessions expire after this long      |
+| HELPDESK_COOKIE_SECURE   | auto                           | Secure cookie: auto (when served over https), on, off |
+| HELPDESK_MAX_CHATS       | 5                              | conversations one helper may hold at once           |
+| HELPDESK_MAX_CHARS       | 2000                           | longest helper message                              |
 | TELEGRAM_TOKEN           | (none)                         | Telegram bot token; the channel is off without it   |
 | TELEGRAM_MODE            | webhook with a URL, else polling | how Telegram updates arrive                       |
 | TELEGRAM_WEBHOOK_URL     | (none)                         | public https URL Telegram posts updates to          |
@@ -75,6 +79,10 @@ class BotConfig:
     log_level: str = "INFO"
     log_format: str = "json"
     shutdown_grace: float = 5.0
+    helpdesk_session_hours: float = 12.0
+    helpdesk_cookie_secure: str = "auto"
+    helpdesk_max_chats: int = 5
+    helpdesk_max_chars: int = 2000
     telegram_token: str | None = None
     telegram_mode: str | None = None  # None: webhook when telegram_webhook_url is set, else polling
     telegram_webhook_url: str | None = None
@@ -113,6 +121,10 @@ class BotConfig:
             raise ConfigError("rates must be positive and bursts at least 1")
         if self.log_format not in ("json", "text"):
             raise ConfigError(f"BOT_LOG_FORMAT must be json or text, got {self.log_format!r}")
+        if self.helpdesk_cookie_secure not in ("auto", "on", "off"):
+            raise ConfigError(f"HELPDESK_COOKIE_SECURE must be auto, on or off, got {self.helpdesk_cookie_secure!r}")
+        if self.helpdesk_session_hours <= 0 or self.helpdesk_max_chats < 1 or self.helpdesk_max_chars < 1:
+            raise ConfigError("HELPDESK_SESSION_HOURS, HELPDESK_MAX_CHATS and HELPDESK_MAX_CHARS must be positive")
         if self.telegram_mode not in (None, "webhook", "polling"):
             raise ConfigError(f"TELEGRAM_MODE must be webhook or polling, got {self.telegram_mode!r}")
         if self.telegram_enabled and self.telegram_effective_mode == "webhook" and not self.telegram_webhook_url:
@@ -172,6 +184,10 @@ _ENV_NAMES = {
     "log_level": "BOT_LOG_LEVEL",
     "log_format": "BOT_LOG_FORMAT",
     "shutdown_grace": "BOT_SHUTDOWN_GRACE",
+    "helpdesk_session_hours": "HELPDESK_SESSION_HOURS",
+    "helpdesk_cookie_secure": "HELPDESK_COOKIE_SECURE",
+    "helpdesk_max_chats": "HELPDESK_MAX_CHATS",
+    "helpdesk_max_chars": "HELPDESK_MAX_CHARS",
     "telegram_token": "TELEGRAM_TOKEN",
     "telegram_mode": "TELEGRAM_MODE",
     "telegram_webhook_url": "TELEGRAM_WEBHOOK_URL",

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from bot import texts
 from bot.channels import ChannelRegistry
@@ -67,6 +68,20 @@ class Receipt:
     outcome: asyncio.Future[Outcome] | None = None
 
 
+class ServiceObserver(Protocol):
+    """Told what happens to conversations (the online helpers' desk listens); must not raise."""
+
+    async def messages_stored(self, conversation: Conversation, messages: Sequence[Message]) -> None: ...
+
+    async def handed_off(self, conversation: Conversation) -> None: ...
+
+    async def handed_back(self, conversation: Conversation) -> None: ...
+
+
+# A button payload the service answers itself (never sent to Rasa): handler -> what to say back.
+LocalPayloadHandler = Callable[[Conversation, Message], Awaitable[list[OutgoingDraft]]]
+
+
 class ConversationService:
     def __init__(self, config: BotConfig, store: Store, rasa: RasaClient, channels: ChannelRegistry) -> None:
         self.config = config
@@ -80,6 +95,8 @@ class ConversationService:
         self._rasa_was_ready = True
         self._background: set[asyncio.Future[Any]] = set()
         self._arrivals: dict[int, float] = {}  # seq -> when it arrived, for the service_ms log field
+        self.observers: list[ServiceObserver] = []
+        self.local_payloads: dict[str, LocalPayloadHandler] = {}
 
     # -- conversations -----------------------------------------------------------------------
 
@@ -138,7 +155,9 @@ class ConversationService:
         conversation = await self.store.get_conversation(conversation.id) or conversation  # fresh state
         if conversation.state == State.CLOSED:
             raise InputError("closed", texts.CLOSED_CONVERSATION)
-        handled_here = conversation.state != State.BOT or payload == texts.BACK_TO_BOT_PAYLOAD
+        handled_here = (
+            conversation.state != State.BOT or payload == texts.BACK_TO_BOT_PAYLOAD or payload in self.local_payloads
+        )
         message, duplicate = await self.store.add_incoming(
             conversation.id,
             text,
@@ -155,6 +174,7 @@ class ConversationService:
         )
         log.debug("message.text", extra=fields(conversation=conversation.id, seq=message.seq, text=text))  # masked
         outcome = self._expect_outcome(message.seq) if want_outcome else None
+        await self._notify("messages_stored", conversation, [message])
         if handled_here:
             await self._handle_without_rasa(conversation, message)
         elif conversation.id in self._delayed:
@@ -211,6 +231,11 @@ class ConversationService:
 
     async def _handle_without_rasa(self, conversation: Conversation, message: Message) -> None:
         """Messages while a helper owns the conversation, and the citizen's 'back to the bot' button."""
+        local = self.local_payloads.get(message.payload or "")
+        if local is not None:
+            replies = await self._say(conversation, await local(conversation, message), message.seq)
+            self._resolve(message.seq, Outcome("answered", replies))
+            return
         if message.payload == texts.BACK_TO_BOT_PAYLOAD:
             if conversation.state in (State.WAITING_HELPER, State.WITH_HELPER):
                 conversation = await self.hand_back(conversation)
@@ -231,7 +256,19 @@ class ConversationService:
         if not await self.rasa.append_events(conversation.id, events):
             log.warning("handoff.hand_back.rasa_not_told", extra=fields(conversation=conversation.id))
         log.info("handoff.hand_back", extra=fields(conversation=conversation.id))
+        await self._notify("handed_back", conversation)
         return conversation
+
+    async def say(self, conversation: Conversation, drafts: list[OutgoingDraft]) -> list[Message]:
+        """Store and deliver messages that answer nothing in particular (helpers, queue notices)."""
+        return await self._say(conversation, drafts, None)
+
+    async def _notify(self, event: str, conversation: Conversation, *args: Any) -> None:
+        for observer in self.observers:
+            try:
+                await getattr(observer, event)(conversation, *args)
+            except Exception:
+                log.exception("observer.failed", extra=fields(conversation=conversation.id, event=event))
 
     async def _still_queued(self, conversation: Conversation, message: Message) -> None:
         replies = await self._say(conversation, [OutgoingDraft(texts.STILL_QUEUED, Kind.NOTICE)], message.seq)
@@ -355,6 +392,8 @@ class ConversationService:
         stored = await self.store.record_answer(conversation, drafts, answers=message.seq, events=result.events)
         await self._deliver(conversation, stored)
         self._resolve(message.seq, Outcome("answered", stored))
+        if result.handoff is not None and conversation.state == State.WAITING_HELPER:
+            await self._notify("handed_off", conversation)
 
     async def _store_rating(self, conversation: Conversation, message: Message, rating: dict[str, Any]) -> None:
         """Prefer the answer the citizen clicked on; Rasa's entry_id is its last answer."""
@@ -416,6 +455,7 @@ class ConversationService:
         return stored
 
     async def _deliver(self, conversation: Conversation, messages: list[Message]) -> None:
+        await self._notify("messages_stored", conversation, messages)
         if not await self.channels.deliver(conversation, messages):
             await self.store.set_status([m.seq for m in messages], Status.UNDELIVERED)
 
