@@ -21,11 +21,12 @@ for path in (HERE.parent / "bot", HERE.parents[1]):
         sys.path.insert(0, str(path))
 
 from bot_helpers import CHROMIUM, CHROMIUM_ARGS, RunningBot, free_port, nobody_listening  # noqa: E402
+from botapi_standin import BotApiStandin  # noqa: E402
 
 from bot import accounts  # noqa: E402
 from bot.conversations import State  # noqa: E402
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "RunningBot", "free_port", "nobody_listening"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "BotApiStandin", "RunningBot", "free_port", "nobody_listening"]
 
 API = "/api/helpdesk"
 PASSWORD = "correct horse battery"
