@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
@@ -63,19 +64,17 @@ class Bm25fIndex:
         # Per field: (entry of every term occurrence, its term id, the entry's normalised weight).
         occurrences: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for name in FIELDS:
-            doc_index: list[int] = []
-            term_index: list[int] = []
-            lengths = np.zeros(n, dtype=np.float64)
-            for d, row in enumerate(self.rows):
-                terms = row.field_terms.get(name, "").split()
-                lengths[d] = len(terms)
-                doc_index.extend([d] * len(terms))
-                term_index.extend([vocabulary.setdefault(t, len(vocabulary)) for t in terms])
+            split = [row.field_terms.get(name, "").split() for row in self.rows]
+            lengths = np.fromiter(map(len, split), dtype=np.float64, count=n)
+            flat = list(chain.from_iterable(split))
+            for term in dict.fromkeys(flat):  # new terms get the next ids, in order of appearance
+                vocabulary.setdefault(term, len(vocabulary))
+            term_ids = np.fromiter(map(vocabulary.__getitem__, flat), dtype=np.int64, count=len(flat))
             average = lengths.mean() if lengths.any() else 1.0
             b = params.b[name]
             norm = params.weights[name] / (1.0 - b + b * lengths / average)
-            docs = np.array(doc_index, dtype=np.int64)
-            occurrences.append((docs, np.array(term_index, dtype=np.int64), norm[docs]))
+            docs = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64))
+            occurrences.append((docs, term_ids, norm[docs]))
         docs = np.concatenate([o[0] for o in occurrences])
         terms = np.concatenate([o[1] for o in occurrences])
         values = np.concatenate([o[2] for o in occurrences])
