@@ -7,14 +7,19 @@ columns and takes the top k.
 
 Why: SQLite FTS5's bm25() normalises length over the whole row, not per field, so a guide and its
 own shorter Q&As swapped places, and an OR query scored ~4,000 of 10k rows in SQL.  bench/retrieval
-measured FTS5 at test R@1 0.780 / R@3 0.934 and search p95 61.5 ms at 10k entries; see REPORT.md
-there for this backend's numbers.
+measured FTS5 at test R@1 0.780 / R@3 0.934 and search p95 61.5 ms at 10k entries (core 56 ms,
+3.4 ms of it re-running jieba for snippets).  This backend, tuned on the dev set only: test R@1
+0.780 / R@3 0.939, and at 10k entries search p50 0.5 ms / p95 4.6 ms on the shared 2-core machine
+(snippets by substring search, 0.04 ms).  See bench/retrieval/REPORT.md.
 
 Freshness across processes: the store bumps a generation counter in the same transaction as every
 write.  Each search reads it (one small SQL read) and rebuilds the index when it changed, reading
 the counter and the rows in one read transaction, so a search never sees half a publish and a
-reader in another process sees a publish on its next search.  The FTS5 table stays: it is the
-store's single-transaction copy of the indexed terms, and the Elasticsearch backend reads it too.
+reader in another process sees a publish on its next search.  A search over a current index runs
+on the caller's thread (sub-millisecond); one that must rebuild goes to a worker thread.
+
+The FTS5 table stays: it is the store's single-transaction copy of the indexed terms, and the
+Elasticsearch backend reads it too.
 """
 
 from __future__ import annotations
