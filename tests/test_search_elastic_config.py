@@ -5,6 +5,7 @@ the index layout that make its ranking match the embedded backend."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 import socket
 from pathlib import Path
@@ -12,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from knowledge_base import cli
+from knowledge_base.documents import FIELDS
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import QA
+from knowledge_base.search.bm25f import Bm25fIndex, IndexRow
 from knowledge_base.search.elastic import ElasticsearchSearch, redact
 from knowledge_base.search.elastic_index import (
     K1,
-    REPEATS,
-    B,
-    bm25_parameters,
+    QUANTUM,
+    SCORE_SCALE,
     check_prefix,
     new_index_name,
     physical_pattern,
@@ -127,25 +129,49 @@ def test_reindex_command_reports_an_unreachable_cluster(monkeypatch, capsys, kb)
 
 
 # -- the index layout ----------------------------------------------------------------------------
-def test_weighted_text_stacks_each_term_by_its_field_weight():
-    text = weighted_text({"title": "低保 申请", "questions": "低保", "keywords": "", "content": "条件"})
+def lucene_score(weighted: dict[str, str], query: list[str], n: int) -> dict[str, float]:
+    """What Elasticsearch computes on the `weighted` field (BM25 with k1 * QUANTUM, b = 0, Lucene's
+    idf and its (k1 + 1) factor), rescaled as the backend does."""
+    stacks = {doc: {w.split("|")[0]: len(w.split("|")) for w in text.split()} for doc, text in weighted.items()}
+    k1 = K1 * QUANTUM
+    scores = {}
+    for doc, freqs in stacks.items():
+        score = 0.0
+        for term in query:
+            df = sum(term in f for f in stacks.values())
+            if term in freqs:
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                score += idf * (k1 + 1) * freqs[term] / (freqs[term] + k1)
+        scores[doc] = score * SCORE_SCALE
+    return scores
+
+
+def test_the_weighted_field_reproduces_the_embedded_bm25f_scores():
+    def row(entry_id: str, **fields: str) -> IndexRow:
+        return IndexRow(entry_id, "qa", "d", entry_id, "", fields)
+
+    rows = [
+        row("a", title="低保 申请", questions="低保 条件 申请 低保", content="条件"),
+        row("b", title="社保卡 补办", questions="社保卡 丢 补办", keywords="社保卡"),
+        row("c", title="低保", content=" ".join(["低保 审核 材料 条件"] * 30)),
+        row("d", title="公积金 提取", questions="公积金 怎么 取", content="提取 条件"),
+    ]
+    index = Bm25fIndex(rows, generation=0)
+    averages = {f: sum(len(r.field_terms.get(f, "").split()) for r in rows) / len(rows) for f in FIELDS}
+    weighted = {r.id: weighted_text(r.field_terms, averages) for r in rows}
+    for query in (["低保", "条件"], ["社保卡", "补办"], ["条件"], ["公积金", "提取", "条件"]):
+        expected = dict((row.id, score) for row, score in index.top(query, k=10))
+        got = lucene_score(weighted, query, len(rows))
+        assert set(expected) == {doc for doc, score in got.items() if score > 0}
+        for doc, score in expected.items():
+            assert got[doc] == pytest.approx(score, rel=0.02), (query, doc)  # tf~ is kept in steps of 1/8
+
+
+def test_weighted_text_stacks_each_distinct_term_once():
+    text = weighted_text({"title": "低保 申请", "questions": "低保", "keywords": "", "content": "条件|x"}, {})
     tokens = text.split()
-    assert tokens[0] == "|".join(["低保"] * REPEATS["title"])
-    assert tokens[2] == "|".join(["低保"] * REPEATS["questions"])
-    assert tokens[-1] == "条件"
-    # Weighted term frequency: sum over fields of weight x occurrences, as SQLite's bm25() counts.
-    assert sum(t.split("|").count("低保") for t in tokens) == REPEATS["title"] + REPEATS["questions"]
-    assert len(tokens) == 4  # the document length Lucene sees: stacked tokens share one position
-
-
-@pytest.mark.parametrize("dl_ratio", [0.1, 0.5, 1.0, 2.0, 7.5])
-def test_bm25_parameters_give_sqlites_length_normalisation(dl_ratio):
-    plain, weighted = 1_000, 3_400  # c = 1000/3400: Lucene's average length is 3.4 times SQLite's
-    p = bm25_parameters(plain, weighted)
-    c = plain / weighted
-    sqlite = K1 * (1 - B + B * dl_ratio)
-    lucene = p.k1 * (1 - p.b + p.b * dl_ratio * c)  # dl / (avgdl / c)
-    assert lucene == pytest.approx(sqlite, rel=1e-5)
+    assert [t.split("|")[0] for t in tokens] == ["低保", "申请", "条件x"]  # "|" never leaks into a term
+    assert all(len(set(t.split("|"))) == 1 for t in tokens)
 
 
 def test_index_names():

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--es-url", help="an Elasticsearch 8 cluster to use instead of a throw-away node")
     parser.add_argument("--heap", default="1g", help="JVM heap of the throw-away node (default 1g)")
     parser.add_argument("--out", type=Path, default=HERE, help="where to write the report (default: this folder)")
+    parser.add_argument(
+        "--from-json", type=Path, metavar="RESULTS", help="only rewrite the report from an earlier results.json"
+    )
     return parser
 
 
@@ -84,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = Settings.from_env()
     command = "python -m bench.search_backends " + shlex.join(argv if argv is not None else sys.argv[1:])
+    if args.from_json:
+        data = json.loads(args.from_json.read_text(encoding="utf-8"))
+        print(f"report: {write_report(data, args.out, data.get('command', command))}")
+        return 0
     if args.es_url:
         data = run_sync(args.sizes, args.queries, base, args.es_url)
     else:
@@ -91,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host, port = url.rsplit(":", 1)
             data = run_sync(args.sizes, args.queries, base, url, raw_url=f"{host}:{int(port) + 1}")
     data["heap"] = None if args.es_url else args.heap
+    data["command"] = command.strip()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     report = write_report(data, args.out, command.strip())

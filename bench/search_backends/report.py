@@ -49,13 +49,13 @@ def plot(data: dict[str, Any], path: Path) -> None:
     results = data["results"]
     sizes = [r["size"] for r in results]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    embedded_rate = [r["size"] / r["embedded_index_s"] for r in results]
-    left.plot(sizes, embedded_rate, "o-", label="embedded: upsert (jieba + FTS5)")
-    left.plot(sizes, [r["size"] / r["es_reindex_s"] for r in results], "s-", label="Elasticsearch: full reindex")
+    # One colour per backend in both panels; p95 dashed.
+    left.plot(sizes, [r["size"] / r["embedded_index_s"] for r in results], "o-", color="C0", label="embedded: upsert")
+    left.plot(sizes, [r["size"] / r["es_reindex_s"] for r in results], "s-", color="C1", label="Elasticsearch: reindex")
     left.set(xscale="log", yscale="log", xlabel="entries", ylabel="entries per second", title="Index throughput")
-    for side, marker, name in (("embedded_ms", "o", "embedded"), ("es_ms", "s", "Elasticsearch")):
-        right.plot(sizes, [percentile(r[side], 50) for r in results], marker + "-", label=f"{name} p50")
-        right.plot(sizes, [percentile(r[side], 95) for r in results], marker + "--", label=f"{name} p95")
+    for side, marker, colour, name in (("embedded_ms", "o", "C0", "embedded"), ("es_ms", "s", "C1", "Elasticsearch")):
+        right.plot(sizes, [percentile(r[side], 50) for r in results], marker + "-", color=colour, label=f"{name} p50")
+        right.plot(sizes, [percentile(r[side], 95) for r in results], marker + "--", color=colour, label=f"{name} p95")
     right.set(xscale="log", xlabel="entries", ylabel="ms per query (top 5)", title="Query latency")
     for axis in (left, right):
         axis.set_xticks(sizes, [_label(s) for s in sizes])
@@ -64,6 +64,23 @@ def plot(data: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def summary(results: Sequence[dict[str, Any]]) -> str:
+    """The headline, computed from the numbers."""
+    largest = results[-1]
+    emb, es = percentile(largest["embedded_ms"], 50), percentile(largest["es_ms"], 50)
+    faster = [r["size"] for r in results if percentile(r["es_ms"], 50) < percentile(r["embedded_ms"], 50)]
+    text = (
+        f"At {largest['size']:,} entries the median query takes {emb:.1f} ms on the embedded backend and "
+        f"{es:.1f} ms on Elasticsearch (p95 {percentile(largest['embedded_ms'], 95):.1f} ms and "
+        f"{percentile(largest['es_ms'], 95):.1f} ms)."
+    )
+    if faster:
+        text += f"  Elasticsearch has the lower median at {', '.join(f'{n:,}' for n in faster)} entries in this run."
+    else:
+        text += "  The embedded backend has the lower median at every size measured."
+    return text
 
 
 def write_report(data: dict[str, Any], out_dir: Path, command: str) -> Path:
@@ -117,6 +134,8 @@ def write_report(data: dict[str, Any], out_dir: Path, command: str) -> Path:
             f"| {r['same_first_hit']:.1%} | {r['fallbacks']} |"
         )
     lines += [
+        "",
+        summary(results),
         "",
         "Both columns include the shared work done in Python: jieba on the question and building each hit "
         "(matched field, coverage, snippet).  *same first hit*: the two backends put the same entry first "

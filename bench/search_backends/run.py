@@ -32,7 +32,8 @@ Connect = Callable[[Settings], AsyncElasticsearch]
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "retrieval" / "questions.yml"
 TOP_K = 5  # what the assistant asks for
-WARM_UP = 100  # a fresh JVM needs some queries before its JIT has compiled the hot paths
+WARM_UP = 100  # queries per size and backend before timing
+JVM_WARM_UP = 1500  # more on the first size: a fresh node's JIT compiles its hot paths meanwhile
 UPSERT_BATCH = 1000
 
 
@@ -99,7 +100,7 @@ def backend_for(settings: Settings, store: Store, connect: Connect) -> Elasticse
 
 
 async def measure_size(
-    size: int, queries: Sequence[str], base: Settings, url: str, workdir: Path, connect: Connect
+    size: int, queries: Sequence[str], base: Settings, url: str, workdir: Path, connect: Connect, first: bool
 ) -> SizeResult:
     curated = load_data_dir()
     entries = synthetic_corpus(curated, size)
@@ -144,8 +145,9 @@ async def measure_size(
             es_index_mb=es_index_mb,
         )
 
+        for number in range(JVM_WARM_UP if first else WARM_UP):
+            await backend.search(queries[number % len(queries)], top_k=TOP_K)
         for query in queries[:WARM_UP]:
-            await backend.search(query, top_k=TOP_K)
             await fallback.search(query, top_k=TOP_K)
         before = backend.health()["queries"]["embedded"]
         same = 0
@@ -202,7 +204,10 @@ async def run(
         round_trip = {("direct to the node" if direct else "to the cluster"): await round_trip_ms(direct or client)}
         if direct:
             round_trip["through the test node's proxy"] = await round_trip_ms(client, samples=50)
-        results = [await measure_size(size, queries, base, url, workdir, connect) for size in sizes]
+        results = [
+            await measure_size(size, queries, base, url, workdir, connect, first=number == 0)
+            for number, size in enumerate(sizes)
+        ]
     finally:
         await client.close()
         if direct:

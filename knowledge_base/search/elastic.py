@@ -2,8 +2,8 @@
 
 - Queries go to the alias `<prefix>` with a short timeout (KB_ES_TIMEOUT).  When the cluster is
   unreachable, slow, rejects the credentials or lacks the index, the query is answered by the
-  fallback instead: the embedded SQLite FTS5 backend, always current because the store indexes
-  each entry in the transaction that writes it.  A warning is logged once per outage and
+  fallback instead: the embedded backend, always current because the store writes each entry's
+  search terms in the transaction that writes the entry.  A warning is logged once per outage and
   `health()` says what is wrong.  No error of the cluster ever reaches the caller.
 - Health is checked at start and every KB_ES_HEALTH_INTERVAL seconds.  Changes published while
   the cluster is away are remembered by id; when it is back they are written, the whole index is
@@ -48,19 +48,18 @@ from ..settings import Settings
 from ..store import Store
 from .base import SearchBackend, SearchHit, prepare_query
 from .elastic_index import (
-    K1,
-    REPEATS,
     SCHEMA_VERSION,
-    bm25_parameters,
+    SCORE_SCALE,
     check_prefix,
     es_document,
+    field_averages,
     field_terms,
     index_body,
     new_index_name,
     physical_pattern,
     query_body,
+    ranking_signature,
     store_documents,
-    store_lengths,
     store_stamps,
 )
 from .hits import make_hit
@@ -91,7 +90,8 @@ class BulkWriteError(RuntimeError):
 class LiveIndex:
     name: str
     schema: int | None
-    weights: dict[str, int]  # the field weights it was built with
+    ranking: dict[str, Any]  # the ranking parameters its `weighted` field was computed with
+    averages: dict[str, float]  # the store's mean field lengths when it was built
     entries: int  # how many entries the store held when it was built
 
 
@@ -178,10 +178,7 @@ class ElasticsearchSearch:
         self._in_sync = False  # the index holds what the store holds (checked, nothing pending)
         self._reason: str | None = problem or "not checked yet"
         self._live_index: str | None = None
-        # Elasticsearch's BM25 multiplies by (k1 + 1) of the index's own k1 (see elastic_index.py);
-        # rescaled to SQLite's (k1 + 1) so scores are on the embedded backend's scale and the
-        # score thresholds in actions/ mean the same with both backends.
-        self._score_scale = 1.0
+        self._averages: dict[str, float] = {}  # the live index's field lengths, for new documents
         self._pending: set[str] = set()  # ids changed while the cluster could not be written
         self._pending_overflow = False
         self._reindexing = False
@@ -344,7 +341,8 @@ class ElasticsearchSearch:
                 "title": source["display_title"],
                 "answer": source["answer"],
             }
-            hits.append(make_hit(row, field_terms(source), terms, float(raw["_score"]) * self._score_scale))
+            # Rescaled to the embedded backend's scale (see elastic_index.py).
+            hits.append(make_hit(row, field_terms(source), terms, float(raw["_score"]) * SCORE_SCALE))
         return hits
 
     def _query_failed(self, error: Exception) -> None:
@@ -431,8 +429,8 @@ class ElasticsearchSearch:
             return "the index is missing"
         if live.schema != SCHEMA_VERSION:
             return f"it has schema {live.schema}, this version writes schema {SCHEMA_VERSION}"
-        if live.weights != REPEATS:
-            return f"it was built with the field weights {live.weights}, now they are {REPEATS}"
+        if live.ranking != ranking_signature():
+            return f"it was built with the ranking parameters {live.ranking}, now they are {ranking_signature()}"
         count = len(store_stamps(self.store))
         if abs(count - live.entries) > REBUILD_DRIFT * max(live.entries, 1):
             return f"it was built for {live.entries} entries and the store holds {count} (ranking statistics)"
@@ -447,12 +445,13 @@ class ElasticsearchSearch:
         name = max(aliases.body)  # one index holds the alias; the newest if a swap raced
         mapping = await self._admin.indices.get_mapping(index=name)
         meta = mapping.body[name]["mappings"].get("_meta", {})
-        self._use_index(name, meta.get("bm25", {}).get("k1"))
-        return LiveIndex(name, meta.get("schema"), meta.get("weights", {}), int(meta.get("entries", 0)))
+        averages = {str(k): float(v) for k, v in meta.get("averages", {}).items()}
+        self._use_index(name, averages)
+        return LiveIndex(name, meta.get("schema"), meta.get("ranking", {}), averages, int(meta.get("entries", 0)))
 
-    def _use_index(self, name: str, k1: float | None) -> None:
+    def _use_index(self, name: str, averages: dict[str, float]) -> None:
         self._live_index = name
-        self._score_scale = (K1 + 1) / (float(k1) + 1) if k1 else 1.0
+        self._averages = averages
 
     async def _write_or_remember(
         self, ids: list[str], extra: Mapping[str, Entry] | None = None, delete: bool = False
@@ -482,7 +481,12 @@ class ElasticsearchSearch:
             raise
 
     def _actions(
-        self, index: str, ids: Sequence[str] | None, extra: Mapping[str, Entry] | None = None, delete: bool = False
+        self,
+        index: str,
+        ids: Sequence[str] | None,
+        extra: Mapping[str, Entry] | None = None,
+        delete: bool = False,
+        averages: Mapping[str, float] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Bulk actions bringing `ids` (None: every entry) in `index` to the store's state."""
         if delete:
@@ -490,7 +494,9 @@ class ElasticsearchSearch:
                 yield {"_op_type": "delete", "_index": index, "_id": entry_id}
             return
         written: set[str] = set()
-        for entry_id, doc in store_documents(self.store, ids):
+        # Documents for the live index use its field averages; a rebuild passes fresh ones.
+        averages = self._averages if averages is None else averages
+        for entry_id, doc in store_documents(self.store, averages, ids):
             written.add(entry_id)
             yield {"_op_type": "index", "_index": index, "_id": entry_id, "_source": doc}
         for entry_id in ids or ():
@@ -505,7 +511,7 @@ class ElasticsearchSearch:
                     "_op_type": "index",
                     "_index": index,
                     "_id": entry_id,
-                    "_source": es_document(doc, doc.terms(), None),
+                    "_source": es_document(doc, doc.terms(), None, averages),
                 }
 
     async def _write(self, ids: Sequence[str], extra: Mapping[str, Entry] | None = None, delete: bool = False) -> None:
@@ -564,17 +570,15 @@ class ElasticsearchSearch:
     async def _rebuild(self, progress: bool) -> str:
         """Fill a new physical index from the store, swap the alias to it, drop older ones."""
         name = new_index_name(self.alias)
-        plain, weighted = await asyncio.to_thread(store_lengths, self.store)
+        averages = await asyncio.to_thread(field_averages, self.store)
         total = len(await asyncio.to_thread(store_stamps, self.store))
-        bm25 = bm25_parameters(plain, weighted)
-        body = index_body(bm25)
+        body = index_body(averages, total)
         body["settings"]["index"]["refresh_interval"] = "-1"  # nobody searches it before the swap
-        body["mappings"]["_meta"]["entries"] = total
         self._reindexing = True
         try:
             await self._admin.indices.create(index=name, **body)
             try:
-                await self._bulk(self._actions(name, None), total=total, progress=progress)
+                await self._bulk(self._actions(name, None, averages=averages), total=total, progress=progress)
                 await self._admin.indices.put_settings(index=name, settings={"index": {"refresh_interval": None}})
                 await self._admin.indices.refresh(index=name)
                 await self._swap_alias(name)
@@ -583,7 +587,7 @@ class ElasticsearchSearch:
                 raise
         finally:
             self._reindexing = False
-        self._use_index(name, bm25.k1)
+        self._use_index(name, averages)
         log.info("Elasticsearch: alias %s now points at %s (%d entries)", self.alias, name, total)
         await self._delete_older(name)
         await self._reconcile()  # entries published while the new index was filling
