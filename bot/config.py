@@ -28,6 +28,8 @@
 | HELPDESK_COOKIE_SECURE   | auto                           | Secure cookie: auto (when served over https), on, off |
 | HELPDESK_MAX_CHATS       | 5                              | conversations one helper may hold at once           |
 | HELPDESK_MAX_CHARS       | 2000                           | longest helper message                              |
+| HELPDESK_HOURS           | 1-5 09:00-17:00                | when helpers work (bot/service_hours.py), or always |
+| HELPDESK_TIMEZONE        | Asia/Shanghai                  | the time zone of HELPDESK_HOURS                     |
 | TELEGRAM_TOKEN           | (none)                         | Telegram bot token; the channel is off without it   |
 | TELEGRAM_MODE            | webhook with a URL, else polling | how Telegram updates arrive                       |
 | TELEGRAM_WEBHOOK_URL     | (none)                         | public https URL Telegram posts updates to          |
@@ -46,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.service_hours import HoursError, ServiceHours
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +87,8 @@ class BotConfig:
     helpdesk_cookie_secure: str = "auto"
     helpdesk_max_chats: int = 5
     helpdesk_max_chars: int = 2000
+    helpdesk_hours: str = "1-5 09:00-17:00"
+    helpdesk_timezone: str = "Asia/Shanghai"
     telegram_token: str | None = None
     telegram_mode: str | None = None  # None: webhook when telegram_webhook_url is set, else polling
     telegram_webhook_url: str | None = None
@@ -125,6 +131,10 @@ class BotConfig:
             raise ConfigError(f"HELPDESK_COOKIE_SECURE must be auto, on or off, got {self.helpdesk_cookie_secure!r}")
         if self.helpdesk_session_hours <= 0 or self.helpdesk_max_chats < 1 or self.helpdesk_max_chars < 1:
             raise ConfigError("HELPDESK_SESSION_HOURS, HELPDESK_MAX_CHATS and HELPDESK_MAX_CHARS must be positive")
+        try:
+            ServiceHours.parse(self.helpdesk_hours, self.helpdesk_timezone)
+        except HoursError as err:
+            raise ConfigError(f"HELPDESK_HOURS / HELPDESK_TIMEZONE: {err}") from err
         if self.telegram_mode not in (None, "webhook", "polling"):
             raise ConfigError(f"TELEGRAM_MODE must be webhook or polling, got {self.telegram_mode!r}")
         if self.telegram_enabled and self.telegram_effective_mode == "webhook" and not self.telegram_webhook_url:
@@ -188,6 +198,8 @@ _ENV_NAMES = {
     "helpdesk_cookie_secure": "HELPDESK_COOKIE_SECURE",
     "helpdesk_max_chats": "HELPDESK_MAX_CHATS",
     "helpdesk_max_chars": "HELPDESK_MAX_CHARS",
+    "helpdesk_hours": "HELPDESK_HOURS",
+    "helpdesk_timezone": "HELPDESK_TIMEZONE",
     "telegram_token": "TELEGRAM_TOKEN",
     "telegram_mode": "TELEGRAM_MODE",
     "telegram_webhook_url": "TELEGRAM_WEBHOOK_URL",

@@ -46,6 +46,7 @@ from bot.logs import fields
 from bot.masking import mask
 from bot.middlewares import json_error
 from bot.service import ConversationService
+from bot.service_hours import ServiceHours
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ RATE_BAD_PAYLOAD = "/jsb_rate_helper_bad"
 QUEUE_POSITION = (
     "您现在排在第 {position} 位。帮办人员接入后会在这里直接回复您；"
     "等待期间您可以继续留言，也可以点“继续问智能助手”取消排队。"
+)
+OFF_HOURS = (
+    "现在是非工作时间，帮办人员的工作时间是{hours}。请直接在这里留言，需要回电的话可以留下联系方式（选填）；"
+    "帮办人员上班后会在这里回复您。您也可以点“继续问智能助手”先问智能助手。"
 )
 HELPER_JOINED = "帮办人员{name}已接入，正在为您服务。"
 HELPER_ENDED = "帮办人员已结束本次服务，智能助手继续为您服务。请为这次帮办打个分："
@@ -141,6 +146,7 @@ class HelpDesk:
         self._sockets: dict[int, set[web.WebSocketResponse]] = {}  # helper id -> open consoles
         self._owners: dict[str, int] = {}  # conversation id -> helper id (mirror of the open claims)
         self._knowledge: Any = None
+        self.hours = ServiceHours.parse(config.helpdesk_hours, config.helpdesk_timezone)
 
     def start(self) -> None:
         accounts.ensure_schema(self.db)
@@ -167,8 +173,12 @@ class HelpDesk:
             await self._push_all({"type": "queue_changed"})
 
     async def handed_off(self, conversation: Conversation) -> None:
-        position = self._position(conversation.id)
-        await self.service.say(conversation, [OutgoingDraft(QUEUE_POSITION.format(position=position), Kind.NOTICE)])
+        if self.hours.open_at(time.time()):
+            text = QUEUE_POSITION.format(position=self._position(conversation.id))
+        else:
+            # Off hours: the queued conversation is the ticket; the answer reaches the citizen later.
+            text = OFF_HOURS.format(hours=self.hours.label())
+        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
         await self._push_all({"type": "queue_changed"})
 
     async def handed_back(self, conversation: Conversation) -> None:
@@ -201,10 +211,14 @@ class HelpDesk:
     def queue(self, helper: Helper) -> dict[str, Any]:
         now = time.time()
         waiting = [
-            {**_summary(row, now), "last_messages": self._last_messages(row["id"])}
+            {
+                **_summary(row, now),
+                "last_messages": self._last_messages(row["id"]),
+                "left_off_hours": row["handoff_at"] is not None and not self.hours.open_at(row["handoff_at"]),
+            }
             for row in self.db.execute(
-                "SELECT c.id, c.channel, c.updated_at, h.reason, h.service, h.service_title, h.step, h.summary "
-                "FROM conversations c LEFT JOIN handoffs h ON h.id = "
+                "SELECT c.id, c.channel, c.updated_at, h.reason, h.service, h.service_title, h.step, h.summary, "
+                "h.created_at AS handoff_at FROM conversations c LEFT JOIN handoffs h ON h.id = "
                 "(SELECT MAX(id) FROM handoffs WHERE conversation_id = c.id) "
                 "WHERE c.state = 'waiting_helper' ORDER BY c.updated_at"
             )
@@ -226,7 +240,14 @@ class HelpDesk:
                 "AND k.ended_at IS NULL) FROM helpers WHERE disabled = 0 ORDER BY name"
             )
         ]
-        return {"waiting": waiting, "mine": mine, "helpers": helpers, "max_chats": self.config.helpdesk_max_chats}
+        return {
+            "waiting": waiting,
+            "mine": mine,
+            "helpers": helpers,
+            "max_chats": self.config.helpdesk_max_chats,
+            "open_now": self.hours.open_at(now),
+            "hours": self.hours.label(),
+        }
 
     def _last_messages(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(

@@ -38,6 +38,7 @@
     const title = item.service_title || "未指明事项";
     li.append(el("strong", `${CHANNELS[item.channel] || item.channel} · ${title}`));
     li.append(el("small", `${REASONS[item.reason] || item.reason || ""}${item.step ? ` · 第${item.step}步` : ""} · 等待 ${minutes(item.waiting_s)}`));
+    if (item.left_off_hours) li.append(el("small", "非工作时间留言，群众可能已离开：回复会保存，群众回来或在 Telegram 上都能收到。"));
     if (item.summary) li.append(el("small", item.summary));
     if (withLast) for (const m of item.last_messages || []) li.append(el("small", `${m.direction === "in" ? "群众" : "助手"}：${m.text}`, "last"));
     li.addEventListener("click", () => select(item.conversation_id));
@@ -50,6 +51,7 @@
     $("mine").replaceChildren(...data.mine.map((item) => summaryItem(item, false)));
     $("helpers").replaceChildren(...data.helpers.map((h) => el("li", `${h.name}：${h.presence === "online" ? "在线" : "离开"}（${h.active} 个会话）`)));
     state.mine = new Set(data.mine.map((item) => item.conversation_id));
+    $("hours").textContent = data.open_now ? `工作时间：${data.hours}` : `非工作时间（工作时间：${data.hours}）`;
     if (state.selected && !state.mine.has(state.selected) && !data.waiting.some((i) => i.conversation_id === state.selected)) {
       $("reply").hidden = true; $("end").hidden = true; $("claim").hidden = true; $("tools").hidden = true;
     }

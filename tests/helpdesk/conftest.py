@@ -32,6 +32,7 @@ async def start_desk_bot(tmp_path: Path) -> AsyncIterator[Any]:
             "shutdown_grace": 2.0,
             "api_rate": 200.0,
             "api_burst": 400,
+            "helpdesk_hours": "always",  # tests about off hours set their own
         }
         config = BotConfig(**{**defaults, **settings}).check()
         runner = web.AppRunner(create_app(config), shutdown_timeout=2.0)
