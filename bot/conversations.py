@@ -5,8 +5,7 @@
      └──────────────────┴────────────hand back──────────────┘◀─┘
     any state ──▶ closed (final; the channel opens a new conversation next time)
 
-The helper side (accepting, handing back) comes in a later issue; the transitions are here already
-so that the service and the store need no change when it does.
+The helper side (claiming, live chat, handing back) is bot/helpdesk.py (docs/helpers.md).
 """
 
 from __future__ import annotations
