@@ -22,6 +22,7 @@ EPILOG = (
     + "\n".join("  " + line for line in (config_module.__doc__ or "").strip().splitlines()[2:])
     + "\n\nEndpoints: /  (demo portal with the widget)   /ws  (widget websocket)   /api/openapi.json\n"
     "           /healthz (liveness)   /readyz (Rasa reachable)   /telegram/webhook (with TELEGRAM_TOKEN)\n"
+    "           /helpdesk/ (online helpers' console; accounts: python -m bot.accounts create NAME --role …)\n"
     "Stop with Ctrl-C or SIGTERM: open answers get BOT_SHUTDOWN_GRACE seconds to finish; anything\n"
     "unanswered stays stored and is answered after the next start."
 )
