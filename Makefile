@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint kb-load lock bench-retrieval
+.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,3 +29,15 @@ lock:  ## re-resolve requirements.in into requirements.lock (then run make setup
 
 bench-retrieval: setup  ## retrieval quality and latency report -> bench/retrieval/REPORT.md
 	$(PY) -m bench.retrieval
+
+bench-nlu: setup  ## NLU pipeline comparison (SMP2019 + government intents) -> bench/nlu/REPORT.md
+	$(PY) -m bench.nlu
+
+bench-backends: setup  ## embedded vs Elasticsearch search -> bench/search_backends/REPORT.md
+	$(PY) -m bench.search_backends
+
+bench-bot: setup  ## bot-service overhead and websocket memory -> bench/bot/REPORT.md
+	$(PY) -m bench.bot
+
+bench-helpdesk: setup  ## citizen-to-helper latency under 50 handoffs -> bench/helpdesk/REPORT.md
+	$(PY) -m bench.helpdesk
