@@ -227,6 +227,30 @@ def cross_validation(name: str, config: Path, work: Path, folds: int) -> dict:
     return result
 
 
+def whole_assistant(work: Path, servers: int) -> dict:
+    """scripts/train.sh from scratch (lookups + NLU + dialogue policies), then `rasa run` starts."""
+    base = work / "assistant"
+    base.mkdir(parents=True, exist_ok=True)
+    env = _env(base / "cache")
+    env.update(RASA_MODELS_DIR=str(base / "models"), JSB_DATA_DIR=str(base / "var"))
+    env.pop("KB_DB", None)  # the curated data files, as the tests train
+    started = time.perf_counter()
+    _run([str(REPO / "scripts" / "train.sh")], env, base / "log.txt")
+    trained = time.perf_counter() - started
+    model = str(base / "models" / "jishiban.tar.gz")
+    starts = sorted(
+        (server_cold_start(model, env, base / "log.txt") for _ in range(servers)), key=lambda s: s["server_start_s"]
+    )
+    result = {
+        "train_s": trained,
+        "load_average": os.getloadavg()[0],
+        "server_starts_s": [s["server_start_s"] for s in starts],
+    }
+    if starts:
+        result.update(starts[len(starts) // 2])
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     names = list(pipelines.candidates(1))
     parser = argparse.ArgumentParser(
@@ -240,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv-folds", type=int, default=5, help="cross-validation folds on our data (0: skip)")
     parser.add_argument(
         "--cv", default="config", help="what to cross-validate on our data: 'config' (config.yml) and/or candidates"
+    )
+    parser.add_argument(
+        "--assistant", action="store_true", help="also time scripts/train.sh and `rasa run` on the whole assistant"
     )
     parser.add_argument("--report-only", action="store_true", help="only rebuild REPORT.md and the plot")
     args = parser.parse_args(argv)
@@ -291,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
                 cv = cross_validation(name, config, work, folds)
                 path = results_dir / f"cross_validation__{name}.json"
                 path.write_text(json.dumps(cv, ensure_ascii=False, indent=1))
+            if args.assistant:
+                tqdm.write("-- whole assistant: scripts/train.sh, then rasa run")
+                whole = whole_assistant(work, 0 if args.quick else args.servers)
+                (results_dir / "assistant.json").write_text(json.dumps(whole, indent=1))
     path = report.write(results_dir, HERE, mode)
     print(f"bench.nlu: wrote {path}")
     return 0

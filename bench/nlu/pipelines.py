@@ -8,7 +8,12 @@ government data every pipeline also gets the lookup-table entity extractor and t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 
 TOKENIZER = {"name": "knowledge_base.nlu_tokenizer.GovJiebaTokenizer"}
 WORDS = {"name": "CountVectorsFeaturizer", "analyzer": "word", "ngram_range": [1, 2]}
@@ -31,6 +36,7 @@ def candidates(diet_epochs: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
     """name -> (one-line description, pipeline without the entity components)."""
     light = max(diet_epochs * 4, 20)
     return {
+        "config": ("the pipeline of config.yml as committed", config_pipeline()),
         "lr_rasa": (
             "Rasa LogisticRegressionClassifier, word 1-2 + char_wb 1-4 counts",
             [TOKENIZER, WORDS, CHARS_WB, {"name": "LogisticRegressionClassifier"}],
@@ -65,6 +71,15 @@ def candidates(diet_epochs: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
             [TOKENIZER, WORDS, CHARS_WB, _diet(diet_epochs)],
         ),
     }
+
+
+def config_pipeline() -> list[dict[str, Any]]:
+    """The pipeline of config.yml, without the entity components (added per data set)."""
+    if not CONFIG.exists():
+        return []
+    pipeline = yaml.safe_load(CONFIG.read_text(encoding="utf-8")).get("pipeline") or []
+    entity_names = {c["name"] for c in ENTITIES}
+    return [c for c in pipeline if c.get("name") not in entity_names]
 
 
 def config_yaml_data(pipeline: list[dict[str, Any]], with_entities: bool) -> dict[str, Any]:

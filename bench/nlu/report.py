@@ -65,12 +65,12 @@ def _table(runs: list[dict], gov: bool) -> list[str]:
 FALLBACK_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 
 
-def fallback_table(answers: list[dict]) -> list[str]:
+def fallback_table(answers: list[dict], name: str) -> list[str]:
     """What a FallbackClassifier threshold would do to the held-out answers."""
     right = [a["confidence"] or 0.0 for a in answers if a["predicted"] == a["intent"]]
     wrong = [a["confidence"] or 0.0 for a in answers if a["predicted"] != a["intent"]]
     lines = [
-        "### FallbackClassifier threshold on gov_test.yml",
+        f"### FallbackClassifier threshold on gov_test.yml (`{name}` without it)",
         "",
         "Below the threshold the message becomes `nlu_fallback` (the assistant asks to rephrase).",
         "",
@@ -96,28 +96,31 @@ def our_macro_f1(runs: dict[tuple[str, str], dict], cvs: dict[str, dict], name: 
 
 
 def best_pipeline(runs: dict[tuple[str, str], dict], cvs: dict[str, dict]) -> str | None:
-    """Most accurate on our intents; within TIE of the best, the fastest `rasa run` cold start.
+    """Most accurate on our intents; within TIE of the best, the least training + model load time.
     Only pipelines measured both ways (held-out and cross-validation) are compared."""
-    gov = [name for (d, name) in runs if d == "gov" and name in cvs]
+    gov = [name for (d, name) in runs if d == "gov" and name in cvs and name != "config"]
     if not gov:
         return None
     top = max(our_macro_f1(runs, cvs, n) for n in gov)
     close = [n for n in gov if our_macro_f1(runs, cvs, n) >= top - TIE]
-    return min(close, key=lambda n: runs[("gov", n)].get("server_start_s", runs[("gov", n)]["load_s"]))
+    return min(close, key=lambda n: runs[("gov", n)]["train_s"] + runs[("gov", n)]["load_s"])
 
 
-def _plot(runs: dict[tuple[str, str], dict], path: Path) -> None:
+def _plot(runs: dict[tuple[str, str], dict], cvs: dict[str, dict], path: Path) -> None:
     names = sorted({p for _, p in runs}, key=lambda p: [p for _, p in runs].index(p))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     x = range(len(names))
     width = 0.38
     smp = [runs.get(("smp2019", n), {}).get("weighted_f1", 0) for n in names]
     gov = [runs.get(("gov", n), {}).get("macro_f1", 0) for n in names]
-    axes[0].bar([i - width / 2 for i in x], smp, width, label="SMP2019 weighted F1")
-    axes[0].bar([i + width / 2 for i in x], gov, width, label="gov held-out macro F1")
+    cv = [cvs[n]["intent"]["macro avg"]["f1-score"] if n in cvs else 0 for n in names]
+    third = width * 2 / 3
+    axes[0].bar([i - third for i in x], smp, third, label="SMP2019 weighted F1")
+    axes[0].bar(list(x), gov, third, label="gov held-out macro F1")
+    axes[0].bar([i + third for i in x], cv, third, label="our data, 5-fold CV macro F1")
     axes[0].axhline(TARGETS["smp_weighted_f1"], color="C0", linestyle=":", linewidth=1)
     axes[0].axhline(TARGETS["gov_macro_f1"], color="C1", linestyle=":", linewidth=1)
-    axes[0].set_ylim(0.5, 1.0)
+    axes[0].set_ylim(0.6, 1.0)
     axes[0].set_title("intent F1 (dotted: targets)")
     axes[0].legend(loc="lower left", fontsize=8)
     for k, dataset in enumerate(("smp2019", "gov")):
@@ -206,35 +209,39 @@ def write(results_dir: Path, out_dir: Path, mode: str) -> Path:
             "Rule: macro F1 on our intents, the mean of held-out gov_test.yml and 5-fold cross-validation "
             "(pipelines without a cross-validation run are not compared: DIET was already clearly behind on "
             f"held-out F1, load time and cold start); pipelines within {TIE} of the best count as equally "
-            "accurate, and among those the fastest `rasa run` cold start wins.",
+            "accurate, and among those the least NLU training + model load time wins: the parts of training "
+            "and of a server start that depend on the pipeline (the rest of a cold start, importing Rasa and "
+            "TensorFlow, is the same for all and moved with the machine's load).",
             "",
-            "| pipeline | our macro F1 (mean) | held-out | cross-validation |",
-            "|---|---|---|---|",
+            "| pipeline | our macro F1 (mean) | held-out | cross-validation | train + load s |",
+            "|---|---|---|---|---|",
             *[
                 f"| `{n}` | {our_macro_f1(runs, cvs, n):.3f} | {runs[('gov', n)]['macro_f1']:.3f} | "
                 + (f"{cvs[n]['intent']['macro avg']['f1-score']:.3f}" if n in cvs else "–")
-                + " |"
+                + f" | {runs[('gov', n)]['train_s'] + runs[('gov', n)]['load_s']:.1f} |"
                 for (d, n) in runs
                 if d == "gov" and n in cvs
             ],
             "",
-            "| target | wanted | measured |",
-            "|---|---|---|",
         ]
+        shipped = runs.get(("gov", "config"), gov)
+        label = "config.yml as committed" if ("gov", "config") in runs else f"`{best}`"
+        lines += [f"### Targets ({label})", "", "| target | wanted | measured |", "|---|---|---|"]
         if smp:
-            lines.append(f"| SMP2019 weighted intent F1 | >= 0.90 | {smp['weighted_f1']:.3f} |")
-        lines.append(f"| gov held-out intent macro F1 | >= 0.93 | {gov['macro_f1']:.3f} |")
-        if "server_start_s" in gov:
-            lines.append(f"| Rasa server cold start | <= 30 s | {gov['server_start_s']:.1f} s |")
-        lines.append(f"| NLU training on our data | part of <= 90 s | {gov['train_s']:.1f} s (+ imports) |")
-        lines += ["", f"### Per-intent F1 on gov_test.yml (`{best}`)", "", "| intent | F1 |", "|---|---|"]
+            lines.append(f"| SMP2019 weighted intent F1 | >= 0.90 | {smp['weighted_f1']:.3f} (`{best}`) |")
+        lines.append(f"| gov held-out intent macro F1 | >= 0.93 | {shipped['macro_f1']:.3f} |")
+        if "server_start_s" in shipped:
+            lines.append(f"| Rasa server cold start (NLU model) | <= 30 s | {shipped['server_start_s']:.1f} s |")
+        lines.append(f"| NLU training on our data | part of <= 90 s | {shipped['train_s']:.1f} s (+ imports) |")
+        gov = shipped
+        lines += ["", f"### Per-intent F1 on gov_test.yml ({label})", "", "| intent | F1 |", "|---|---|"]
         lines += [f"| {k} | {v:.2f} |" for k, v in sorted(gov["per_intent_f1"].items(), key=lambda kv: kv[1])]
         lines += ["", "### Entities on gov_test.yml (type + value per message)", ""]
         lines.append("| entity | P | R | F1 | support |")
         lines.append("|---|---|---|---|---|")
         for k, v in gov["entity_per_type"].items():
             lines.append(f"| {k} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {v['support']} |")
-        lines += ["", *fallback_table(gov["answers"])]
+        lines += ["", *fallback_table(runs[("gov", best)]["answers"], best)]
         wrong = [a for a in gov["answers"] if a["predicted"] != a["intent"]]
         lines += ["", f"### Misclassified held-out messages ({len(wrong)})", ""]
         lines.append("| message | true | predicted | conf |")
@@ -271,9 +278,45 @@ def write(results_dir: Path, out_dir: Path, mode: str) -> Path:
             ]
             lines += ["", "RegexEntityExtractor against the training annotations: " + ", ".join(scores)]
         lines.append("")
+    assistant_path = results_dir / "assistant.json"
+    if assistant_path.exists():
+        whole = json.loads(assistant_path.read_text())
+        lines += [
+            "## The whole assistant (config.yml pipeline + Dialogue's policies)",
+            "",
+            "`scripts/train.sh` from an empty Rasa cache (lookup generation, NLU and dialogue training, imports "
+            "included), then `rasa run --enable-api` on that model until `/model/parse` answers.",
+            "",
+            "| target | wanted | measured |",
+            "|---|---|---|",
+            f"| full training | <= 90 s on 2 cores | {whole['train_s']:.1f} s |",
+        ]
+        if "server_start_s" in whole:
+            starts = ", ".join(f"{x:.0f}" for x in whole["server_starts_s"])
+            lines.append(f"| server cold start | <= 30 s | {whole['server_start_s']:.1f} s (median of {starts}) |")
+            lines.append(f"| server memory (RSS) | | {whole['server_rss_mb']:.0f} MB |")
+        lines += ["", f"Machine load average then: {whole['load_average']:.1f}.", ""]
+    lines += [
+        "## Reading the numbers",
+        "",
+        "- Held-out (about 0.94) and cross-validation (about 0.80) macro F1 bracket the truth. The training "
+        'file is full of deliberately short, colloquial lines ("没用", "不用了", "好了") and each fold '
+        "removes a fifth of an intent's 30-80 examples; the held-out file was written apart from the training "
+        "data but by the same team, so real citizens will be harder than it. Short replies are the weak spot "
+        "(rate_bad / deny / stop / affirm, ask_element without a service): the dialogue's context and the "
+        "nlu_fallback question are what carry those.",
+        "- SMP2019: every bag-of-n-grams model stops at about 0.84 weighted F1 (published baseline 0.78); the "
+        '0.90 target is not reached. Most errors are QUERY vs PLAY for TV channels and programmes ("CCTV四套", '
+        '"甄嬛传高清"), which needs knowledge of names rather than wording; DIET capped at 12 epochs '
+        "(about 4 minutes here; Rasa's default 100 epochs would take over half an hour) is below the linear "
+        "models, and no pretrained Chinese model can be downloaded in this environment.",
+        "- Times were measured on a 2-core machine shared with other jobs (see the load averages); compare "
+        "pipelines within one table, not across days.",
+        "",
+    ]
     lines += ["![intent F1, training time and serving per pipeline](nlu.png)", ""]
     if runs:
-        _plot(runs, out_dir / "nlu.png")
+        _plot(runs, cvs, out_dir / "nlu.png")
     path = out_dir / "REPORT.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
