@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,7 @@ async def run(
         shutil.rmtree(workdir, ignore_errors=True)
     version = info.get("version", {})
     return {
+        "measured_at": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         "engine": f"{version.get('distribution', 'elasticsearch')} {version.get('number', '?')}",
         "direct": bool(raw_url),
         "queries": len(queries),
