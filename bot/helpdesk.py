@@ -5,8 +5,10 @@
 
 Who owns a conversation is the open row of `helpdesk_claims`; the queue is every conversation in
 `waiting_helper` with its latest `handoffs` row.  Both live in the bot service's SQLite file, so a
-restart loses neither.  While a helper owns a conversation the service keeps every citizen message
-away from Rasa (bot.service: state != bot) and this module pushes it to the owner's console.
+restart loses neither.  While a conversation waits in service hours the assistant keeps answering
+(the place in the queue stays); a handoff off hours is a left message, kept for helpers.  While a
+helper owns a conversation the service keeps every citizen message away from Rasa
+(bot.service.ConversationService.bot_answers) and this module pushes it to the owner's console.
 
 HTTP (JSON; every POST needs the session's X-CSRF-Token header):
   POST /api/helpdesk/login {name, password}       GET  /api/helpdesk/me       POST /api/helpdesk/logout
@@ -61,9 +63,10 @@ RATE_BAD_PAYLOAD = "/jsb_rate_helper_bad"
 
 # What citizens are told (plain, polite, short Chinese).
 QUEUE_POSITION = (
-    "您现在排在第 {position} 位。帮办人员接入后会在这里直接回复您；"
-    "等待期间您可以继续留言，也可以点“继续问智能助手”取消排队。"
+    "您现在排在第 {position} 位。排队期间您可以接着向智能助手提问，排队位置不变；"
+    "帮办人员接入后会在这里直接回复您。不想等了，点“继续问智能助手”就能取消排队。"
 )
+ALREADY_QUEUED = "您已经在排队了，现在排在第 {position} 位，不用重新排队。帮办人员接入后会在这里回复您。"
 OFF_HOURS = (
     "现在是非工作时间，帮办人员的工作时间是{hours}。请直接在这里留言，需要回电的话可以留下联系方式（选填）；"
     "帮办人员上班后会在这里回复您。您也可以点“继续问智能助手”先问智能助手。"
@@ -160,6 +163,7 @@ class HelpDesk:
         self.service.local_payloads[RATE_GOOD_PAYLOAD] = self._rated
         self.service.local_payloads[RATE_BAD_PAYLOAD] = self._rated
         self.service.observers.append(self)
+        self.service.bot_answers_while_waiting = self.bot_answers_while_waiting
 
     # -- observer (bot.service.ServiceObserver) ----------------------------------------------
 
@@ -180,6 +184,19 @@ class HelpDesk:
             text = OFF_HOURS.format(hours=self.hours.label())
         await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
         await self._push_all({"type": "queue_changed"})
+
+    async def handoff_repeated(self, conversation: Conversation) -> None:
+        """Asked for a helper again while waiting: the place in the queue stays, say which it is."""
+        text = ALREADY_QUEUED.format(position=self._position(conversation.id))
+        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
+
+    def bot_answers_while_waiting(self, conversation: Conversation) -> bool:
+        """In service hours the assistant keeps answering while the citizen waits.  A handoff made off
+        hours is the leave-a-message mode the citizen was told about: their messages go to helpers."""
+        row = self.db.execute(
+            "SELECT created_at FROM handoffs WHERE conversation_id = ? ORDER BY id DESC LIMIT 1", (conversation.id,)
+        ).fetchone()
+        return self.hours.open_at(row[0] if row else time.time())
 
     async def handed_back(self, conversation: Conversation) -> None:
         """The citizen went back to the bot (or a helper ended): close the claim and the handoff."""

@@ -77,6 +77,8 @@ class ServiceObserver(Protocol):
 
     async def handed_back(self, conversation: Conversation) -> None: ...
 
+    async def handoff_repeated(self, conversation: Conversation) -> None: ...
+
 
 # A button payload the service answers itself (never sent to Rasa): handler -> what to say back.
 LocalPayloadHandler = Callable[[Conversation, Message], Awaitable[list[OutgoingDraft]]]
@@ -97,6 +99,10 @@ class ConversationService:
         self._arrivals: dict[int, float] = {}  # seq -> when it arrived, for the service_ms log field
         self.observers: list[ServiceObserver] = []
         self.local_payloads: dict[str, LocalPayloadHandler] = {}
+        # Whether the assistant keeps answering a conversation that waits for a helper.  The helpers'
+        # desk decides (yes in service hours, no in the off-hours leave-a-message mode); without a
+        # desk, messages while waiting are kept for helpers.
+        self.bot_answers_while_waiting: Callable[[Conversation], bool] = lambda conversation: False
 
     # -- conversations -----------------------------------------------------------------------
 
@@ -128,6 +134,13 @@ class ConversationService:
     async def history(self, conversation: Conversation, after_seq: int = 0, limit: int | None = None) -> list[Message]:
         return await self.store.history(conversation.id, after_seq, limit or self.config.history_limit)
 
+    def bot_answers(self, conversation: Conversation) -> bool:
+        """Rasa answers in state bot, and while waiting for a helper when the desk says so; never
+        while a helper owns the conversation."""
+        if conversation.state == State.BOT:
+            return True
+        return conversation.state == State.WAITING_HELPER and self.bot_answers_while_waiting(conversation)
+
     # -- incoming ----------------------------------------------------------------------------
 
     def check_text(self, text: Any) -> str:
@@ -156,7 +169,7 @@ class ConversationService:
         if conversation.state == State.CLOSED:
             raise InputError("closed", texts.CLOSED_CONVERSATION)
         handled_here = (
-            conversation.state != State.BOT or payload == texts.BACK_TO_BOT_PAYLOAD or payload in self.local_payloads
+            not self.bot_answers(conversation) or payload == texts.BACK_TO_BOT_PAYLOAD or payload in self.local_payloads
         )
         message, duplicate = await self.store.add_incoming(
             conversation.id,
@@ -230,7 +243,8 @@ class ConversationService:
             future.set_result(outcome)
 
     async def _handle_without_rasa(self, conversation: Conversation, message: Message) -> None:
-        """Messages while a helper owns the conversation, and the citizen's 'back to the bot' button."""
+        """Messages Rasa does not see (a helper owns the conversation, or the citizen left a message
+        off hours), the citizen's 'back to the bot' button and the desk's own buttons."""
         local = self.local_payloads.get(message.payload or "")
         if local is not None:
             replies = await self._say(conversation, await local(conversation, message), message.seq)
@@ -296,15 +310,15 @@ class ConversationService:
                     if conversation_id in self._again:
                         continue
                     return
-                if state != State.BOT:
-                    # Handed off while this message waited: the helper gets it, not Rasa.
-                    await self.store.set_status([message.seq], Status.FOR_HELPER)
-                    continue
                 if conversation is None:
                     conversation = await self.store.get_conversation(conversation_id)
                     if conversation is None:
                         return
                 conversation = replace(conversation, state=state)  # the state just read, not a stale copy
+                if not self.bot_answers(conversation):
+                    # Claimed (or left off hours) while this message waited: the helper gets it, not Rasa.
+                    await self.store.set_status([message.seq], Status.FOR_HELPER)
+                    continue
                 if not await self._process(conversation, message):
                     # Rasa is down: the retry loop picks this conversation up again.  Messages queued
                     # behind this one are told so now, not after their own timeout.
@@ -379,7 +393,13 @@ class ConversationService:
         if message.apologized:
             question = message.text if len(message.text) <= 20 else message.text[:20] + "…"
             drafts.insert(0, OutgoingDraft(texts.LATE_ANSWER.format(question=question), Kind.NOTICE))
-        if result.handoff is not None and conversation.state == State.BOT:
+        events = result.events
+        queued_now = result.handoff is not None and conversation.state == State.BOT
+        # Asked for a helper again while waiting: keep the place in the queue (no new handoff).
+        repeated = result.handoff is not None and conversation.state == State.WAITING_HELPER
+        if repeated:
+            events = [(kind, data) for kind, data in events if kind != "handoff"]
+        if queued_now:
             conversation = await self.store.set_state(conversation.id, State.WAITING_HELPER)
             await self.store.add_handoff(conversation, result.handoff)
             log.info(
@@ -389,11 +409,13 @@ class ConversationService:
             drafts.append(OutgoingDraft(texts.HANDOFF_NOTICE, Kind.NOTICE, buttons=(back,)))
         for rating in result.ratings:
             await self._store_rating(conversation, message, rating)
-        stored = await self.store.record_answer(conversation, drafts, answers=message.seq, events=result.events)
+        stored = await self.store.record_answer(conversation, drafts, answers=message.seq, events=events)
         await self._deliver(conversation, stored)
         self._resolve(message.seq, Outcome("answered", stored))
-        if result.handoff is not None and conversation.state == State.WAITING_HELPER:
+        if queued_now:
             await self._notify("handed_off", conversation)
+        elif repeated:
+            await self._notify("handoff_repeated", conversation)
 
     async def _store_rating(self, conversation: Conversation, message: Message, rating: dict[str, Any]) -> None:
         """Prefer the answer the citizen clicked on; Rasa's entry_id is its last answer."""

@@ -7,10 +7,8 @@ STILL_QUEUED = "已收到这条消息，系统恢复后会按顺序回复您。"
 LATE_ANSWER = "系统已恢复。下面是对您刚才“{question}”的回复："
 GAVE_UP = "抱歉，您的问题“{question}”暂时没能得到回答。您可以换个说法再问，或者说“转人工”请帮办人员帮您。"
 
-HANDOFF_NOTICE = (
-    "已为您登记人工帮办。帮办人员会在工作时间（周一至周五 9:00-17:00）在这里回复您，请留意消息。"
-    "在等待期间，您也可以继续问智能助手。"
-)
+# The hours and what the citizen may do while waiting follow from the desk (bot/helpdesk.py).
+HANDOFF_NOTICE = "已为您登记人工帮办，帮办人员接入后会在这里回复您。不需要人工了，可以点“继续问智能助手”取消排队。"
 WAITING_FOR_HELPER = "已收到，帮办人员会看到这条消息并尽快回复您。"
 BACK_TO_BOT_BUTTON = "继续问智能助手"
 BACK_TO_BOT = "好的，您可以继续向智能助手提问。如仍需人工帮办，随时说“转人工”。"

@@ -15,8 +15,10 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -55,6 +57,12 @@ def free_port() -> int:
 def nobody_listening() -> str:
     """A URL where no server runs: Rasa 'down' without imitating it."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+def closed_now(zone: str = "Asia/Shanghai") -> str:
+    """HELPDESK_HOURS with one window starting two hours from now: the helpers' desk is closed now."""
+    start = (datetime.now(ZoneInfo(zone)).hour + 2) % 24
+    return f"1-7 {start:02d}:00-{start:02d}:59"
 
 
 @dataclass

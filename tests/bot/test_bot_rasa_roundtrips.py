@@ -82,8 +82,10 @@ async def test_widget_question_quick_reply_and_rating(bot: RunningBot, connect_w
 
 
 async def test_handoff_waits_for_a_helper_and_the_citizen_can_go_back(
-    bot: RunningBot, connect_widget: ConnectWidget, http: aiohttp.ClientSession, rasa_stack
+    start_bot: StartBot, connect_widget: ConnectWidget, http: aiohttp.ClientSession, rasa_stack
 ):
+    # Helpers are at work ("always"): while waiting, the citizen can still ask the assistant.
+    bot = await start_bot(rasa_url=rasa_stack.rasa_url, action_url=rasa_stack.action_url, helpdesk_hours="always")
     client = await connect_widget(bot)
     await client.hello()
     ack = await client.say("转人工")
@@ -96,11 +98,14 @@ async def test_handoff_waits_for_a_helper_and_the_citizen_can_go_back(
     [handoff] = await bot.store.rows("SELECT * FROM handoffs")
     assert handoff["reason"] == "request_human" and handoff["conversation_id"] == conversation.id
 
-    # While waiting, messages are kept for the helper and not sent to Rasa.
-    ack = await client.say("我的营业执照申请被退回了")
-    [reply] = await client.answer_to(ack["seq"])
-    assert reply["text"] == texts.WAITING_FOR_HELPER
-    assert (await bot.store.get_message(ack["seq"])).status == Status.FOR_HELPER
+    # While waiting, the assistant still answers, and the conversation keeps its place in the queue.
+    ack = await client.say(QUESTION)
+    replies = await client.answer_to(ack["seq"])
+    assert with_entry(replies)["entry"]["id"] == GUIDE_ID
+    assert texts.WAITING_FOR_HELPER not in [r["text"] for r in replies]
+    assert (await bot.store.get_message(ack["seq"])).status == Status.ANSWERED
+    assert await bot.store.get_conversation(conversation.id) == conversation  # same state, same queue time
+    assert len(await bot.store.rows("SELECT * FROM handoffs")) == 1
 
     # Back to the assistant: the service tells Rasa the handoff is over (tracker event).
     ack = await client.say(texts.BACK_TO_BOT_BUTTON, payload=texts.BACK_TO_BOT_PAYLOAD)

@@ -11,7 +11,7 @@ import uuid
 
 import aiohttp
 import pytest
-from bot_helpers import ConnectWidget, StartBot, nobody_listening
+from bot_helpers import ConnectWidget, StartBot, closed_now, nobody_listening
 
 from bot import texts
 from bot.conversations import State, Status
@@ -192,8 +192,10 @@ async def test_origins_can_be_restricted(start_bot: StartBot, http: aiohttp.Clie
     await ws.close()
 
 
-async def test_waiting_for_a_helper_keeps_messages_for_the_helper(bot, connect_widget: ConnectWidget):
-    """The helper side comes later; until then the conversation waits and the citizen can go back."""
+async def test_waiting_for_a_helper_keeps_messages_for_the_helper(start_bot: StartBot, connect_widget: ConnectWidget):
+    """Off hours a waiting conversation is a left message: kept for helpers, and the citizen can go back.
+    (In service hours the assistant keeps answering: tests/helpdesk/test_helpdesk_waiting.py.)"""
+    bot = await start_bot(rasa_url=nobody_listening(), helpdesk_hours=closed_now())
     client = await connect_widget(bot)
     await client.hello()
     await bot.store.set_state(client.conversation_id, State.WAITING_HELPER)
