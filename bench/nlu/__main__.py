@@ -16,7 +16,8 @@ peak memory of training and of serving, and for gov models the cold start of a r
 run one at a time (the machine is shared).
 
 Results are kept in var/bench_nlu/<full|quick>/ (one JSON per run, so a run can be resumed with
---pipelines); REPORT.md and nlu.png are written from all results of that mode.
+--pipelines).  A full run writes bench/nlu/REPORT.md and nlu.png from all full results; a quick
+run writes its report into var/bench_nlu/quick/.
 """
 
 from __future__ import annotations
@@ -322,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                 tqdm.write("-- whole assistant: scripts/train.sh, then rasa run")
                 whole = whole_assistant(work, 0 if args.quick else args.servers)
                 (results_dir / "assistant.json").write_text(json.dumps(whole, indent=1))
-    path = report.write(results_dir, HERE, mode)
+    # only a full run replaces the committed report; a quick one stays beside its results
+    path = report.write(results_dir, HERE if mode == "full" else results_dir, mode)
     print(f"bench.nlu: wrote {path}")
     return 0
 
