@@ -94,7 +94,7 @@ def write_report(data: dict[str, Any], out_dir: Path, command: str) -> Path:
         f"`{command}` on {_machine()}.",
         f"Engine: {data['engine']} (single node, see the notes).  "
         f"Corpora: the {data['curated_entries']} curated entries plus entries recombined from their fields "
-        "(bench/search_backends/corpus.py).  "
+        "(bench/retrieval/corpus.py).  "
         f"Queries: {data['queries']} citizen questions (the retrieval benchmark's test set and the curated "
         f"entries' own wordings), top {5}, each timed on both backends through `SearchBackend.search`, "
         "one at a time, after a warm-up.",

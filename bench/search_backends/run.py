@@ -19,6 +19,7 @@ import yaml
 from elasticsearch import AsyncElasticsearch
 from tqdm import tqdm
 
+from bench.retrieval.corpus import describe, grow
 from knowledge_base.loader import load_data_dir
 from knowledge_base.models import QA, Entry, Guide
 from knowledge_base.search.elastic import ElasticsearchSearch, make_client
@@ -26,7 +27,6 @@ from knowledge_base.search.embedded import EmbeddedSearch
 from knowledge_base.settings import Settings
 from knowledge_base.store import Store
 
-from .corpus import kinds, synthetic_corpus
 from .direct import direct_client
 
 Connect = Callable[[Settings], AsyncElasticsearch]
@@ -104,7 +104,7 @@ async def measure_size(
     size: int, queries: Sequence[str], base: Settings, url: str, workdir: Path, connect: Connect, first: bool
 ) -> SizeResult:
     curated = load_data_dir()
-    entries = synthetic_corpus(curated, size)
+    entries = grow(curated, size)  # the same recombined corpora as the retrieval benchmark
     db_path = workdir / f"kb-{size}.sqlite3"
     store = Store(db_path)
 
@@ -138,7 +138,7 @@ async def measure_size(
         es_index_mb = stats["indices"][name]["primaries"]["store"]["size_in_bytes"] / 1e6
         result = SizeResult(
             size=size,
-            kinds=kinds(entries),
+            kinds=describe(entries),
             embedded_index_s=embedded_index_s,
             es_reindex_s=es_reindex_s,
             es_start_s=es_start_s,
