@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .kb import KnowledgeBase
@@ -34,40 +35,43 @@ examples:
 """
 
 
-def _open(args: argparse.Namespace) -> KnowledgeBase:
-    return KnowledgeBase.open(Settings.from_env(db_path=args.db))
+@asynccontextmanager
+async def _opened(args: argparse.Namespace) -> AsyncIterator[KnowledgeBase]:
+    """The store named by --db (or the settings), closed however the command ends."""
+    kb = KnowledgeBase.open(Settings.from_env(db_path=args.db))
+    try:
+        yield kb
+    finally:
+        await kb.close()
 
 
 async def cmd_load(args: argparse.Namespace) -> int:
-    kb = _open(args)
-    report = await kb.load_data_dir(Path(args.data_dir), prune=args.prune)
-    print(
-        f"loaded {args.data_dir}: {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed -> {kb.store.path}"
-    )
-    await kb.close()
+    async with _opened(args) as kb:
+        report = await kb.load_data_dir(Path(args.data_dir), prune=args.prune)
+        print(
+            f"loaded {args.data_dir}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed -> {kb.store.path}"
+        )
     return 0
 
 
 async def cmd_import(args: argparse.Namespace) -> int:
-    kb = _open(args)
-    known = {e.id for e in kb.store.all("guide")}
-    entries = read_import(Path(args.file), known_ids=known)
-    report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
-    print(
-        f"imported {args.file}: {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged"
-    )
-    await kb.close()
+    async with _opened(args) as kb:
+        known = {e.id for e in kb.store.all("guide")}
+        entries = read_import(Path(args.file), known_ids=known)
+        report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
+        print(
+            f"imported {args.file}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged"
+        )
     return 0
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
-    kb = _open(args)
-    entries = kb.store.all(args.kind)
-    count = write_export(entries, Path(args.file))
-    print(f"exported {count} entries to {args.file}")
-    await kb.close()
+    async with _opened(args) as kb:
+        entries = kb.store.all(args.kind)
+        count = write_export(entries, Path(args.file))
+        print(f"exported {count} entries to {args.file}")
     return 0
 
 
@@ -83,33 +87,31 @@ def _print_hits(hits: list[SearchHit], as_json: bool) -> None:
 
 
 async def cmd_search(args: argparse.Namespace) -> int:
-    kb = _open(args)
-    kinds = [args.kind] if args.kind else None
-    if args.query == ["-"]:  # batch mode: one query a line in, one JSON line out
-        for line in sys.stdin:
-            hits = await kb.search(line.strip(), top_k=args.top, kinds=kinds)
-            print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False), flush=True)
-    else:
-        query = " ".join(args.query)
-        if not query.strip():
-            print("empty query: type a question, e.g. 办营业执照要带什么材料", file=sys.stderr)
-        _print_hits(await kb.search(query, top_k=args.top, kinds=kinds), args.json)
-    await kb.close()
+    async with _opened(args) as kb:
+        kinds = [args.kind] if args.kind else None
+        if args.query == ["-"]:  # batch mode: one query a line in, one JSON line out
+            for line in sys.stdin:
+                hits = await kb.search(line.strip(), top_k=args.top, kinds=kinds)
+                print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False), flush=True)
+        else:
+            query = " ".join(args.query)
+            if not query.strip():
+                print("empty query: type a question, e.g. 办营业执照要带什么材料", file=sys.stderr)
+            _print_hits(await kb.search(query, top_k=args.top, kinds=kinds), args.json)
     return 0
 
 
 async def cmd_stats(args: argparse.Namespace) -> int:
-    kb = _open(args)
-    stats = kb.store.stats()
-    if args.json:
-        print(json.dumps(stats, ensure_ascii=False))
-    else:
-        for kind, domains in stats.items():
-            print(f"{kind}: {sum(domains.values())}")
-            for domain, count in domains.items():
-                print(f"  {domain:<20} {count}")
-        print(f"store: {kb.store.path} (generation {kb.store.generation()})")
-    await kb.close()
+    async with _opened(args) as kb:
+        stats = kb.store.stats()
+        if args.json:
+            print(json.dumps(stats, ensure_ascii=False))
+        else:
+            for kind, domains in stats.items():
+                print(f"{kind}: {sum(domains.values())}")
+                for domain, count in domains.items():
+                    print(f"  {domain:<20} {count}")
+            print(f"store: {kb.store.path} (generation {kb.store.generation()})")
     return 0
 
 
@@ -124,21 +126,19 @@ async def cmd_reindex(args: argparse.Namespace) -> int:
         return 2
     from .search.elastic import ElasticsearchUnavailableError  # needs the elasticsearch client
 
-    kb = KnowledgeBase.open(settings)
-    backend = kb.backend
-    status = 0
-    try:
-        if args.check:
-            print(json.dumps(await backend.check_health(), ensure_ascii=False, indent=2))  # type: ignore[attr-defined]
-        else:
-            name = await backend.reindex(progress=True)  # type: ignore[attr-defined]
-            print(f"reindexed {sum(sum(d.values()) for d in kb.store.stats().values())} entries into {name}")
-    except ElasticsearchUnavailableError as error:
-        message = f"error: Elasticsearch: {error}\nthe store is unchanged; searches use the embedded index."
-        print(message, file=sys.stderr)
-        status = 1
-    await kb.close()
-    return status
+    async with _opened(args) as kb:
+        backend = kb.backend
+        try:
+            if args.check:
+                print(json.dumps(await backend.check_health(), ensure_ascii=False, indent=2))  # type: ignore[attr-defined]
+            else:
+                name = await backend.reindex(progress=True)  # type: ignore[attr-defined]
+                print(f"reindexed {sum(sum(d.values()) for d in kb.store.stats().values())} entries into {name}")
+        except ElasticsearchUnavailableError as error:
+            message = f"error: Elasticsearch: {error}\nthe store is unchanged; searches use the embedded index."
+            print(message, file=sys.stderr)
+            return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
