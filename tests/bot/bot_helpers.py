@@ -13,7 +13,8 @@ import json
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +30,7 @@ if str(REPO) not in sys.path:  # the `bot` package, also when pytest is not star
     sys.path.insert(0, str(REPO))
 
 from bot import texts  # noqa: E402
+from bot.app import create_app  # noqa: E402
 from bot.config import BotConfig  # noqa: E402
 from bot.keys import SERVICE, STORE  # noqa: E402
 from bot.service import ConversationService  # noqa: E402
@@ -92,6 +95,36 @@ class RunningBot:
 
 
 StartBot = Callable[..., Awaitable[RunningBot]]
+
+
+async def launch_bot(data_dir: Path, **settings: Any) -> RunningBot:
+    """The real bot service in the test's event loop on a free port, with short retry timings;
+    `settings` override any BotConfig field.  The caller stops it."""
+    port = settings.pop("port", None) or free_port()
+    defaults: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "data_dir": data_dir,
+        "db_path": data_dir / "bot.sqlite3",
+        "retry_interval": 0.5,
+        "retry_max_backoff": 2.0,
+        "shutdown_grace": 2.0,
+    }
+    config = BotConfig(**{**defaults, **settings}).check()
+    runner = web.AppRunner(create_app(config), shutdown_timeout=2.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return RunningBot(config, runner.app, runner)
+
+
+@asynccontextmanager
+async def chromium_browser() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright (never `playwright install`)."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
 
 
 @dataclass

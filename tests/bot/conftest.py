@@ -8,19 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from bot_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ConnectWidget,
-    RunningBot,
-    StartBot,
-    WidgetClient,
-    free_port,
-)
-
-from bot.app import create_app
-from bot.config import BotConfig
+from bot_helpers import ConnectWidget, RunningBot, StartBot, WidgetClient, chromium_browser, launch_bot
 
 
 @pytest.fixture
@@ -29,22 +17,7 @@ async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
     started: list[RunningBot] = []
 
     async def start(**settings: Any) -> RunningBot:
-        port = settings.pop("port", None) or free_port()
-        defaults: dict[str, Any] = {
-            "host": "127.0.0.1",
-            "port": port,
-            "data_dir": tmp_path,
-            "db_path": tmp_path / "bot.sqlite3",
-            "retry_interval": 0.5,
-            "retry_max_backoff": 2.0,
-            "shutdown_grace": 2.0,
-        }
-        config = BotConfig(**{**defaults, **settings}).check()
-        app = create_app(config)
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        bot = RunningBot(config, app, runner)
+        bot = await launch_bot(tmp_path, **settings)
         started.append(bot)
         return bot
 
@@ -77,8 +50,5 @@ async def connect_widget(http: aiohttp.ClientSession) -> AsyncIterator[ConnectWi
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     """Debian's Chromium driven by Playwright (never `playwright install`)."""
-    playwright_api = pytest.importorskip("playwright.async_api")
-    async with playwright_api.async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium_browser() as chromium:
         yield chromium
-        await chromium.close()

@@ -8,11 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from desk_helpers import CHROMIUM, CHROMIUM_ARGS, HelperClient, RunningBot, free_port
-
-from bot.app import create_app
-from bot.config import BotConfig
+from desk_helpers import HelperClient, RunningBot, chromium_browser, launch_bot
 
 
 @pytest.fixture
@@ -21,24 +17,8 @@ async def start_desk_bot(tmp_path: Path) -> AsyncIterator[Any]:
     started: list[RunningBot] = []
 
     async def start(**settings: Any) -> RunningBot:
-        port = settings.pop("port", None) or free_port()
-        defaults: dict[str, Any] = {
-            "host": "127.0.0.1",
-            "port": port,
-            "data_dir": tmp_path,
-            "db_path": tmp_path / "bot.sqlite3",
-            "retry_interval": 0.5,
-            "retry_max_backoff": 2.0,
-            "shutdown_grace": 2.0,
-            "api_rate": 200.0,
-            "api_burst": 400,
-            "helpdesk_hours": "always",  # tests about off hours set their own
-        }
-        config = BotConfig(**{**defaults, **settings}).check()
-        runner = web.AppRunner(create_app(config), shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        bot = RunningBot(config, runner.app, runner)
+        desk = {"api_rate": 200.0, "api_burst": 400, "helpdesk_hours": "always"}  # off-hours tests set their own
+        bot = await launch_bot(tmp_path, **{**desk, **settings})
         started.append(bot)
         return bot
 
@@ -71,8 +51,5 @@ async def anonymous() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def chromium() -> AsyncIterator[Any]:
     """Debian's Chromium driven by Playwright (never `playwright install`)."""
-    playwright_api = pytest.importorskip("playwright.async_api")
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium_browser() as browser:
         yield browser
-        await browser.close()

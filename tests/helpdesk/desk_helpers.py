@@ -20,13 +20,30 @@ for path in (HERE.parent / "bot", HERE.parents[1]):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bot_helpers import CHROMIUM, CHROMIUM_ARGS, RunningBot, free_port, nobody_listening  # noqa: E402
+from bot_helpers import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RunningBot,
+    chromium_browser,
+    free_port,
+    launch_bot,
+    nobody_listening,
+)
 from botapi_standin import BotApiStandin  # noqa: E402
 
 from bot import accounts  # noqa: E402
 from bot.conversations import State  # noqa: E402
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "BotApiStandin", "RunningBot", "free_port", "nobody_listening"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "BotApiStandin",
+    "RunningBot",
+    "chromium_browser",
+    "free_port",
+    "launch_bot",
+    "nobody_listening",
+]
 
 API = "/api/helpdesk"
 PASSWORD = "correct horse battery"
