@@ -1,6 +1,6 @@
-"""Online helpers' accounts (roles helper and admin), passwords hashed with argon2.
+"""Staff accounts (online helpers, KB editors and reviewers, admins), passwords hashed with argon2.
 
-    python -m bot.accounts create NAME --role helper|admin    (password prompted, or read from stdin)
+    python -m bot.accounts create NAME --role helper|editor|reviewer|admin    (password prompted, or read from stdin)
     python -m bot.accounts list
 
 The accounts live in the bot service's SQLite file (BOT_DB), next to the conversations they work on.
@@ -21,7 +21,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-ROLES = ("helper", "admin")
+ROLES = ("helper", "editor", "reviewer", "admin")  # what each may do: bot/access.py
 MIN_PASSWORD_CHARS = 10
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,32}$")
 CREATE_HINT = "no helper account yet: create one with  python -m bot.accounts create NAME --role admin"
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m bot.accounts",
-        description="Manage the online helpers' accounts (在线帮办) in the bot service's database.",
+        description="Manage staff accounts (helpers, KB editors and reviewers, admins) in the bot service's database.",
         epilog="The database is BOT_DB (default $JSB_DATA_DIR/bot.sqlite3); --db overrides it.",
     )
     parser.add_argument("--db", type=Path, help="SQLite file of the bot service")

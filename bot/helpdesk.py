@@ -38,7 +38,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot import accounts, auth
+from bot import access, accounts, auth
+from bot.access import CSRF_FAILED, RefusedError, json_body, ok, require, require_changing
+from bot.access import HELPDESK as HELPDESK_ROLES
 from bot.accounts import Helper
 from bot.auth import Session
 from bot.config import BotConfig
@@ -46,7 +48,6 @@ from bot.conversations import Button, Conversation, Entry, Kind, Message, Outgoi
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.logs import fields
 from bot.masking import mask
-from bot.middlewares import json_error
 from bot.service import ConversationService
 from bot.service_hours import ServiceHours
 
@@ -115,20 +116,6 @@ CANNED_REPLIES = (
     "还有其他问题吗？如果没有，我先把会话交还给智能助手。",
 )
 MAX_DRAFT_CHARS = 4000
-
-
-class RefusedError(Exception):
-    """A helper action that is not allowed now; nothing was changed."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-LOGIN_REQUIRED = RefusedError(401, "login_required", "请先登录。 / Please log in.")
-CSRF_FAILED = RefusedError(403, "csrf", "页面已过期，请刷新后重试。 / Missing or wrong CSRF token.")
 
 
 @dataclass(frozen=True)
@@ -542,42 +529,12 @@ routes = web.RouteTableDef()
 
 
 def _session(request: web.Request) -> Session:
-    session = auth.find_session(request.app[STORE].db, request.cookies.get(auth.COOKIE))
-    if session is None:
-        raise LOGIN_REQUIRED
-    return session
+    return require(request, HELPDESK_ROLES)
 
 
 def _changing(request: web.Request) -> Session:
-    """A state-changing request: a live session and its CSRF token."""
-    session = _session(request)
-    if not auth.csrf_ok(session, request.headers.get(auth.CSRF_HEADER)):
-        raise CSRF_FAILED
-    return session
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise RefusedError(415, "unsupported_media_type", "请用 JSON 格式。 / Send JSON.")
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise RefusedError(400, "invalid_json", "请求体不是合法的 JSON。 / The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise RefusedError(400, "invalid_json", "请求体必须是 JSON 对象。 / The body must be a JSON object.")
-    return body
-
-
-@web.middleware
-async def refused_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except RefusedError as refused:
-        return json_error(refused.status, refused.code, refused.message)
-
-
-def _ok(body: dict[str, Any]) -> web.Response:
-    return web.json_response(body, dumps=lambda value: json.dumps(value, ensure_ascii=False))
+    """A state-changing request: a live helpdesk session and its CSRF token."""
+    return require_changing(request, HELPDESK_ROLES)
 
 
 def _me(session: Session) -> dict[str, Any]:
@@ -586,7 +543,7 @@ def _me(session: Session) -> dict[str, Any]:
 
 @routes.post(f"{API}/login")
 async def login(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     name, password = body.get("name"), body.get("password")
     db = request.app[STORE].db
     helper = accounts.verify(db, name, password) if isinstance(name, str) and isinstance(password, str) else None
@@ -595,7 +552,7 @@ async def login(request: web.Request) -> web.Response:
         raise RefusedError(401, "bad_login", "用户名或密码不对。 / Wrong name or password.")
     token, session = auth.open_session(db, helper, request.app[CONFIG].helpdesk_session_hours)
     db.execute("UPDATE helpers SET presence = 'online' WHERE id = ?", (helper.id,))
-    response = _ok(_me(session))
+    response = ok(_me(session))
     auth.set_cookie(response, request, request.app[CONFIG], token)
     log.info("helpdesk.login", extra=fields(helper=helper.id))
     return response
@@ -607,87 +564,87 @@ async def logout(request: web.Request) -> web.Response:
     db = request.app[STORE].db
     auth.close_session(db, session)
     db.execute("UPDATE helpers SET presence = 'away' WHERE id = ?", (session.helper.id,))
-    response = _ok({"ok": True})
+    response = ok({"ok": True})
     auth.clear_cookie(response)
     return response
 
 
 @routes.get(f"{API}/me")
 async def me(request: web.Request) -> web.Response:
-    return _ok(_me(_session(request)))
+    return ok(_me(_session(request)))
 
 
 @routes.post(f"{API}/presence")
 async def presence(request: web.Request) -> web.Response:
     session = _changing(request)
-    body = await _body(request)
+    body = await json_body(request)
     request.app[HELPDESK].set_presence(session.helper, body.get("presence"))
     await request.app[HELPDESK]._push_all({"type": "queue_changed"})
-    return _ok({"presence": body["presence"]})
+    return ok({"presence": body["presence"]})
 
 
 @routes.get(f"{API}/queue")
 async def queue(request: web.Request) -> web.Response:
-    return _ok(request.app[HELPDESK].queue(_session(request).helper))
+    return ok(request.app[HELPDESK].queue(_session(request).helper))
 
 
 @routes.get(API + "/conversations/{conversation_id}")
 async def conversation(request: web.Request) -> web.Response:
     helper = _session(request).helper
-    return _ok(await request.app[HELPDESK].conversation(helper, request.match_info["conversation_id"]))
+    return ok(await request.app[HELPDESK].conversation(helper, request.match_info["conversation_id"]))
 
 
 @routes.post(API + "/conversations/{conversation_id}/claim")
 async def claim(request: web.Request) -> web.Response:
     helper = _changing(request).helper
     await request.app[HELPDESK].claim(helper, request.match_info["conversation_id"])
-    return _ok({"claimed": True})
+    return ok({"claimed": True})
 
 
 @routes.post(API + "/conversations/{conversation_id}/messages")
 async def send(request: web.Request) -> web.Response:
     helper = _changing(request).helper
-    body = await _body(request)
+    body = await json_body(request)
     desk = request.app[HELPDESK]
     message = await desk.send(helper, request.match_info["conversation_id"], body.get("text"), body.get("entry_id"))
-    return _ok({"message": _json(message)})
+    return ok({"message": _json(message)})
 
 
 @routes.post(API + "/conversations/{conversation_id}/drafts")
 async def add_draft(request: web.Request) -> web.Response:
     helper = _changing(request).helper
-    body = await _body(request)
+    body = await json_body(request)
     draft = request.app[HELPDESK].add_draft(
         helper, request.match_info["conversation_id"], body.get("question"), body.get("answer")
     )
-    return _ok({"draft_id": draft})
+    return ok({"draft_id": draft})
 
 
 @routes.get(f"{API}/kb")
 async def search_kb(request: web.Request) -> web.Response:
     _session(request)
-    return _ok({"hits": await request.app[HELPDESK].search_kb(request.query.get("q"))})
+    return ok({"hits": await request.app[HELPDESK].search_kb(request.query.get("q"))})
 
 
 @routes.get(f"{API}/canned")
 async def canned(request: web.Request) -> web.Response:
     _session(request)
-    return _ok({"replies": list(CANNED_REPLIES)})
+    return ok({"replies": list(CANNED_REPLIES)})
 
 
 @routes.post(API + "/conversations/{conversation_id}/end")
 async def end(request: web.Request) -> web.Response:
     helper = _changing(request).helper
     await request.app[HELPDESK].end(helper, request.match_info["conversation_id"])
-    return _ok({"ended": True})
+    return ok({"ended": True})
 
 
 @routes.post(API + "/conversations/{conversation_id}/transfer")
 async def transfer(request: web.Request) -> web.Response:
     helper = _changing(request).helper
-    body = await _body(request)
+    body = await json_body(request)
     await request.app[HELPDESK].transfer(helper, request.match_info["conversation_id"], body.get("to"))
-    return _ok({"transferred": True})
+    return ok({"transferred": True})
 
 
 @routes.get(f"{API}/ws")
@@ -752,8 +709,11 @@ async def login_page(request: web.Request) -> web.FileResponse:
 
 @routes.get("/helpdesk/")
 async def console_page(request: web.Request) -> web.StreamResponse:
-    if auth.find_session(request.app[STORE].db, request.cookies.get(auth.COOKIE)) is None:
+    session = access.current_session(request)
+    if session is None:
         raise web.HTTPFound("/helpdesk/login")
+    if session.helper.role not in HELPDESK_ROLES:  # an editor or reviewer: their console is the KB one
+        raise web.HTTPFound("/kb/")
     return web.FileResponse(CONSOLE_DIR / "console.html", headers={"Cache-Control": "no-store"})
 
 
@@ -771,7 +731,7 @@ async def _desk_ctx(app: web.Application) -> Any:
 
 def setup(app: web.Application) -> None:
     """Register the console pages, API and websocket (after the store and service contexts)."""
-    app.middlewares.append(refused_middleware)
+    access.setup(app)
     app.cleanup_ctx.append(_desk_ctx)
     app.add_routes(routes)
     app.router.add_get("/helpdesk", _to_console)

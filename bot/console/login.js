@@ -1,5 +1,14 @@
-// Helper login: JSON POST, the session cookie comes back HttpOnly; then the console.
+// Staff login (helpers, KB editors and reviewers, admins): JSON POST, the session cookie comes back
+// HttpOnly; then the console the role works in, or the page that sent us here (?next=, our own pages only).
 "use strict";
+const CONSOLES = ["/helpdesk/", "/kb/"];
+
+function destination(role) {
+  const next = new URLSearchParams(window.location.search).get("next");
+  if (CONSOLES.includes(next)) return next;
+  return role === "editor" || role === "reviewer" ? "/kb/" : "/helpdesk/";
+}
+
 document.getElementById("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = document.getElementById("login-error");
@@ -14,7 +23,8 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
       }),
     });
     if (response.ok) {
-      window.location.assign("/helpdesk/");
+      const me = await response.json();
+      window.location.assign(destination(me.role));
       return;
     }
     const body = await response.json().catch(() => ({}));

@@ -1,0 +1,98 @@
+"""Who may do what on the staff side: one login for every staff account, and a role check per route.
+
+Roles (bot.accounts.ROLES) and what they open:
+
+    helper    在线帮办: the helpdesk console (queue, live chat, 沉淀到知识库 drafts)
+    editor    知识库维护: browse, edit and submit drafts, worklists, import check, export
+    reviewer  知识库审核: everything an editor does, plus approve/reject, rollback, archive, import, retrain
+    admin     everything above
+
+The sets below are the single place that says so; routes name a set, never a role.  A request
+without a live session gets 401, a session whose role is outside the set gets 403, and a
+state-changing request without the session's CSRF token gets 403; in each case nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot import auth
+from bot.auth import Session
+from bot.keys import STORE
+from bot.middlewares import json_error
+
+HELPDESK = frozenset({"helper", "admin"})
+CURATION = frozenset({"editor", "reviewer", "admin"})
+REVIEW = frozenset({"reviewer", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+class RefusedError(Exception):
+    """A staff action that is not allowed now; nothing was changed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+LOGIN_REQUIRED = RefusedError(401, "login_required", "请先登录。 / Please log in.")
+CSRF_FAILED = RefusedError(403, "csrf", "页面已过期，请刷新后重试。 / Missing or wrong CSRF token.")
+FORBIDDEN = RefusedError(403, "forbidden", "您的账号没有这项权限。 / Your role may not do this.")
+
+
+def current_session(request: web.Request) -> Session | None:
+    return auth.find_session(request.app[STORE].db, request.cookies.get(auth.COOKIE))
+
+
+def require(request: web.Request, roles: frozenset[str]) -> Session:
+    """A live session whose role is in `roles` (401 without a session, 403 with another role)."""
+    session = current_session(request)
+    if session is None:
+        raise LOGIN_REQUIRED
+    if session.helper.role not in roles:
+        raise FORBIDDEN
+    return session
+
+
+def require_changing(request: web.Request, roles: frozenset[str]) -> Session:
+    """As `require`, for a state-changing request: the session's CSRF token must come with it."""
+    session = require(request, roles)
+    if not auth.csrf_ok(session, request.headers.get(auth.CSRF_HEADER)):
+        raise CSRF_FAILED
+    return session
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a clear 4xx refusal."""
+    if request.content_type != "application/json":
+        raise RefusedError(415, "unsupported_media_type", "请用 JSON 格式。 / Send JSON.")
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise RefusedError(400, "invalid_json", "请求体不是合法的 JSON。 / The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise RefusedError(400, "invalid_json", "请求体必须是 JSON 对象。 / The body must be a JSON object.")
+    return body
+
+
+def ok(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False))
+
+
+@web.middleware
+async def refused_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RefusedError as refused:
+        return json_error(refused.status, refused.code, refused.message)
+
+
+def setup(app: web.Application) -> None:
+    """Install the refusal middleware once, whichever staff module registers first."""
+    if refused_middleware not in app.middlewares:
+        app.middlewares.append(refused_middleware)
