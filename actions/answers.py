@@ -204,6 +204,7 @@ def clarify(
         button_list = [texts.button_entry(e.id, t) for e, t in zip(choices, titles, strict=True)]
         button_list.append(texts.BUTTON_NONE_OF_THEM)
     dispatcher.utter_message(text=text, buttons=button_list)
+    dispatcher.utter_message(json_message=payloads.unresolved("clarify", choices))
     return [
         SlotSet(slots.PENDING_ELEMENT, element),
         SlotSet(slots.PENDING_OFFER, slots.OFFER_CLARIFY),
@@ -225,7 +226,10 @@ def ask_which_service(dispatcher: CollectingDispatcher, tracker: Tracker, elemen
 
 def not_found(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[EventType]:
     lead = texts.NOT_FOUND.format(query=texts.quote(text)) if text else texts.NOT_FOUND_BLANK
-    return [SlotSet(slots.PENDING_ELEMENT, None), *cannot_help(dispatcher, tracker, lead)]
+    return [
+        SlotSet(slots.PENDING_ELEMENT, None),
+        *cannot_help(dispatcher, tracker, lead, "not_found" if text else "no_words"),
+    ]
 
 
 async def answer_question(

@@ -28,14 +28,14 @@ class ActionFallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = turns.latest_text(tracker)
         if turns.latest_intent(tracker) == "out_of_scope":
-            return cannot_help(dispatcher, tracker, OUT_OF_SCOPE)
+            return cannot_help(dispatcher, tracker, OUT_OF_SCOPE, "out_of_scope")
         element = answers.requested_element(tracker, text)
         if turns.entity_value(tracker, "service") or (element and tracker.get_slot(slots.SERVICE_ID)):
             # The NLU found a service, or an element of the service in context ("怎么收费"):
             # answer it like any question about a service.
             return await answers.answer_question(dispatcher, tracker, text, element)
         if not knowledge.has_terms(text):
-            return cannot_help(dispatcher, tracker, texts.NOT_FOUND_BLANK)
+            return cannot_help(dispatcher, tracker, texts.NOT_FOUND_BLANK, "no_words")
         match = await knowledge.find(text)
         if match.outcome == "answer":
             entry = knowledge.get(match.choices[0].id)

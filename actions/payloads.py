@@ -10,6 +10,9 @@ from knowledge_base.models import Entry
 from . import knowledge
 
 HandoffReason = Literal["request_human", "fallback", "stuck", "complaint"]
+# Why a question was not answered: the search found nothing, it is outside what the assistant
+# covers, it had no words, the assistant asked which entry was meant, or the citizen said none of them.
+UnresolvedReason = Literal["not_found", "out_of_scope", "no_words", "clarify", "none_of_them"]
 
 
 def answer(entry: Entry, element: str | None = None) -> dict[str, Any]:
@@ -41,3 +44,8 @@ def rating(value: Literal["good", "bad"], entry_id: str | None, comment: str | N
 
 def walkthrough(entry_id: str, step: int, total: int) -> dict[str, Any]:
     return {"type": "walkthrough", "entry_id": entry_id, "step": step, "total": total}
+
+
+def unresolved(reason: UnresolvedReason, choices: tuple[Entry, ...] = ()) -> dict[str, Any]:
+    """After a fallback or a clarifying question: staff see these questions in their worklist."""
+    return {"type": "unresolved", "reason": reason, "choices": [entry.id for entry in choices]}

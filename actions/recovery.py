@@ -8,13 +8,20 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from . import knowledge, slots, texts, turns
+from . import knowledge, payloads, slots, texts, turns
 
 EXAMPLE_COUNT = 3
 OFFER_AFTER = 2  # failures in a row before a helper is offered
 
 
-def cannot_help(dispatcher: CollectingDispatcher, tracker: Tracker, lead: str) -> list[EventType]:
+def cannot_help(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    lead: str,
+    reason: payloads.UnresolvedReason = "not_found",
+) -> list[EventType]:
+    # Staff see every question the assistant could not help with (bot worklist, docs/payloads.md).
+    dispatcher.utter_message(json_message=payloads.unresolved(reason))
     streak = turns.previous_fallback_streak(tracker) + 1
     if streak >= OFFER_AFTER:
         dispatcher.utter_message(text=texts.OFFER_HANDOFF, buttons=[texts.BUTTON_YES_HANDOFF, texts.BUTTON_NO])

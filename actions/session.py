@@ -72,6 +72,9 @@ class ActionReplyToOffer(Action):
             return [SlotSet(slots.PENDING_OFFER, None)]
         if offer == slots.OFFER_CLARIFY and not yes:
             # "都不是": the assistant did not find what the citizen meant; counts as a failed turn.
-            return [SlotSet(slots.PENDING_ELEMENT, None), *cannot_help(dispatcher, tracker, texts.CLARIFY_NONE_OF_THEM)]
+            return [
+                SlotSet(slots.PENDING_ELEMENT, None),
+                *cannot_help(dispatcher, tracker, texts.CLARIFY_NONE_OF_THEM, "none_of_them"),
+            ]
         dispatcher.utter_message(text=texts.AFFIRM_NOTHING_PENDING if yes else texts.DENY_NOTHING_PENDING)
         return [SlotSet(slots.PENDING_OFFER, None)]

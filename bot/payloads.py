@@ -5,6 +5,7 @@ Texts and buttons become outgoing drafts.  `custom` objects are never shown as t
   walkthrough -> the step is attached to the text before it, and counted
   handoff     -> the conversation goes to waiting_helper
   rating      -> stored for analytics
+  unresolved  -> the question goes to the staff's worklist of unanswered questions
 Unknown custom types are logged and dropped.
 """
 
@@ -30,6 +31,11 @@ class Interpretation:
     handoff: dict[str, Any] | None = None
     ratings: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    unresolved: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def answered_entries(self) -> list[str]:
+        return [draft.entry.id for draft in self.drafts if draft.entry is not None]
 
 
 def interpret(replies: list[dict[str, Any]]) -> Interpretation:
@@ -85,6 +91,10 @@ def _custom(custom: Any, result: Interpretation) -> None:
             result.ratings.append(custom)
         else:
             log.warning("rasa.custom.ignored", extra=fields(type=kind, reason="value is not good/bad"))
+    elif kind == "unresolved":
+        choices = custom.get("choices")
+        ids = [c for c in choices if isinstance(c, str) and c] if isinstance(choices, list) else []
+        result.unresolved.append({"reason": _str_or_none(custom.get("reason")) or "not_found", "choices": ids})
     else:
         log.info("rasa.custom.unknown", extra=fields(type=kind))
 

@@ -410,6 +410,7 @@ class ConversationService:
         for rating in result.ratings:
             await self._store_rating(conversation, message, rating)
         stored = await self.store.record_answer(conversation, drafts, answers=message.seq, events=events)
+        await self.store.track_questions(conversation, message, result.unresolved, result.answered_entries)
         await self._deliver(conversation, stored)
         self._resolve(message.seq, Outcome("answered", stored))
         if queued_now:

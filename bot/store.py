@@ -106,6 +106,35 @@ CREATE TABLE IF NOT EXISTS handoffs (
     resolved_at     REAL
 );
 
+-- Questions the assistant could not answer (fallback) or asked back about (clarify), from the
+-- `unresolved` payload; a clarification is resolved when the conversation gets one of its choices.
+CREATE TABLE IF NOT EXISTS unresolved_questions (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    message_seq     INTEGER NOT NULL,
+    text            TEXT NOT NULL,   -- masked
+    reason          TEXT NOT NULL,   -- not_found / out_of_scope / no_words / clarify
+    choices         TEXT NOT NULL DEFAULT '[]',
+    created_at      REAL NOT NULL,
+    resolved_at     REAL,
+    resolved_entry  TEXT
+);
+CREATE INDEX IF NOT EXISTS unresolved_open ON unresolved_questions (conversation_id) WHERE resolved_at IS NULL;
+
+-- Staff worklists: each item (an unresolved question, a 差评, a helper draft) closed with an outcome.
+CREATE TABLE IF NOT EXISTS worklist_outcomes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_kind  TEXT NOT NULL,    -- question / rating / draft
+    item_id    INTEGER NOT NULL,
+    outcome    TEXT NOT NULL,
+    entry_id   TEXT,
+    note       TEXT,
+    actor      TEXT NOT NULL,
+    closed_at  REAL NOT NULL,
+    UNIQUE (item_kind, item_id)
+);
+
 CREATE TABLE IF NOT EXISTS analytics_events (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id TEXT NOT NULL,
@@ -572,6 +601,83 @@ class Store:
             "INSERT INTO analytics_events (conversation_id, channel, kind, data, created_at) VALUES (?, ?, ?, ?, ?)",
             (conversation.id, conversation.channel, kind, _dump(mask_value(data)), when),
         )
+
+    # -- staff worklists ---------------------------------------------------------------------
+
+    async def track_questions(
+        self,
+        conversation: Conversation,
+        message: Message,
+        unresolved: Sequence[dict[str, Any]],
+        answered_entries: Sequence[str],
+    ) -> None:
+        """Settle open clarifications this answer chose from, then note the turn's unresolved question."""
+        await self._run(self._track_questions, conversation, message, list(unresolved), list(answered_entries))
+
+    def _track_questions(
+        self, conversation: Conversation, message: Message, unresolved: list[dict[str, Any]], answered: list[str]
+    ) -> None:
+        when = now()
+        for entry_id in answered:
+            self.db.execute(
+                "UPDATE unresolved_questions SET resolved_at = ?, resolved_entry = ? WHERE conversation_id = ? "
+                "AND reason = 'clarify' AND resolved_at IS NULL "
+                "AND EXISTS (SELECT 1 FROM json_each(choices) WHERE value = ?)",
+                (when, entry_id, conversation.id, entry_id),
+            )
+        for item in unresolved:
+            # "都不是" rejects the choices: the clarification stays open, its words are not a question.
+            if item["reason"] == "none_of_them":
+                continue
+            self.db.execute(
+                "INSERT INTO unresolved_questions (conversation_id, channel, message_seq, text, reason, choices, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation.id,
+                    conversation.channel,
+                    message.seq,
+                    mask(message.text),
+                    item["reason"],
+                    _dump(item["choices"]),
+                    when,
+                ),
+            )
+
+    async def open_unresolved(self, limit: int = 2000) -> list[dict[str, Any]]:
+        """Unresolved questions (fallbacks, clarifications nobody chose from) not yet closed by staff."""
+        return await self.rows(
+            "SELECT q.* FROM unresolved_questions q WHERE q.resolved_at IS NULL AND q.reason != 'no_words' "
+            "AND NOT EXISTS (SELECT 1 FROM worklist_outcomes o WHERE o.item_kind = 'question' AND o.item_id = q.id) "
+            "ORDER BY q.id DESC LIMIT ?",
+            limit,
+        )
+
+    async def close_items(
+        self, kind: str, ids: Sequence[int], outcome: str, actor: str, entry_id: str | None, note: str | None
+    ) -> list[int]:
+        """Close worklist items with an outcome; returns the ids closed now (closed ones stay as they were)."""
+        return await self._run(self._close_items, kind, list(ids), outcome, actor, entry_id, note)
+
+    def _close_items(
+        self, kind: str, ids: list[int], outcome: str, actor: str, entry_id: str | None, note: str | None
+    ) -> list[int]:
+        closed = []
+        when = now()
+        self.db.execute("BEGIN")
+        try:
+            for item_id in ids:
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO worklist_outcomes (item_kind, item_id, outcome, entry_id, note, actor, "
+                    "closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (kind, item_id, outcome, entry_id, mask(note) if note else None, actor, when),
+                )
+                if cursor.rowcount:
+                    closed.append(item_id)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return closed
 
     async def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Read-only query for reports and tests."""
