@@ -10,6 +10,7 @@
 | KB_ES_API_KEY      | (none)                       | API key (instead of user and password)    |
 | KB_ES_TIMEOUT      | 2                            | seconds a query may take before fallback  |
 | KB_ES_HEALTH_INTERVAL | 15                        | seconds between cluster health checks     |
+| KB_ALLOW_SELF_APPROVAL | false                    | may a reviewer approve a change they made |
 See docs/elasticsearch.md for the Elasticsearch backend.
 """
 
@@ -36,6 +37,7 @@ class Settings:
     es_api_key: str | None = None
     es_timeout: float = 2.0
     es_health_interval: float = 15.0
+    allow_self_approval: bool = False  # knowledge_base.curation: four eyes on every reviewed change
 
     @classmethod
     def from_env(cls, db_path: str | Path | None = None) -> Settings:
@@ -53,7 +55,19 @@ class Settings:
             es_api_key=env.get("KB_ES_API_KEY") or None,
             es_timeout=_seconds(env, "KB_ES_TIMEOUT", 2.0),
             es_health_interval=_seconds(env, "KB_ES_HEALTH_INTERVAL", 15.0),
+            allow_self_approval=_flag(env, "KB_ALLOW_SELF_APPROVAL", False),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

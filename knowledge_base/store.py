@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +50,7 @@ class ChangeReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # left as staff last published them (load_data_dir)
 
     @property
     def changed(self) -> list[str]:
@@ -100,6 +101,11 @@ class Store:
             raise
         db.execute("COMMIT")
 
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE) for callers that keep their own tables in this file
+        (knowledge_base.curation): their rows and an `upsert_in`/`remove_in` commit together."""
+        return self._write()
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
@@ -109,41 +115,58 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
     def upsert(self, entries: Sequence[Entry], author: str = "system") -> ChangeReport:
         """Add or update entries in one transaction; unchanged entries keep their version."""
+        with self._write() as db:
+            return self.upsert_in(db, entries, author)
+
+    def upsert_in(
+        self,
+        db: sqlite3.Connection,
+        entries: Sequence[Entry],
+        author: str = "system",
+        min_versions: Mapping[str, int] | None = None,
+    ) -> ChangeReport:
+        """`upsert` inside the caller's `transaction()`.  `min_versions` lets an entry that comes
+        back (restored from the archive) continue its old numbering instead of starting at 1."""
         report = ChangeReport()
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self._write() as db:
-            for entry in entries:
-                data = _entry_json(entry)
-                row = db.execute("SELECT data, version FROM entries WHERE id = ?", (entry.id,)).fetchone()
-                if row and row[0] == data:
-                    report.unchanged.append(entry.id)
-                    continue
-                version = row[1] + 1 if row else 1
-                db.execute(
-                    "INSERT OR REPLACE INTO entries (id, kind, domain, title, data, version, updated_at, updated_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (entry.id, entry.kind, entry.domain, to_document(entry).title, data, version, now, author),
-                )
-                self._index(db, entry, replace=row is not None)
-                (report.updated if row else report.added).append(entry.id)
-            if report.changed:
-                self._bump(db)
+        for entry in entries:
+            data = _entry_json(entry)
+            row = db.execute("SELECT data, version FROM entries WHERE id = ?", (entry.id,)).fetchone()
+            if row and row[0] == data:
+                report.unchanged.append(entry.id)
+                continue
+            version = max(row[1] + 1 if row else 1, (min_versions or {}).get(entry.id, 1))
+            db.execute(
+                "INSERT OR REPLACE INTO entries (id, kind, domain, title, data, version, updated_at, updated_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.id, entry.kind, entry.domain, to_document(entry).title, data, version, now, author),
+            )
+            self._index(db, entry, replace=row is not None)
+            (report.updated if row else report.added).append(entry.id)
+        if report.changed:
+            self._bump(db)
         return report
 
     def remove(self, ids: Iterable[str]) -> ChangeReport:
-        report = ChangeReport()
         with self._write() as db:
-            for entry_id in ids:
-                if db.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount:
-                    db.execute("DELETE FROM search_index WHERE id = ?", (entry_id,))
-                    report.removed.append(entry_id)
-            if report.removed:
-                self._bump(db)
+            return self.remove_in(db, ids)
+
+    def remove_in(self, db: sqlite3.Connection, ids: Iterable[str]) -> ChangeReport:
+        """`remove` inside the caller's `transaction()`."""
+        report = ChangeReport()
+        for entry_id in ids:
+            if db.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount:
+                db.execute("DELETE FROM search_index WHERE id = ?", (entry_id,))
+                report.removed.append(entry_id)
+        if report.removed:
+            self._bump(db)
         return report
 
-    def replace_all(self, entries: Sequence[Entry], author: str = "system") -> ChangeReport:
-        """Make the store hold exactly `entries` (one transaction)."""
-        keep = {e.id for e in entries}
+    def replace_all(
+        self, entries: Sequence[Entry], author: str = "system", also_keep: Iterable[str] = ()
+    ) -> ChangeReport:
+        """Make the store hold exactly `entries` (plus the ids in `also_keep`, left as they are)."""
+        keep = {e.id for e in entries} | set(also_keep)
         with self._write() as db:
             stale = [r[0] for r in db.execute("SELECT id FROM entries") if r[0] not in keep]
         report = self.upsert(entries, author)
@@ -170,6 +193,11 @@ class Store:
     def get(self, entry_id: str) -> Entry | None:
         row = self.connection().execute("SELECT kind, data FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return entry_from_json(*row) if row else None
+
+    def get_with_version(self, entry_id: str) -> tuple[Entry, int] | None:
+        """The entry and its version, read together."""
+        row = self.connection().execute("SELECT kind, data, version FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        return (entry_from_json(row[0], row[1]), row[2]) if row else None
 
     def version(self, entry_id: str) -> int | None:
         row = self.connection().execute("SELECT version FROM entries WHERE id = ?", (entry_id,)).fetchone()
