@@ -14,7 +14,7 @@ from .kb import KnowledgeBase
 from .loader import DATA_DIR, KnowledgeBaseError
 from .search.base import SearchHit
 from .settings import Settings
-from .transfer import read_import, write_export
+from .transfer import ImportCheck, check_import, read_import, select, write_export
 
 DESCRIPTION = """\
 济时办 knowledge base: the curated service guides (办事指南), Q&A entries and service centres the
@@ -28,6 +28,7 @@ examples:
   python -m knowledge_base search 办营业执照要带什么材料
   python -m knowledge_base search --json --top 3 社保卡丢了
   printf '公积金怎么取\\n低保条件\\n' | python -m knowledge_base search -
+  python -m knowledge_base import --check new_questions.xlsx   # report only, duplicates included
   python -m knowledge_base import new_questions.xlsx
   python -m knowledge_base export --kind qa all_questions.csv
   python -m knowledge_base stats
@@ -55,8 +56,29 @@ async def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_check(check: ImportCheck) -> None:
+    print(
+        f"{check.file}: {len(check.entries)} entries would be imported: {len(check.added)} new, "
+        f"{len(check.updated)} changed, {len(check.unchanged)} unchanged"
+    )
+    for problem in check.problems:
+        print(f"  bad: {problem.entry}: {problem.field}: {problem.message}")
+    for dup in check.duplicates:
+        where = "in the store" if dup.against == "store" else "earlier in the file"
+        kind = "duplicate" if dup.match == "exact" else f"near-duplicate ({dup.score:.2f})"
+        print(f"  {kind}: {dup.position} 「{dup.text}」 ~ 「{dup.other_text}」 of {dup.other_id} ({where})")
+
+
 async def cmd_import(args: argparse.Namespace) -> int:
     async with _opened(args) as kb:
+        if args.check:
+            check = check_import(Path(args.file), kb.store.all())
+            if args.json:
+                print(json.dumps(check.to_dict(), ensure_ascii=False))
+            else:
+                _print_check(check)
+                print("check only: nothing was changed." if check.ok else "the file has bad rows: fix them first.")
+            return 0 if check.ok else 1
         known = {e.id for e in kb.store.all("guide")}
         entries = read_import(Path(args.file), known_ids=known)
         report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
@@ -69,7 +91,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
 
 async def cmd_export(args: argparse.Namespace) -> int:
     async with _opened(args) as kb:
-        entries = kb.store.all(args.kind)
+        entries = select(kb.store.all(), kind=args.kind, domain=args.domain)
         count = write_export(entries, Path(args.file))
         print(f"exported {count} entries to {args.file}")
     return 0
@@ -172,11 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Every bad row is reported with its row number, column and reason.",
     )
     p.add_argument("file", help="a .csv, .xlsx, .yml or .yaml file")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="dry run: report bad rows, what would be added or changed, and duplicates or near-duplicates "
+        "of stored entries and within the file; write nothing (exit 1 when a row is bad)",
+    )
+    p.add_argument("--json", action="store_true", help="with --check: print the report as JSON")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("export", parents=[common], help="export entries to CSV/XLSX (Q&A) or YAML (all kinds)")
     p.add_argument("file", help="target .csv, .xlsx, .yml or .yaml file")
     p.add_argument("--kind", choices=["guide", "qa", "center"], help="only entries of this kind")
+    p.add_argument("--domain", metavar="NAME", help="only entries of this domain (see `stats`)")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser(

@@ -5,22 +5,26 @@ department, category; optional: id, domain, guide.  A row without an id gets a s
 from its question, so importing the same sheet twice updates instead of duplicating.
 
 Import is all-or-nothing: every bad row is reported (row number, column, reason) and nothing is
-written unless every row is good.
+written unless every row is good.  `check_import` also lists duplicates and near-duplicates of the
+file's entries in the store and within the file (knowledge_base/duplicates.py), before anything
+is committed.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from tqdm import tqdm
 
+from .duplicates import Duplicate, find_duplicates
 from .loader import KnowledgeBaseError, Problem, check_consistency, parse_document, validate_entry
-from .models import QA, Entry
+from .models import QA, Entry, Guide
 
 COLUMNS = ["id", "domain", "question", "answer", "similar_questions", "keywords", "department", "category", "guide"]
 REQUIRED_COLUMNS = {"question", "answer", "similar_questions"}
@@ -91,11 +95,15 @@ def _row_to_raw(cells: dict[str, str]) -> dict[str, Any]:
     return raw
 
 
-def read_import(path: Path, known_ids: set[str] | None = None) -> list[Entry]:
-    """Parse and validate an import file; raise KnowledgeBaseError listing every bad row."""
+def parse_import(path: Path, known_ids: set[str] | None = None) -> tuple[list[Entry], dict[str, str], list[Problem]]:
+    """Parse and validate an import file: (entries, entry id -> "row N", every problem)."""
     fmt = file_format(path)
+    positions: dict[str, str] = {}
     if fmt == "yaml":
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            return [], {}, [Problem(path.name, "(file)", "(syntax)", str(error).replace("\n", " "))]
         if isinstance(doc, list):  # a bare list of Q&A entries
             doc = {"sample_data": False, "domain": "imported", "qa": doc}
         entries, problems = parse_document(doc, path.name)
@@ -109,18 +117,72 @@ def read_import(path: Path, known_ids: set[str] | None = None) -> list[Entry]:
                 problems.append(Problem(p.source, f"row {number}", column, p.message))
             if entry is not None:
                 entries.append(entry)
+                positions.setdefault(entry.id, f"row {number}")
     source_of = {e.id: path.name for e in entries}
     problems += [p for p in check_consistency(entries, source_of) if p.field != "guide"]
     if known_ids is not None:  # links may point at guides already in the store
         ids = known_ids | {e.id for e in entries}
         problems += [
-            Problem(path.name, e.id, "guide", f"no guide with id {e.guide}")
+            Problem(path.name, positions.get(e.id, e.id), "guide", f"no guide with id {e.guide}")
             for e in entries
             if isinstance(e, QA) and e.guide and e.guide not in ids
         ]
+    return entries, positions, problems
+
+
+def read_import(path: Path, known_ids: set[str] | None = None) -> list[Entry]:
+    """Parse and validate an import file; raise KnowledgeBaseError listing every bad row."""
+    entries, _, problems = parse_import(path, known_ids)
     if problems:
         raise KnowledgeBaseError(problems)
     return entries
+
+
+@dataclass
+class ImportCheck:
+    """What an import would do, before anything is written (the console and `import --check`)."""
+
+    file: str
+    entries: list[Entry]
+    problems: list[Problem]
+    duplicates: list[Duplicate]
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "ok": self.ok,
+            "entries": len(self.entries),
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "problems": [{"row": p.entry, "column": p.field, "reason": p.message} for p in self.problems],
+            "duplicates": [d.to_dict() for d in self.duplicates],
+        }
+
+
+def check_import(path: Path, existing: Sequence[Entry]) -> ImportCheck:
+    """Validate an import file and find duplicates against `existing` (the store) and within it."""
+    known = {e.id for e in existing if isinstance(e, Guide)}
+    entries, positions, problems = parse_import(path, known_ids=known)
+    check = ImportCheck(path.name, entries, problems, find_duplicates(entries, existing, positions))
+    stored = {e.id: e for e in existing}
+    for entry in entries:
+        before = stored.get(entry.id)
+        target = check.added if before is None else check.unchanged if before == entry else check.updated
+        target.append(entry.id)
+    return check
+
+
+def select(entries: Sequence[Entry], kind: str | None = None, domain: str | None = None) -> list[Entry]:
+    """The entries of one kind and/or one domain (export of a filtered set)."""
+    return [e for e in entries if (kind is None or e.kind == kind) and (domain is None or e.domain == domain)]
 
 
 def write_export(entries: list[Entry], path: Path) -> int:
