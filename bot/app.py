@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import helpdesk
+from bot import curation, helpdesk, kb_transfer, worklists
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
@@ -93,6 +93,9 @@ def create_app(config: BotConfig) -> web.Application:
     webwidget.setup(app)
     rest.setup(app)
     helpdesk.setup(app)  # 在线帮办: console, queue, live chat (docs/helpers.md)
+    curation.setup(app)  # knowledge-base editor, review, versions (docs/curation.md)
+    worklists.setup(app)  # staff worklists: unanswered questions, 差评, helper drafts (docs/curation.md)
+    kb_transfer.setup(app)  # knowledge-base import (checked before commit) and export
     if config.telegram_enabled:
         # Imported only when used: python-telegram-bot is a large import.
         from connectors import telegram

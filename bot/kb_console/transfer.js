@@ -1,0 +1,91 @@
+// 导入导出: check an import file (bad rows, duplicates) before anything is written, then commit it
+// (reviewers and admins); export everything or a filtered set.  Server text is set as textContent.
+"use strict";
+
+const { el, api, say } = Staff;
+let upload = null;
+
+function table(headers, rows) {
+  return el("table", {},
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, String(c)))))));
+}
+
+function showReport(report) {
+  const box = document.getElementById("report");
+  const parts = [el("h3", {}, `检查结果：${report.file}`),
+    el("p", {}, `共 ${report.entries} 条：新增 ${report.added.length}，修改 ${report.updated.length}，不变 ${report.unchanged.length}`)];
+  if (report.problems.length) {
+    parts.push(el("p", { className: "error" }, `有 ${report.problems.length} 处错误，请改正后重新上传（什么都没有导入）：`),
+      table(["位置", "列", "原因"], report.problems.map((p) => [p.row, p.column, p.reason])));
+  }
+  if (report.duplicates.length) {
+    parts.push(el("p", {}, `有 ${report.duplicates.length} 处重复或相似：`),
+      table(["位置", "问题", "类型", "相似度", "对照条目", "对照文字", "来自"], report.duplicates.map((d) => [
+        d.position, d.text, d.match === "exact" ? "重复" : "相似", d.score.toFixed(2),
+        `${d.other_title}（${d.other_id}）`, d.other_text, d.against === "store" ? "知识库" : "本文件"])));
+  }
+  box.replaceChildren(...parts);
+  upload = report.upload;
+  const canCommit = Boolean(upload) && ["reviewer", "admin"].includes(Staff.me.role);
+  document.getElementById("commit").hidden = !canCommit;
+  document.getElementById("confirm-line").hidden = !canCommit || !report.duplicates.length;
+  if (report.ok && !canCommit) say("检查通过。导入需要审核人或管理员确认。");
+}
+
+async function checkFile(event) {
+  event.preventDefault();
+  const file = document.getElementById("file").files[0];
+  if (!file) return;
+  say("正在检查…");
+  try {
+    const response = await fetch(`/api/kb/transfer/check?name=${encodeURIComponent(file.name)}`, {
+      method: "POST", headers: { "X-CSRF-Token": Staff.me.csrf, "Content-Type": "application/octet-stream" }, body: file,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error((data.error && data.error.message) || "检查失败，请稍后再试。");
+    showReport(data);
+    if (data.ok) say("检查完成，还没有导入。");
+    else say("文件有错误，什么都没有导入。", true);
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+async function commit() {
+  try {
+    const result = await api("POST", "/api/kb/transfer/commit", {
+      upload, name: document.getElementById("file").files[0]?.name,
+      confirm_duplicates: document.getElementById("confirm-duplicates").checked,
+    });
+    say(`已导入：新增 ${result.added.length}，修改 ${result.updated.length}，不变 ${result.unchanged.length}。`);
+    document.getElementById("commit").hidden = true;
+    document.getElementById("confirm-line").hidden = true;
+    upload = null;
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+function updateDownload() {
+  const params = new URLSearchParams({ format: document.getElementById("format").value });
+  for (const name of ["kind", "domain"]) {
+    const value = document.getElementById(name).value;
+    if (value) params.set(name, value);
+  }
+  document.getElementById("download").href = `/api/kb/transfer/export?${params}`;
+}
+
+Staff.start().then(async () => {
+  document.getElementById("check-form").addEventListener("submit", checkFile);
+  document.getElementById("commit").addEventListener("click", commit);
+  for (const id of ["format", "kind", "domain"]) document.getElementById(id).addEventListener("change", updateDownload);
+  try {
+    const { stats } = await api("GET", "/api/kb/transfer/facets");
+    const domains = new Set(Object.values(stats).flatMap((byDomain) => Object.keys(byDomain)));
+    const select = document.getElementById("domain");
+    for (const domain of [...domains].sort()) select.append(el("option", { value: domain }, domain));
+  } catch (err) {
+    say(err.message, true);
+  }
+});

@@ -1,0 +1,393 @@
+"""Staff worklists (/kb/worklists): what citizens asked that the knowledge base did not answer well.
+
+Three lists, each item closed with an outcome (who, when) kept in the bot database:
+
+    question  unanswered questions: fallbacks and clarifications nobody chose from (the
+              `unresolved` payload, docs/payloads.md), grouped by similarity of their words
+    rating    answers rated 差评, with the conversation and the rated entry
+    draft     helpers' 沉淀到知识库 drafts (bot/helpdesk.py, table kb_drafts)
+
+One click adds a citizen's wording as a similar question of an entry (published at once through
+knowledge_base.curation, so search finds the entry for it straight away) or opens a new draft in
+the editor; `GET /api/kb/worklists/report` gives the follow-up rate of 差评.
+
+Grouping is greedy: questions are taken oldest first and join the first group whose first question
+shares enough search terms with them (Dice coefficient over the shared tokenizer's canonical terms,
+so synonyms count as the same word); otherwise they start a group.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot import access, staff_pages
+from bot.access import CURATION, RefusedError, json_body, ok, require, require_changing
+from bot.keys import STORE
+from bot.masking import mask
+from bot.store import Store
+
+GROUP_SIMILARITY = 0.6  # Dice coefficient of search terms needed to join a group
+MAX_TEXT = 200  # a similar question longer than this is not a wording, it is a paragraph
+MAX_NOTE = 500
+
+# outcome -> how the console names it
+OUTCOMES = {
+    "added_question": "已添加为相似问法",
+    "new_draft": "已新建草稿",
+    "entry_updated": "已修改条目",
+    "no_action_needed": "无需处理",
+    "duplicate": "重复",
+}
+ITEM_KINDS = ("question", "rating", "draft")
+_PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+# -- grouping -------------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """Lower case, without blanks and punctuation: '社保卡 丢了！' -> '社保卡丢了'."""
+    return _PUNCTUATION.sub("", text).lower()
+
+
+def terms(text: str) -> frozenset[str]:
+    from knowledge_base.tokenizer import shared_tokenizer  # jieba: loaded on first use
+
+    return frozenset(shared_tokenizer().search_terms(text))
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+@dataclass
+class Group:
+    terms: frozenset[str]
+    key: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        wordings = Counter(item["text"] for item in self.items)
+        return {
+            "label": wordings.most_common(1)[0][0],
+            "count": len(self.items),
+            "conversations": sorted({item["conversation_id"] for item in self.items}),
+            "reasons": dict(Counter(item["reason"] for item in self.items)),
+            "choices": sorted({c for item in self.items for c in item["choices"]}),
+            "last_at": max(item["created_at"] for item in self.items),
+            "items": self.items,
+        }
+
+
+def group_questions(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Greedy clustering on term overlap; biggest groups first, then the most recent."""
+    groups: list[Group] = []
+    by_text: dict[str, Group] = {}
+    for question in sorted(questions, key=lambda q: q["id"]):
+        key = normalise(question["text"])
+        group = by_text.get(key)
+        if group is None:
+            words = terms(question["text"])
+            group = max(
+                (g for g in groups if similarity(words, g.terms) >= GROUP_SIMILARITY),
+                key=lambda g: similarity(words, g.terms),
+                default=None,
+            )
+            if group is None:
+                group = Group(words, key)
+                groups.append(group)
+            by_text[key] = group
+        group.items.append(question)
+    result = [g.to_json() for g in groups]
+    result.sort(key=lambda g: (-g["count"], -g["last_at"]))
+    return result
+
+
+# -- reading the lists ----------------------------------------------------------------------------
+
+
+def _question_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "text": row["text"],
+        "reason": row["reason"],
+        "choices": json.loads(row["choices"] or "[]"),
+        "conversation_id": row["conversation_id"],
+        "channel": row["channel"],
+        "created_at": row["created_at"],
+    }
+
+
+async def unanswered_groups(store: Store) -> list[dict[str, Any]]:
+    return group_questions([_question_json(row) for row in await store.open_unresolved()])
+
+
+async def bad_ratings(store: Store, closed: bool = False) -> list[dict[str, Any]]:
+    """差评 with the rated answer and the question before it (both masked), open or closed."""
+    rows = await store.rows(
+        "SELECT r.id, r.conversation_id, r.channel, r.message_seq, r.entry_id, r.entry_title, r.comment, "
+        "r.created_at, o.outcome, o.actor, o.closed_at, o.entry_id AS outcome_entry, "
+        "(SELECT q.text FROM messages a JOIN messages q ON q.seq = a.reply_to WHERE a.seq = r.message_seq) "
+        "AS question "
+        "FROM ratings r LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
+        f"WHERE r.value = 'bad' AND o.id IS {'NOT ' if closed else ''}NULL ORDER BY r.id DESC LIMIT 1000"
+    )
+    for row in rows:
+        row["question"] = mask(row["question"]) if row["question"] else None
+    return rows
+
+
+async def helper_drafts(store: Store) -> list[dict[str, Any]]:
+    if not await store.rows("SELECT name FROM sqlite_master WHERE name = 'kb_drafts'"):
+        return []  # the helpers' desk has not created its tables in this database
+    return await store.rows(
+        "SELECT d.id, d.question, d.answer, d.conversation_id, d.created_at, h.name AS helper "
+        "FROM kb_drafts d LEFT JOIN helpers h ON h.id = d.helper_id "
+        "WHERE d.status = 'draft' AND NOT EXISTS (SELECT 1 FROM worklist_outcomes o "
+        "WHERE o.item_kind = 'draft' AND o.item_id = d.id) ORDER BY d.id DESC LIMIT 1000"
+    )
+
+
+async def follow_up_report(store: Store) -> dict[str, Any]:
+    """实名差评整改: of all 差评, how many were closed, and with which outcome."""
+    [totals] = await store.rows(
+        "SELECT COUNT(*) AS total, COUNT(o.id) AS closed FROM ratings r "
+        "LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id WHERE r.value = 'bad'"
+    )
+    outcomes = await store.rows(
+        "SELECT o.outcome, COUNT(*) AS count FROM worklist_outcomes o JOIN ratings r ON r.id = o.item_id "
+        "WHERE o.item_kind = 'rating' AND r.value = 'bad' GROUP BY o.outcome ORDER BY count DESC"
+    )
+    total, closed = totals["total"], totals["closed"]
+    return {
+        "bad_ratings": total,
+        "closed": closed,
+        "open": total - closed,
+        "follow_up_rate": round(closed / total, 4) if total else None,
+        "by_outcome": {row["outcome"]: row["count"] for row in outcomes},
+    }
+
+
+async def transcript(store: Store, conversation_id: str) -> dict[str, Any] | None:
+    """A conversation as staff read it: every message, personal numbers masked."""
+    conversation = await store.get_conversation(conversation_id)
+    if conversation is None:
+        return None
+    messages = await store.history(conversation_id, 0, 1000)
+    return {
+        "id": conversation.id,
+        "channel": conversation.channel,
+        "state": conversation.state.value,
+        "created_at": conversation.created_at,
+        "messages": [
+            {
+                "seq": m.seq,
+                "direction": m.direction.value,
+                "kind": m.kind.value,
+                "text": mask(m.text),
+                "entry": {"id": m.entry.id, "title": m.entry.title} if m.entry else None,
+                "rating": m.rating,
+                "helper": m.extra.get("helper"),
+                "created_at": m.created_at,
+            }
+            for m in messages
+        ],
+    }
+
+
+# -- acting on items ------------------------------------------------------------------------------
+
+
+class Knowledge:
+    """The knowledge base the bot service publishes to (KB_* settings) and its curation, opened on
+    first use (jieba and the search index are large; a bot without staff never loads them)."""
+
+    def __init__(self) -> None:
+        self.kb: Any = None
+        self.curation: Any = None
+
+    def open(self) -> Any:
+        if self.kb is None:
+            from knowledge_base import KnowledgeBase
+
+            self.kb = KnowledgeBase.open()
+        return self.kb
+
+    def curate(self) -> Any:
+        if self.curation is None:
+            from knowledge_base.curation import Curation
+
+            self.curation = Curation(self.open())
+        return self.curation
+
+
+def knowledge(app: web.Application) -> Any:
+    return app[KNOWLEDGE].open()
+
+
+def curation_of(app: web.Application) -> Any:
+    """knowledge_base.curation on the same knowledge base (audited, versioned changes)."""
+    return app[KNOWLEDGE].curate()
+
+
+def install_knowledge(app: web.Application) -> None:
+    """One lazily opened knowledge base for the staff modules of this app, closed with it."""
+    if KNOWLEDGE not in app:
+        app[KNOWLEDGE] = Knowledge()
+        app.on_cleanup.append(_close_knowledge)
+
+
+def actor_of(session: Any) -> Any:
+    from knowledge_base.curation import Actor
+
+    return Actor(session.helper.name, session.helper.role)
+
+
+async def _close_knowledge(app: web.Application) -> None:
+    kb = app[KNOWLEDGE].kb
+    if kb is not None:
+        await kb.close()
+
+
+KNOWLEDGE = web.AppKey("kb_knowledge", Knowledge)
+
+
+def _item_ids(body: dict[str, Any]) -> tuple[str, list[int]]:
+    kind = body.get("kind")
+    ids = body.get("ids")
+    if kind not in ITEM_KINDS:
+        raise RefusedError(400, "bad_kind", "清单类型不对。 / kind must be question, rating or draft.")
+    if not isinstance(ids, list) or not ids or len(ids) > 1000 or not all(isinstance(i, int) for i in ids):
+        raise RefusedError(400, "bad_ids", "请选择要处理的条目。 / ids: a list of item numbers.")
+    return kind, ids
+
+
+async def _check_open(store: Store, kind: str, ids: list[int]) -> None:
+    table = {"question": "unresolved_questions", "rating": "ratings", "draft": "kb_drafts"}[kind]
+    marks = ",".join("?" * len(ids))
+    found = await store.rows(f"SELECT id FROM {table} WHERE id IN ({marks})", *ids)
+    if len(found) != len(set(ids)):
+        raise RefusedError(404, "not_found", "有条目不存在。 / Some items do not exist.")
+    closed = await store.rows(
+        f"SELECT item_id FROM worklist_outcomes WHERE item_kind = ? AND item_id IN ({marks})", kind, *ids
+    )
+    if closed:
+        raise RefusedError(409, "already_closed", "有条目已被处理过，请刷新。 / Some items are already closed.")
+
+
+async def close(
+    store: Store, kind: str, ids: list[int], outcome: str, actor: str, entry_id: str | None, note: str | None
+) -> list[int]:
+    closed = await store.close_items(kind, ids, outcome, actor, entry_id, note)
+    if kind == "draft" and closed:
+        status = "accepted" if outcome in ("added_question", "new_draft", "entry_updated") else "rejected"
+        marks = ",".join("?" * len(closed))
+        store.db.execute(f"UPDATE kb_drafts SET status = ? WHERE id IN ({marks})", (status, *closed))
+    return closed
+
+
+def _text(value: Any, name: str, limit: int, required: bool = True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise RefusedError(400, f"bad_{name}", f"请填写{name}。 / {name} is required.")
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise RefusedError(400, f"bad_{name}", f"{name} 最多 {limit} 个字。 / {name}: at most {limit} characters.")
+    return value.strip()
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/kb/worklists/unanswered")
+async def get_unanswered(request: web.Request) -> web.Response:
+    require(request, CURATION)
+    return ok({"groups": await unanswered_groups(request.app[STORE]), "outcomes": OUTCOMES})
+
+
+@routes.get("/api/kb/worklists/ratings")
+async def get_ratings(request: web.Request) -> web.Response:
+    require(request, CURATION)
+    closed = request.query.get("closed") == "1"
+    return ok({"items": await bad_ratings(request.app[STORE], closed), "outcomes": OUTCOMES})
+
+
+@routes.get("/api/kb/worklists/drafts")
+async def get_drafts(request: web.Request) -> web.Response:
+    require(request, CURATION)
+    return ok({"items": await helper_drafts(request.app[STORE]), "outcomes": OUTCOMES})
+
+
+@routes.get("/api/kb/worklists/report")
+async def get_report(request: web.Request) -> web.Response:
+    require(request, CURATION)
+    return ok(await follow_up_report(request.app[STORE]))
+
+
+@routes.get("/api/kb/conversations/{conversation_id}")
+async def get_transcript(request: web.Request) -> web.Response:
+    require(request, CURATION)
+    found = await transcript(request.app[STORE], request.match_info["conversation_id"])
+    if found is None:
+        raise RefusedError(404, "not_found", "没有这个会话。 / No such conversation.")
+    return ok(found)
+
+
+@routes.get("/api/kb/worklists/entries")
+async def find_entries(request: web.Request) -> web.Response:
+    """Entries to pick from when adding a wording: the knowledge base's own search."""
+    require(request, CURATION)
+    query = _text(request.query.get("q"), "q", MAX_TEXT)
+    hits = await knowledge(request.app).search(query, top_k=8)
+    return ok({"entries": [{"id": h.id, "kind": h.kind, "title": h.title} for h in hits]})
+
+
+@routes.post("/api/kb/worklists/close")
+async def post_close(request: web.Request) -> web.Response:
+    session = require_changing(request, CURATION)
+    body = await json_body(request)
+    kind, ids = _item_ids(body)
+    outcome = body.get("outcome")
+    if outcome not in OUTCOMES:
+        raise RefusedError(400, "bad_outcome", "请选择处理结果。 / Unknown outcome.")
+    note = _text(body.get("note"), "note", MAX_NOTE, required=False)
+    entry_id = _text(body.get("entry_id"), "entry_id", MAX_TEXT, required=False)
+    store = request.app[STORE]
+    await _check_open(store, kind, ids)
+    closed = await close(store, kind, ids, outcome, session.helper.name, entry_id, note)
+    return ok({"closed": closed})
+
+
+@routes.post("/api/kb/worklists/add-question")
+async def post_add_question(request: web.Request) -> web.Response:
+    """One click: the citizen's wording becomes a similar question of an entry, published at once."""
+    session = require_changing(request, CURATION)
+    body = await json_body(request)
+    kind, ids = _item_ids(body)
+    entry_id = _text(body.get("entry_id"), "entry_id", MAX_TEXT)
+    wording = _text(body.get("text"), "text", MAX_TEXT)
+    store = request.app[STORE]
+    await _check_open(store, kind, ids)
+    from knowledge_base.curation import CurationError
+
+    try:
+        version = await curation_of(request.app).add_similar_question(entry_id, wording, actor_of(session))
+    except CurationError as err:
+        raise RefusedError(err.status, err.code, err.message) from err
+    closed = await close(store, kind, ids, "added_question", session.helper.name, entry_id, wording)
+    return ok({"closed": closed, "entry_id": entry_id, "version": version})
+
+
+def setup(app: web.Application) -> None:
+    access.setup(app)
+    install_knowledge(app)
+    app.add_routes(routes)
+    staff_pages.add_page(app, "/kb/worklists", "worklists.html", CURATION)
