@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from .elastic_index import (
     store_stamps,
 )
 from .hits import make_hit
+from .rerank import RERANK_DEPTH, Candidate, TermStatistics, load_term_statistics, rerank
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +189,9 @@ class ElasticsearchSearch:
         self._sync_lock = asyncio.Lock()  # one catch-up / reindex at a time
         self._start_task: asyncio.Task[None] | None = None
         self._monitor_task: asyncio.Task[None] | None = None
+        # Families and document frequencies for re-ranking (search/rerank.py), per store generation.
+        self._statistics: TermStatistics | None = None
+        self._statistics_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, fallback: SearchBackend) -> ElasticsearchSearch:
@@ -326,12 +331,25 @@ class ElasticsearchSearch:
     async def _search_cluster(self, terms: list[str], top_k: int, kinds: Sequence[str] | None) -> list[SearchHit]:
         assert self.client is not None
         response = await self.client.options(request_timeout=self.query_timeout).search(
-            index=self.alias, **query_body(terms, top_k, kinds)
+            index=self.alias, **query_body(terms, max(top_k, RERANK_DEPTH), kinds)
         )
-        return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], terms)
+        return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], terms, top_k)
 
-    def _to_hits(self, raw_hits: Iterable[Mapping[str, Any]], terms: list[str]) -> list[SearchHit]:
-        hits = []
+    def term_statistics(self) -> TermStatistics:
+        """The store's families and document frequencies, reloaded when the store changed."""
+        statistics = self._statistics
+        if statistics is not None and statistics.generation == self.store.generation():
+            return statistics
+        with self._statistics_lock:
+            statistics = self._statistics
+            if statistics is None or statistics.generation != self.store.generation():
+                statistics = self._statistics = load_term_statistics(self.store)
+        return statistics
+
+    def _to_hits(self, raw_hits: Iterable[Mapping[str, Any]], terms: list[str], top_k: int) -> list[SearchHit]:
+        statistics = self.term_statistics()
+        rows: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+        candidates = []
         for raw in raw_hits:
             source = raw["_source"]
             row = {
@@ -341,8 +359,15 @@ class ElasticsearchSearch:
                 "title": source["display_title"],
                 "answer": source["answer"],
             }
+            rows[row["id"]] = (row, field_terms(source))
+            family = statistics.family.get(row["id"], row["id"])
             # Rescaled to the embedded backend's scale (see elastic_index.py).
-            hits.append(make_hit(row, field_terms(source), terms, float(raw["_score"]) * SCORE_SCALE))
+            score = float(raw["_score"]) * SCORE_SCALE
+            candidates.append(Candidate(row["id"], row["kind"], family, rows[row["id"]][1], score))
+        hits = []
+        for candidate in rerank(candidates, terms, statistics.idf)[:top_k]:
+            row, terms_of_row = rows[candidate.id]
+            hits.append(make_hit(row, terms_of_row, terms, candidate.score))
         return hits
 
     def _query_failed(self, error: Exception) -> None:

@@ -3,7 +3,7 @@
 What: every entry's indexed fields (title, questions, keywords, content; already stored by
 store.py in the FTS5 table as space-joined canonical terms) are loaded into a sparse
 entries x vocabulary matrix of precomputed BM25F weights (search/bm25f.py); a query sums a few
-columns and takes the top k.
+columns and takes the top k (at least RERANK_DEPTH), whose families search/rerank.py re-orders.
 
 Why: SQLite FTS5's bm25() normalises length over the whole row, not per field, so a guide and its
 own shorter Q&As swapped places, and an OR query scored ~4,000 of 10k rows in SQL.  bench/retrieval
@@ -36,6 +36,7 @@ from ..models import Entry
 from ..store import Store
 from .base import SearchHit, prepare_query
 from .hits import make_hit
+from .rerank import FAMILY_SQL, RERANK_DEPTH, Candidate, rerank
 
 if TYPE_CHECKING:  # numpy and scipy load on the first search, not on import: worker processes
     # (the action server's, the tests' spawned readers) start half a second sooner.
@@ -43,7 +44,10 @@ if TYPE_CHECKING:  # numpy and scipy load on the first search, not on import: wo
 
 log = logging.getLogger(__name__)
 
-_ROWS_SQL = f"SELECT id, kind, domain, display_title, answer, {', '.join(FIELDS)} FROM search_index"
+_ROWS_SQL = f"""
+SELECT s.id, s.kind, s.domain, s.display_title, s.answer, {FAMILY_SQL}, {", ".join("s." + f for f in FIELDS)}
+FROM search_index AS s JOIN entries AS e ON e.id = s.id
+"""
 _GENERATION_SQL = "SELECT value FROM meta WHERE key = 'generation'"
 
 
@@ -56,8 +60,8 @@ def load_index(store: Store, params: Bm25fParams | None = None) -> Bm25fIndex:
     try:
         generation = int(db.execute(_GENERATION_SQL).fetchone()[0])
         rows = [
-            IndexRow(entry_id, kind, domain, title, answer, dict(zip(FIELDS, terms, strict=True)))
-            for entry_id, kind, domain, title, answer, *terms in db.execute(_ROWS_SQL)
+            IndexRow(entry_id, kind, domain, title, answer, dict(zip(FIELDS, terms, strict=True)), family)
+            for entry_id, kind, domain, title, answer, family, *terms in db.execute(_ROWS_SQL)
         ]
     finally:
         db.execute("COMMIT")
@@ -96,10 +100,17 @@ class EmbeddedSearch:
         terms = prepare_query(query)
         if not terms or top_k <= 0:
             return []
+        index = self.current_index()
+        rows = {}
+        candidates = []
+        for row, score in index.top(terms, max(top_k, RERANK_DEPTH), kinds):
+            rows[row.id] = row
+            candidates.append(Candidate(row.id, row.kind, row.family or row.id, row.field_terms, score))
         hits = []
-        for row, score in self.current_index().top(terms, top_k, kinds):
+        for candidate in rerank(candidates, terms, index.idf)[:top_k]:
+            row = rows[candidate.id]
             shown = {"id": row.id, "kind": row.kind, "domain": row.domain, "title": row.title, "answer": row.answer}
-            hits.append(make_hit(shown, row.field_terms, terms, score))
+            hits.append(make_hit(shown, row.field_terms, terms, candidate.score))
         return hits
 
     async def search(self, query: str, top_k: int = 5, kinds: Sequence[str] | None = None) -> list[SearchHit]:
