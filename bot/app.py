@@ -94,6 +94,7 @@ def create_app(config: BotConfig) -> web.Application:
     rest.setup(app)
     helpdesk.setup(app)  # 在线帮办: console, queue, live chat (docs/helpers.md)
     curation.setup(app)  # knowledge-base editor, review, versions (docs/curation.md)
+    curation.setup(app)  # knowledge-base editor, review, versions (docs/curation.md)
     worklists.setup(app)  # staff worklists: unanswered questions, 差评, helper drafts (docs/curation.md)
     kb_transfer.setup(app)  # knowledge-base import (checked before commit) and export
     if config.telegram_enabled:

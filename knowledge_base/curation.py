@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -369,12 +369,19 @@ def validate(data: Any) -> Entry:
     try:
         entry = ENTRY_TYPES[kind].parse_obj(dict(data))
     except ValidationError as error:
-        problems = [
-            _problem(".".join(str(p) for p in item["loc"] if p != "__root__"), _pydantic_message(item["msg"]))
-            for item in error.errors()
-        ]
+        problems = [_problem(_path(item["loc"]), _pydantic_message(item["msg"])) for item in error.errors()]
         raise InvalidEntryError(f"有 {len(problems)} 处需要修改，未保存。", problems) from None
     return entry  # type: ignore[return-value]
+
+
+def _path(loc: Sequence[Any]) -> str:
+    """pydantic's ("materials", 2, "name") as "materials[2].name", the form the diff uses."""
+    out = ""
+    for part in loc:
+        if part == "__root__":
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def flatten(value: Any, path: str = "") -> dict[str, Any]:

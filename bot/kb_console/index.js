@@ -1,0 +1,64 @@
+// /kb/: browse, search and filter entries; open one in the editor.
+"use strict";
+
+(() => {
+  const el = Staff.el;
+  const form = document.getElementById("filters");
+  const body = document.querySelector("#entries tbody");
+  const more = document.getElementById("more");
+  let offset = 0;
+  const PAGE = 50;
+
+  function query() {
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+    params.set("limit", PAGE);
+    params.set("offset", offset);
+    return params;
+  }
+
+  function row(e) {
+    const open = e.open_revision;
+    const status = el("td", {}, Curation.badge(e.status));
+    if (open) status.append(" ", Curation.badge(open.state));
+    return el("tr", { dataset: { id: e.id } },
+      el("td", {}, el("a", { href: `/kb/edit?id=${encodeURIComponent(e.id)}` }, e.title), el("div", { className: "muted" }, e.id)),
+      el("td", {}, Curation.KINDS[e.kind] || e.kind),
+      el("td", {}, e.domain),
+      el("td", {}, e.department || ""),
+      status,
+      el("td", {}, e.version === null ? "—" : String(e.version)),
+      el("td", {}, Curation.when(open ? open.updated_at : e.updated_at), el("div", { className: "muted" }, open ? open.last_editor : e.updated_by)));
+  }
+
+  async function load(append = false) {
+    if (!append) offset = 0;
+    try {
+      const data = await Staff.api("GET", `/api/kb/entries?${query()}`);
+      if (!append) body.replaceChildren();
+      for (const e of data.entries) body.append(row(e));
+      offset += data.entries.length;
+      document.getElementById("count").textContent = `共 ${data.total} 条`;
+      more.hidden = offset >= data.total;
+      Staff.say("");
+    } catch (err) {
+      Staff.say(err.message, true);
+    }
+  }
+
+  async function start() {
+    await Staff.start();
+    const params = new URLSearchParams(window.location.search);
+    for (const [key, value] of params) if (form.elements[key]) form.elements[key].value = value;
+    const meta = await Staff.api("GET", "/api/kb/meta");
+    for (const d of meta.domains) document.getElementById("domain").append(el("option", { value: d }, d));
+    for (const d of meta.departments) document.getElementById("department").append(el("option", { value: d }, d));
+    for (const [key, value] of params) if (form.elements[key]) form.elements[key].value = value;
+    form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+    Curation.onEnter(document.getElementById("q"), () => load());
+    more.addEventListener("click", () => load(true));
+    await load();
+  }
+
+  start().catch((err) => Staff.say(err.message, true));
+})();
