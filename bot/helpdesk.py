@@ -39,7 +39,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import access, accounts, auth
-from bot.access import CSRF_FAILED, RefusedError, json_body, ok, require, require_changing
+from bot.access import CSRF_FAILED, CURATION, RefusedError, json_body, ok, require, require_changing
 from bot.access import HELPDESK as HELPDESK_ROLES
 from bot.accounts import Helper
 from bot.auth import Session
@@ -528,6 +528,9 @@ def _summary(row: sqlite3.Row, now: float) -> dict[str, Any]:
 routes = web.RouteTableDef()
 
 
+STAFF_ROLES = HELPDESK_ROLES | CURATION  # who may log in, ask who they are and log out
+
+
 def _session(request: web.Request) -> Session:
     return require(request, HELPDESK_ROLES)
 
@@ -560,7 +563,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post(f"{API}/logout")
 async def logout(request: web.Request) -> web.Response:
-    session = _changing(request)
+    session = require_changing(request, STAFF_ROLES)  # the login is shared by every staff console
     db = request.app[STORE].db
     auth.close_session(db, session)
     db.execute("UPDATE helpers SET presence = 'away' WHERE id = ?", (session.helper.id,))
@@ -571,7 +574,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get(f"{API}/me")
 async def me(request: web.Request) -> web.Response:
-    return ok(_me(_session(request)))
+    return ok(_me(require(request, STAFF_ROLES)))
 
 
 @routes.post(f"{API}/presence")
