@@ -36,6 +36,13 @@
 | TELEGRAM_WEBHOOK_SECRET  | (random per start)             | secret Telegram sends back in a header              |
 | TELEGRAM_BASE_URL        | https://api.telegram.org/bot   | Bot API server (tests point it at a stand-in)       |
 | TELEGRAM_BASE_FILE_URL   | …/file/bot                     | the same for file downloads                         |
+| BOT_RETRAIN              | off                            | on: retrain Rasa when KB names change (bot/retrain.py) |
+| BOT_RETRAIN_POLL         | 5                              | seconds between checks of the KB store's generation |
+| BOT_RETRAIN_COMMAND      | rasa train … (see below)       | training command; {python} {lookups} {out} filled in |
+| BOT_RETRAIN_DIR          | $JSB_DATA_DIR/retrain          | staging models, training logs, the state file       |
+| BOT_RETRAIN_MODELS_DIR   | (none)                         | also copy a swapped-in model here (set it to        |
+|                          |                                | RASA_MODELS_DIR so a restart keeps the new model)   |
+| BOT_RETRAIN_TIMEOUT      | 3600                           | seconds before a training run is stopped as failed  |
 """
 
 from __future__ import annotations
@@ -52,6 +59,13 @@ import yaml
 from bot.service_hours import HoursError, ServiceHours
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# The training step of scripts/train.sh, with the lookup tables the retrainer generated.
+DEFAULT_RETRAIN_COMMAND = (
+    "{python} -m rasa train --config config.yml --domain domain.yml --data nlu_data {lookups} "
+    "--out {out} --fixed-model-name jishiban"
+)
 
 
 class ConfigError(ValueError):
@@ -96,11 +110,21 @@ class BotConfig:
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
     telegram_poll_interval: float = 0.0
+    retrain: str = "off"
+    retrain_poll: float = 5.0
+    retrain_command: str = DEFAULT_RETRAIN_COMMAND
+    retrain_dir: Path | None = None  # None: data_dir / "retrain"
+    retrain_models_dir: Path | None = None
+    retrain_timeout: float = 3600.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def database(self) -> Path:
         return self.db_path or self.data_dir / "bot.sqlite3"
+
+    @property
+    def retrain_path(self) -> Path:
+        return self.retrain_dir or self.data_dir / "retrain"
 
     @property
     def telegram_enabled(self) -> bool:
@@ -135,6 +159,12 @@ class BotConfig:
             ServiceHours.parse(self.helpdesk_hours, self.helpdesk_timezone)
         except HoursError as err:
             raise ConfigError(f"HELPDESK_HOURS / HELPDESK_TIMEZONE: {err}") from err
+        if self.retrain not in ("on", "off"):
+            raise ConfigError(f"BOT_RETRAIN must be on or off, got {self.retrain!r}")
+        if self.retrain_poll <= 0 or self.retrain_timeout <= 0:
+            raise ConfigError("BOT_RETRAIN_POLL and BOT_RETRAIN_TIMEOUT must be positive")
+        if "{out}" not in self.retrain_command or "{lookups}" not in self.retrain_command:
+            raise ConfigError("BOT_RETRAIN_COMMAND must contain {lookups} and {out}")
         if self.telegram_mode not in (None, "webhook", "polling"):
             raise ConfigError(f"TELEGRAM_MODE must be webhook or polling, got {self.telegram_mode!r}")
         if self.telegram_enabled and self.telegram_effective_mode == "webhook" and not self.telegram_webhook_url:
@@ -206,6 +236,12 @@ _ENV_NAMES = {
     "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
     "telegram_base_url": "TELEGRAM_BASE_URL",
     "telegram_base_file_url": "TELEGRAM_BASE_FILE_URL",
+    "retrain": "BOT_RETRAIN",
+    "retrain_poll": "BOT_RETRAIN_POLL",
+    "retrain_command": "BOT_RETRAIN_COMMAND",
+    "retrain_dir": "BOT_RETRAIN_DIR",
+    "retrain_models_dir": "BOT_RETRAIN_MODELS_DIR",
+    "retrain_timeout": "BOT_RETRAIN_TIMEOUT",
 }
 
 
