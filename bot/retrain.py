@@ -176,6 +176,7 @@ class Retrainer:
         self._tail.clear()
         self.status.update(state="checking", progress=None)
         self.status["last_run"] = {"reason": reason, "started_at": started, "result": "running", "log_tail": []}
+        await self.baseline()  # before the first check (the watcher is off): the model as it is now
         run_dir = self.home / "runs" / time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         lookups_dir = run_dir / "nlu_generated"
         lookups = await asyncio.to_thread(generate_lookups, self._kb_path(), lookups_dir)

@@ -65,7 +65,24 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("GET", "/kb/review"): CURATION,
     ("GET", "/kb/audit"): CURATION,
     ("GET", "/kb/static"): PUBLIC,
-    # Worklists, import/export and retrain add their rows here.
+    # worklists, import/export, retrain (bot/worklists.py, bot/kb_transfer.py, bot/retrain.py)
+    ("GET", "/api/kb/worklists/unanswered"): CURATION,
+    ("GET", "/api/kb/worklists/ratings"): CURATION,
+    ("GET", "/api/kb/worklists/drafts"): CURATION,
+    ("GET", "/api/kb/worklists/report"): CURATION,
+    ("GET", "/api/kb/worklists/entries"): CURATION,
+    ("GET", "/api/kb/conversations/{conversation_id}"): CURATION,
+    ("POST", "/api/kb/worklists/close"): CURATION,
+    ("POST", "/api/kb/worklists/add-question"): CURATION,
+    ("POST", "/api/kb/transfer/check"): CURATION,
+    ("POST", "/api/kb/transfer/commit"): REVIEW,
+    ("GET", "/api/kb/transfer/facets"): CURATION,
+    ("GET", "/api/kb/transfer/export"): CURATION,
+    ("GET", "/api/kb/training"): REVIEW,
+    ("POST", "/api/kb/training/run"): REVIEW,
+    ("GET", "/kb/worklists"): CURATION,
+    ("GET", "/kb/transfer"): CURATION,
+    ("GET", "/kb/training"): REVIEW,
 }
 
 PREFIXES = ("/api/kb", "/kb", "/api/helpdesk", "/helpdesk")
