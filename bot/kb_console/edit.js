@@ -437,7 +437,10 @@
       const kind = SCHEMA[params.get("new")] ? params.get("new") : "guide";
       state = { id: null, kind, isNew: true, entry: null, base_version: null, expected_edit: null };
       summary();
-      draw(structuredClone(BLANK[kind]));
+      const blank = structuredClone(BLANK[kind]);
+      // Opened from a worklist (新建草稿): the citizen's wording (and a helper's answer) prefilled.
+      if (kind === "qa") for (const key of ["question", "answer"]) if (params.get(key)) blank[key] = params.get(key);
+      draw(blank);
       $("history-body").replaceChildren(el("p", { className: "muted" }, "还没有历史。"));
     }
     $("save").addEventListener("click", save);

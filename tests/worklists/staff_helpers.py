@@ -19,7 +19,7 @@ from bot_helpers import RunningBot, chromium_browser, launch_bot  # noqa: E402
 
 from bot import accounts  # noqa: E402
 
-__all__ = ["RunningBot", "StaffClient", "chromium_browser", "launch_bot"]
+__all__ = ["PASSWORD", "RunningBot", "StaffClient", "chromium_browser", "launch_bot"]
 
 PASSWORD = "correct horse battery"
 
