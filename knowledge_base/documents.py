@@ -18,11 +18,6 @@ from .tokenizer import shared_tokenizer
 FIELD_WEIGHTS: dict[str, float] = {"title": 4.0, "questions": 2.0, "keywords": 4.0, "content": 1.0}
 FIELDS = tuple(FIELD_WEIGHTS)
 
-# Written between the terms of two wordings of one field (a guide's title and each alias, each of a
-# Q&A's similar questions), so search/rerank.py can compare a question with each wording.  It is
-# no term: jieba never emits it, and both backends drop it before scoring.
-WORDING_SEPARATOR = "|"
-
 
 @dataclass(frozen=True)
 class SearchDocument:
@@ -34,14 +29,9 @@ class SearchDocument:
     fields: dict[str, str]  # field name -> raw text
 
     def terms(self) -> dict[str, str]:
-        """field name -> space-joined canonical search terms, the lines (wordings) of a field
-        separated by WORDING_SEPARATOR."""
+        """field name -> space-joined canonical search terms."""
         tokenizer = shared_tokenizer()
-        out = {}
-        for name, text in self.fields.items():
-            lines = (" ".join(tokenizer.search_terms(line)) for line in text.split("\n"))
-            out[name] = f" {WORDING_SEPARATOR} ".join(line for line in lines if line)
-        return out
+        return {name: " ".join(tokenizer.search_terms(text)) for name, text in self.fields.items()}
 
 
 def _join(*parts: object) -> str:

@@ -1,95 +1,73 @@
-"""Re-ranking inside a family (search/rerank.py): a guide and its own Q&As swap places by how much
-of their own wording the question says; other hits never move and every hit keeps its score."""
+"""The guide-first rule (search/rerank.py): when a question says only the name of a matter, the
+matter's guide comes before its own Q&As; nothing else moves and every hit keeps its score."""
 
 from pathlib import Path
 
-from knowledge_base.documents import WORDING_SEPARATOR, to_document
+from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import QA
 from knowledge_base.search.embedded import EmbeddedSearch
-from knowledge_base.search.rerank import Candidate, fit, load_term_statistics, rerank, wordings
+from knowledge_base.search.rerank import Candidate, load_families, rerank
 from knowledge_base.store import Store
 
-SEP = f" {WORDING_SEPARATOR} "
+
+def guide(entry_id: str, title_terms: str, score: float) -> Candidate:
+    return Candidate(entry_id, "guide", entry_id, title_terms, score)
 
 
-def flat(term: str) -> float:
-    return 1.0
+def qa(entry_id: str, family: str, title_terms: str, score: float) -> Candidate:
+    return Candidate(entry_id, "qa", family, title_terms, score)
 
 
-def guide(entry_id: str, title: str, score: float) -> Candidate:
-    return Candidate(entry_id, "guide", entry_id, {"title": title}, score)
+def ids(candidates: list[Candidate]) -> list[str]:
+    return [c.id for c in candidates]
 
 
-def qa(entry_id: str, family: str, question: str, score: float, similar: str = "") -> Candidate:
-    return Candidate(entry_id, "qa", family, {"title": question, "questions": similar}, score)
+def test_a_question_naming_only_the_matter_gets_the_guide_first():
+    materials = qa("qa.birth-materials", "guide.birth", "新生儿 新生 生儿 报 户口 申请材料", 27.4)
+    birth = guide("guide.birth", "出生 登记 报 户口 新生儿 新生 生儿 上 户口 孩子", 27.2)
+    ranked = rerank([materials, birth], ["新生儿", "新生", "生儿", "上", "户口"])
+    assert ids(ranked) == ["guide.birth", "qa.birth-materials"]
+    assert [c.score for c in ranked] == [27.2, 27.4]  # scores are the backend's, unchanged
 
 
-def test_wordings_are_split_per_field_and_per_wording():
-    candidate = qa("qa.x", "guide.x", "孩子 转学", 1.0, similar=f"转学 外省{SEP}学籍 转")
-    assert wordings("qa", candidate.field_terms) == [
-        frozenset({"孩子", "转学"}),
-        frozenset({"转学", "外省"}),
-        frozenset({"学籍", "转"}),
-    ]
-    # A guide's wordings are its title and aliases only, not its FAQ questions.
-    assert wordings("guide", {"title": f"转学{SEP}孩子 转学", "questions": "外省"}) == [
-        frozenset({"转学"}),
-        frozenset({"孩子", "转学"}),
-    ]
+def test_a_more_specific_question_keeps_the_score_order():
+    # "抵押 登记 银行": 银行 is none of the guide's names, so the Q&A about banks may stay first.
+    at_bank = qa("qa.mortgage-at-bank", "guide.mortgage", "房贷 抵押 登记 银行", 16.2)
+    mortgage = guide("guide.mortgage", "不动产 抵押 登记 房子 抵押 办 抵押", 16.1)
+    assert ids(rerank([at_bank, mortgage], ["银行", "抵押", "登记"])) == ["qa.mortgage-at-bank", "guide.mortgage"]
 
 
-def test_fit_is_the_best_weighted_share_of_one_wording():
-    candidate = qa("qa.x", "guide.x", "孩子 转学 外省 学籍", 1.0, similar="转学 手续")
-    assert fit(frozenset({"转学", "手续"}), candidate, flat) == 1.0
-    assert fit(frozenset({"孩子"}), candidate, flat) == 0.25
-    # Rare words weigh more: "外省" carries most of the first wording.
-    idf = {"孩子": 1.0, "转学": 1.0, "外省": 6.0, "学籍": 2.0, "手续": 1.0}.__getitem__
-    assert fit(frozenset({"外省"}), qa("qa.x", "g", "孩子 转学 外省 学籍", 1.0), idf) == 0.6
+def test_the_guide_takes_its_familys_first_place_and_other_families_stay():
+    other = qa("qa.other", "guide.other", "转学", 30.0)
+    first = qa("qa.a", "guide.g", "孩子 转学 外省", 20.0)
+    between = guide("guide.between", "孩子", 19.0)
+    second = qa("qa.b", "guide.g", "孩子 转学 六年级", 18.0)
+    own = guide("guide.g", "学生 转学 孩子 转学", 17.0)
+    ranked = rerank([other, first, between, second, own], ["孩子", "转学"])
+    # The family held places 2, 4 and 5: its guide moves to 2, its Q&As follow in their order.
+    assert ids(ranked) == ["qa.other", "guide.g", "guide.between", "qa.a", "qa.b"]
 
 
-def test_a_guide_named_in_full_overtakes_a_more_specific_qa_of_its_own():
-    # "孩子转学要啥手续": the Q&A about another province scores a little higher, but its question
-    # says much the citizen did not; the guide's alias "孩子 转学" is said in full.
-    specific = qa("qa.transfer-province", "guide.transfer", "孩子 转学 外省 学籍", 16.9)
-    general = guide("guide.transfer", f"义务教育 学生 转学{SEP}孩子 转学", 16.0)
-    ranked = rerank([specific, general], ["孩子", "转学", "手续"], flat)
-    assert [c.id for c in ranked] == ["guide.transfer", "qa.transfer-province"]
-    assert [c.score for c in ranked] == [16.0, 16.9]  # scores are the backend's, unchanged
+def test_a_guide_alone_or_beyond_the_depth_is_not_moved():
+    lone = [qa("qa.a", "guide.absent", "转学", 20.0), guide("guide.x", "转学", 19.0)]
+    assert ids(rerank(lone, ["转学"])) == ["qa.a", "guide.x"]
+    deep = [qa("qa.a", "guide.g", "转学 外省", 20.0), *(guide(f"guide.f{n}", "其他", 19.0) for n in range(3))]
+    deep.append(guide("guide.g", "转学", 18.0))
+    assert ids(rerank(deep, ["转学"], depth=4)) == ["qa.a", "guide.f0", "guide.f1", "guide.f2", "guide.g"]
 
 
-def test_a_clear_lead_is_kept():
-    specific = qa("qa.transfer-province", "guide.transfer", "孩子 转学 外省 学籍", 30.0)
-    general = guide("guide.transfer", f"义务教育 学生 转学{SEP}孩子 转学", 16.0)
-    ranked = rerank([specific, general], ["孩子", "转学", "手续"], flat)
-    assert [c.id for c in ranked] == ["qa.transfer-province", "guide.transfer"]
+def test_blank_query_changes_nothing():
+    candidates = [qa("qa.a", "guide.g", "转学", 2.0), guide("guide.g", "转学", 1.0)]
+    assert ids(rerank(candidates, [])) == ["qa.a", "guide.g"]
 
 
-def test_other_families_keep_their_places():
-    other = qa("qa.other", "guide.other", "户口 迁移", 20.0)
-    specific = qa("qa.transfer-province", "guide.transfer", "孩子 转学 外省 学籍", 16.9)
-    between = guide("guide.between", "户口", 16.5)
-    general = guide("guide.transfer", f"学生 转学{SEP}孩子 转学", 16.0)
-    ranked = rerank([other, specific, between, general], ["孩子", "转学", "户口"], flat)
-    # The family's two places (2nd and 4th) are swapped between its members; 1st and 3rd stay.
-    assert [c.id for c in ranked] == ["qa.other", "guide.transfer", "guide.between", "qa.transfer-province"]
-
-
-def test_only_the_first_hits_are_reranked():
-    specific = qa("qa.s", "guide.g", "孩子 转学 外省 学籍", 16.9)
-    general = guide("guide.g", "孩子 转学", 16.0)
-    fillers = [guide(f"guide.f{n}", "其他", 16.5) for n in range(3)]
-    ranked = rerank([specific, *fillers, general], ["孩子", "转学"], flat, depth=4)
-    assert [c.id for c in ranked] == ["qa.s", "guide.f0", "guide.f1", "guide.f2", "guide.g"]
-
-
-def test_separators_leave_bm25f_scores_unchanged(tmp_path: Path):
-    # The separator is no term: a row with wordings split by it scores as the same terms unsplit.
+async def test_families_come_from_the_store_for_both_backends(tmp_path: Path):
     store = Store(tmp_path / "kb.sqlite3")
-    entry = QA(
+    plain = QA(
         id="qa.test.one",
         domain="general",
         question="低保怎么申请",
-        similar=["吃低保", "低保在哪办", "办低保"],
+        similar=["吃低保", "办低保", "低保在哪办"],
         answer="去街道。",
     )
     linked = QA(
@@ -100,15 +78,22 @@ def test_separators_leave_bm25f_scores_unchanged(tmp_path: Path):
         answer="一个月。",
         guide="guide.test.dibao",
     )
-    store.upsert([entry, linked])
-    terms = to_document(entry).terms()
-    assert terms["questions"].count(WORDING_SEPARATOR) == 2
+    kb = KnowledgeBase(store)
+    await kb.publish([plain, linked])
+    families = load_families(store)
+    # A Q&A's family is its guide; without a guide, the entry itself.
+    assert dict(families.family) == {"qa.test.one": "qa.test.one", "qa.test.two": "guide.test.dibao"}
+    assert families.generation == store.generation()
     index = EmbeddedSearch(store).current_index()
-    assert WORDING_SEPARATOR not in index.vocabulary
-    statistics = load_term_statistics(store)
-    # A Q&A's family is its guide (read from the entry); without a guide, the entry itself.
-    assert statistics.entries == 2
-    assert statistics.family == {"qa.test.one": "qa.test.one", "qa.test.two": "guide.test.dibao"}
-    assert {row.id: row.family for row in index.rows} == statistics.family
-    assert abs(statistics.idf("低保") - index.idf("低保")) < 1e-9
-    store.close()
+    assert {row.id: row.family for row in index.rows} == dict(families.family)
+    await kb.close()
+
+
+async def test_the_embedded_backend_applies_the_rule(tmp_path: Path):
+    # The curated data: "新生儿上户口怎么办" names only the matter of the birth-registration guide.
+    kb = KnowledgeBase(Store(tmp_path / "kb.sqlite3"))
+    await kb.load_data_dir()
+    hits = await kb.search("新生儿上户口怎么办", top_k=3)
+    assert hits[0].id == "guide.birth-household-registration"
+    assert "qa.identity.birth-registration-materials" in [h.id for h in hits]
+    await kb.close()

@@ -16,7 +16,7 @@ from itertools import chain
 import numpy as np
 from scipy import sparse
 
-from ..documents import FIELD_WEIGHTS, FIELDS, WORDING_SEPARATOR
+from ..documents import FIELD_WEIGHTS, FIELDS
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class IndexRow:
     domain: str
     title: str
     answer: str
-    field_terms: dict[str, str]  # field -> space-joined canonical terms (wordings split by WORDING_SEPARATOR)
+    field_terms: dict[str, str]  # field -> space-joined canonical terms
     family: str = ""  # a Q&A's guide, else the entry's own id (search/rerank.py); "" = its own id
 
 
@@ -65,7 +65,7 @@ class Bm25fIndex:
         # Per field: (entry of every term occurrence, its term id, the entry's normalised weight).
         occurrences: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for name in FIELDS:
-            split = [row.field_terms.get(name, "").replace(WORDING_SEPARATOR, " ").split() for row in self.rows]
+            split = [row.field_terms.get(name, "").split() for row in self.rows]
             lengths = np.fromiter(map(len, split), dtype=np.float64, count=n)
             flat = list(chain.from_iterable(split))
             for term in dict.fromkeys(flat):  # new terms get the next ids, in order of appearance
@@ -85,18 +85,10 @@ class Bm25fIndex:
         df = np.diff(matrix.indptr).astype(np.float64)
         # Lucene's idf, never negative: a term found in most entries still counts a little.
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        self._idf = idf
         columns = np.repeat(np.arange(len(vocabulary)), np.diff(matrix.indptr))
         tf, k1 = matrix.data, params.k1
         matrix.data = idf[columns] * tf * (k1 + 1.0) / (k1 + tf)
         return matrix
-
-    def idf(self, term: str) -> float:
-        """The term's idf in this index (that of an unseen term for one it does not hold)."""
-        column = self.vocabulary.get(term)
-        if column is None:
-            return float(np.log(1.0 + (len(self.rows) + 0.5) / 0.5))
-        return float(self._idf[column])
 
     def top(self, terms: Sequence[str], k: int, kinds: Sequence[str] | None = None) -> list[tuple[IndexRow, float]]:
         """The k best-scoring rows (score > 0) for these distinct query terms, best first."""

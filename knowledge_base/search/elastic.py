@@ -64,7 +64,7 @@ from .elastic_index import (
     store_stamps,
 )
 from .hits import make_hit
-from .rerank import RERANK_DEPTH, Candidate, TermStatistics, load_term_statistics, rerank
+from .rerank import RERANK_DEPTH, Candidate, Families, load_families, rerank
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +189,9 @@ class ElasticsearchSearch:
         self._sync_lock = asyncio.Lock()  # one catch-up / reindex at a time
         self._start_task: asyncio.Task[None] | None = None
         self._monitor_task: asyncio.Task[None] | None = None
-        # Families and document frequencies for re-ranking (search/rerank.py), per store generation.
-        self._statistics: TermStatistics | None = None
-        self._statistics_lock = threading.Lock()
+        # Each entry's family (a Q&A's guide) for search/rerank.py, per store generation.
+        self._families: Families | None = None
+        self._families_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, fallback: SearchBackend) -> ElasticsearchSearch:
@@ -335,19 +335,20 @@ class ElasticsearchSearch:
         )
         return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], terms, top_k)
 
-    def term_statistics(self) -> TermStatistics:
-        """The store's families and document frequencies, reloaded when the store changed."""
-        statistics = self._statistics
-        if statistics is not None and statistics.generation == self.store.generation():
-            return statistics
-        with self._statistics_lock:
-            statistics = self._statistics
-            if statistics is None or statistics.generation != self.store.generation():
-                statistics = self._statistics = load_term_statistics(self.store)
-        return statistics
+    def families(self) -> Families:
+        """Every entry's family, read again from the store when it changed (one small SQL read to
+        check; a reload reads one column of the entries table)."""
+        families = self._families
+        if families is not None and families.generation == self.store.generation():
+            return families
+        with self._families_lock:
+            families = self._families
+            if families is None or families.generation != self.store.generation():
+                families = self._families = load_families(self.store)
+        return families
 
     def _to_hits(self, raw_hits: Iterable[Mapping[str, Any]], terms: list[str], top_k: int) -> list[SearchHit]:
-        statistics = self.term_statistics()
+        families = self.families()
         rows: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
         candidates = []
         for raw in raw_hits:
@@ -360,12 +361,12 @@ class ElasticsearchSearch:
                 "answer": source["answer"],
             }
             rows[row["id"]] = (row, field_terms(source))
-            family = statistics.family.get(row["id"], row["id"])
             # Rescaled to the embedded backend's scale (see elastic_index.py).
             score = float(raw["_score"]) * SCORE_SCALE
-            candidates.append(Candidate(row["id"], row["kind"], family, rows[row["id"]][1], score))
+            title_terms = rows[row["id"]][1]["title"]
+            candidates.append(Candidate(row["id"], row["kind"], families.of(row["id"]), title_terms, score))
         hits = []
-        for candidate in rerank(candidates, terms, statistics.idf)[:top_k]:
+        for candidate in rerank(candidates, terms)[:top_k]:
             row, terms_of_row = rows[candidate.id]
             hits.append(make_hit(row, terms_of_row, terms, candidate.score))
         return hits

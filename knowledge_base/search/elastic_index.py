@@ -33,13 +33,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ..documents import FIELDS, WORDING_SEPARATOR, SearchDocument
+from ..documents import FIELDS, SearchDocument
 from ..store import Store
 from .bm25f import Bm25fParams
 
 # Bump when the mapping or the document shape changes: a live index of another schema version is
 # then rebuilt at start-up.
-SCHEMA_VERSION = 3  # 3: fields keep wordings apart with documents.WORDING_SEPARATOR
+SCHEMA_VERSION = 2
 
 RANKING = Bm25fParams()  # the embedded backend's k1, per-field b and weights
 QUANTUM = 8  # tf~ in steps of 1/8: at 10k entries the same first hit for 97.3%, 99.3%, 99.5% of the
@@ -134,7 +134,6 @@ def weighted_text(terms: Mapping[str, str], averages: Mapping[str, float]) -> st
     """Each distinct term stacked round(QUANTUM * tf~) times (at least once): "社保|社保|… 低保|…"."""
     tf: dict[str, float] = {}
     for name in FIELDS:
-        # No "|" may reach the stacked field (it splits the stacks); WORDING_SEPARATOR is that character.
         words = terms.get(name, "").replace("|", "").split()
         if not words:
             continue
@@ -231,5 +230,5 @@ def field_averages(store: Store) -> dict[str, float]:
     for row in store.connection().execute(f"SELECT {', '.join(FIELDS)} FROM search_index"):
         count += 1
         for name, text in zip(FIELDS, row, strict=True):
-            totals[name] += len(text.replace(WORDING_SEPARATOR, " ").split())
+            totals[name] += len(text.split())
     return {name: (total / count if total else 1.0) for name, total in totals.items()}

@@ -3,7 +3,7 @@
 What: every entry's indexed fields (title, questions, keywords, content; already stored by
 store.py in the FTS5 table as space-joined canonical terms) are loaded into a sparse
 entries x vocabulary matrix of precomputed BM25F weights (search/bm25f.py); a query sums a few
-columns and takes the top k (at least RERANK_DEPTH), whose families search/rerank.py re-orders.
+columns and takes the top k (at least RERANK_DEPTH), to which search/rerank.py applies its rule.
 
 Why: SQLite FTS5's bm25() normalises length over the whole row, not per field, so a guide and its
 own shorter Q&As swapped places, and an OR query scored ~4,000 of 10k rows in SQL.  bench/retrieval
@@ -105,9 +105,11 @@ class EmbeddedSearch:
         candidates = []
         for row, score in index.top(terms, max(top_k, RERANK_DEPTH), kinds):
             rows[row.id] = row
-            candidates.append(Candidate(row.id, row.kind, row.family or row.id, row.field_terms, score))
+            candidates.append(
+                Candidate(row.id, row.kind, row.family or row.id, row.field_terms.get("title", ""), score)
+            )
         hits = []
-        for candidate in rerank(candidates, terms, index.idf)[:top_k]:
+        for candidate in rerank(candidates, terms)[:top_k]:
             row = rows[candidate.id]
             shown = {"id": row.id, "kind": row.kind, "domain": row.domain, "title": row.title, "answer": row.answer}
             hits.append(make_hit(shown, row.field_terms, terms, candidate.score))
