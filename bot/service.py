@@ -37,6 +37,7 @@ from bot.logs import fields
 from bot.payloads import interpret, rating_payload
 from bot.rasa_client import RasaClient, RasaUnavailableError
 from bot.store import Store
+from bot.tracker_outbox import TrackerOutbox
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class ConversationService:
         self._background: set[asyncio.Future[Any]] = set()
         self._arrivals: dict[int, float] = {}  # seq -> when it arrived, for the service_ms log field
         self.observers: list[ServiceObserver] = []
+        self.tracker_outbox = TrackerOutbox(store.db, rasa)  # the hand-back survives a Rasa outage
         self.local_payloads: dict[str, LocalPayloadHandler] = {}
         # Whether the assistant keeps answering a conversation that waits for a helper.  The helpers'
         # desk decides (yes in service hours, no in the off-hours leave-a-message mode); without a
@@ -267,8 +269,8 @@ class ConversationService:
         conversation = await self.store.set_state(conversation.id, State.BOT)
         events = [{"event": "slot", "name": "handoff_active", "value": False}]
         events += [{"event": "slot", "name": name, "value": value} for name, value in (slots or {}).items()]
-        if not await self.rasa.append_events(conversation.id, events):
-            log.warning("handoff.hand_back.rasa_not_told", extra=fields(conversation=conversation.id))
+        if not await self.tracker_outbox.send(conversation.id, events):
+            log.warning("handoff.hand_back.rasa_told_later", extra=fields(conversation=conversation.id))
         log.info("handoff.hand_back", extra=fields(conversation=conversation.id))
         await self._notify("handed_back", conversation)
         return conversation
@@ -333,6 +335,11 @@ class ConversationService:
 
     async def _process(self, conversation: Conversation, message: Message) -> bool:
         """Ask Rasa about one message; True when it was answered."""
+        if not await self.tracker_outbox.deliver(conversation.id):
+            # Rasa must hear the hand-back before this message, or it would still wait for a helper.
+            self._arrivals.pop(message.seq, None)
+            await self._failed(conversation, message, "hand-back events not delivered yet")
+            return False
         started = time.perf_counter()
         metadata = {"channel": conversation.channel}
         call = asyncio.ensure_future(self.rasa.send(conversation.id, message.rasa_text, metadata))
@@ -498,6 +505,8 @@ class ConversationService:
         """Restart answering where messages wait; returns how many conversations were restarted."""
         await self._redeliver()
         await self._expire()
+        if self.tracker_outbox.held() and await self.rasa.is_ready():
+            await self.tracker_outbox.deliver_all()
         waiting = await self.store.conversations_to_retry()
         waiting = [cid for cid in waiting if cid not in self._workers]
         if not waiting:

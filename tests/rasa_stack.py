@@ -7,6 +7,7 @@ as separate processes exactly as `make run` starts them.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -39,9 +40,13 @@ def _get(url: str) -> int | None:
 def train_model() -> Path:
     env = {**os.environ, "RASA_MODELS_DIR": str(MODELS), "RASA_TELEMETRY_ENABLED": "false"}
     env.pop("KB_DB", None)  # train on the curated data files
-    result = subprocess.run(
-        [str(REPO / "scripts" / "train.sh")], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
-    )
+    MODELS.mkdir(parents=True, exist_ok=True)
+    # Two test sessions in one checkout (a developer's and an editor's run) share var/: train one at a time.
+    with (MODELS / ".train.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [str(REPO / "scripts" / "train.sh")], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+        )
     if result.returncode != 0:
         raise RuntimeError(f"training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return MODELS / "jishiban.tar.gz"

@@ -241,6 +241,41 @@ async def test_rasa_killed_mid_conversation_apology_then_answer_after_restart(
     assert await bot.store.pending_count() == 0
 
 
+async def test_hand_back_while_rasa_is_down_reaches_rasa_before_the_next_question(
+    start_bot: StartBot, connect_widget: ConnectWidget, http: aiohttp.ClientSession, rasa_stack
+):
+    """Rasa must learn the helper is gone (handoff_active=false) even if it was down at hand-back."""
+    bot = await start_bot(rasa_url=rasa_stack.rasa_url, action_url=rasa_stack.action_url, helpdesk_hours="always")
+    client = await connect_widget(bot)
+    await client.hello()
+    ack = await client.say("转人工")
+    await client.answer_to(ack["seq"])
+    conversation_id = client.conversation_id
+    assert (await bot.store.get_conversation(conversation_id)).state == State.WAITING_HELPER
+
+    rasa_stack.stop_rasa()
+    try:
+        ack = await client.say(texts.BACK_TO_BOT_BUTTON, payload=texts.BACK_TO_BOT_PAYLOAD)
+        [reply] = await client.answer_to(ack["seq"])
+        assert reply["text"] == texts.BACK_TO_BOT
+        assert (await bot.store.get_conversation(conversation_id)).state == State.BOT
+        assert bot.service.tracker_outbox.held(conversation_id) == 1
+    finally:
+        rasa_stack.start_rasa()
+
+    ack = await client.say(QUESTION)
+    replies = await client.answer_to(ack["seq"], timeout=180)
+    assert with_entry(replies)["entry"]["id"] == GUIDE_ID
+    assert bot.service.tracker_outbox.held(conversation_id) == 0
+    async with http.get(f"{rasa_stack.rasa_url}/conversations/{conversation_id}/tracker") as response:
+        tracker = await response.json()
+    assert tracker["slots"]["handoff_active"] is False
+    # The reset came before the question, as it happened: the question is the last user event.
+    events = [(e["event"], e.get("name"), e.get("value"), e.get("text")) for e in tracker["events"]]
+    reset = len(events) - 1 - events[::-1].index(("slot", "handoff_active", False, None))
+    assert ("user", None, None, QUESTION) in events[reset:]
+
+
 async def test_messages_survive_a_bot_service_restart(
     start_bot: StartBot, connect_widget: ConnectWidget, rasa_stack, tmp_path
 ):
