@@ -1,0 +1,100 @@
+"""The console pages in Debian's Chromium without Rasa: HTML in an entry shows as text everywhere,
+Enter while an input method is composing sends nothing, lists are edited row by row."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from bot_helpers import RunningBot, chromium_browser
+from curation_helpers import GUIDE_ID, PASSWORD, with_fee
+
+pytestmark = pytest.mark.browser
+
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+async def login(browser: Any, bot: RunningBot, name: str) -> Any:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(bot.url + "/helpdesk/login?next=/kb/")
+    await page.get_by_label("用户名").fill(name)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name=re.compile("登录")).click()
+    await page.wait_for_url(bot.url + "/kb/")
+    return page
+
+
+async def test_html_shows_as_text_in_editor_review_and_preview(curation_bot: RunningBot, staff: Any) -> None:
+    editor_api = await staff(curation_bot, "小编")
+    status, entry = await editor_api.get(f"/api/kb/entries/{GUIDE_ID}")
+    data = with_fee(entry["published"]["data"], XSS)
+    status, saved = await editor_api.post(
+        f"/api/kb/entries/{GUIDE_ID}/draft", {"data": data, "base_version": entry["published"]["version"]}
+    )
+    assert status == 200
+    status, _ = await editor_api.post(f"/api/kb/entries/{GUIDE_ID}/submit", {"expected_edit": saved["draft"]["edit"]})
+    assert status == 200
+
+    async with chromium_browser() as browser:
+        reviewer = await login(browser, curation_bot, "审核甲")
+        await reviewer.goto(curation_bot.url + "/kb/review")
+        item = reviewer.locator(f'article.review-item[data-id="{GUIDE_ID}"]')
+        await item.wait_for()
+        assert XSS in await item.locator("table.diff").inner_text()
+
+        editor = await login(browser, curation_bot, "小编")
+        await editor.goto(f"{curation_bot.url}/kb/edit?id={GUIDE_ID}")
+        fee = editor.locator('[data-path="fee.standard"]')
+        await fee.wait_for()
+        assert await fee.input_value() == XSS
+        question = editor.get_by_label("试问")
+        await question.fill("居民身份证首次申领要多少钱")
+        await editor.get_by_role("button", name="试问").click()
+        answer = editor.locator("#preview-answer pre")
+        await answer.wait_for()
+        assert XSS in await answer.inner_text()
+        for page in (reviewer, editor):
+            assert await page.evaluate("window.__pwned") is None
+            assert await page.locator("#preview-answer img, table.diff img").count() == 0
+
+
+async def test_enter_while_composing_sends_nothing(curation_bot: RunningBot) -> None:
+    async with chromium_browser() as browser:
+        editor = await login(browser, curation_bot, "小编")
+        await editor.goto(f"{curation_bot.url}/kb/edit?id={GUIDE_ID}")
+        question = editor.get_by_label("试问")
+        await question.fill("居民身份证首次申领要多少钱")
+        sent: list[str] = []
+        editor.on("request", lambda r: sent.append(r.url) if r.url.endswith("/api/kb/preview") else None)
+        # The IME's Enter (choosing a candidate) comes first; a send from it would be issued before
+        # the real Enter's, so exactly one request means the IME's Enter sent nothing.
+        await question.dispatch_event("keydown", {"key": "Enter", "isComposing": True, "keyCode": 229})
+        assert await editor.locator("#preview-answer").inner_text() == ""
+        await question.press("Enter")
+        await editor.locator("#preview-answer pre").wait_for()
+        assert len(sent) == 1
+
+
+async def test_materials_are_edited_as_rows(curation_bot: RunningBot, staff: Any) -> None:
+    async with chromium_browser() as browser:
+        editor = await login(browser, curation_bot, "小编")
+        await editor.goto(f"{curation_bot.url}/kb/edit?id={GUIDE_ID}")
+        rows = editor.locator('ol.rows[data-path="materials"] > li')
+        await rows.first.wait_for()
+        count = await rows.count()
+        first_name = await editor.locator('[data-path="materials[0].name"]').input_value()
+        second_name = await editor.locator('[data-path="materials[1].name"]').input_value()
+        # Move the first material down, add one, remove nothing else; save the draft.
+        await rows.nth(0).get_by_role("button", name="↓").click()
+        await editor.get_by_role("button", name="添加材料").click()
+        assert await rows.count() == count + 1
+        await rows.nth(count).locator("input[type=text]").first.fill("测试新增材料")
+        await editor.get_by_role("button", name="保存草稿").click()
+        await editor.get_by_role("status").get_by_text("草稿已保存").wait_for()
+
+    api = await staff(curation_bot, "小编")
+    status, entry = await api.get(f"/api/kb/entries/{GUIDE_ID}")
+    assert status == 200
+    names = [m["name"] for m in entry["draft"]["data"]["materials"]]
+    assert names[:2] == [second_name, first_name] and names[-1] == "测试新增材料" and len(names) == count + 1
