@@ -189,6 +189,5 @@ async def get_export(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     access.setup(app)
-    worklists.install_knowledge(app)
     app.add_routes(routes)
     staff_pages.add_page(app, "/kb/transfer", "transfer.html", CURATION)

@@ -29,13 +29,14 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bot import access, staff_pages, worklists
+from bot import access, curation, staff_pages
 from bot.access import REVIEW, json_body, ok, require, require_changing
 from bot.config import REPO_ROOT, BotConfig
 from bot.keys import CONFIG
@@ -66,9 +67,9 @@ def generate_lookups(kb_db: Path, out_dir: Path) -> Path:
 class Retrainer:
     """Watches the knowledge base and keeps the running Rasa's model in step with its names."""
 
-    def __init__(self, config: BotConfig, knowledge: worklists.Knowledge) -> None:
+    def __init__(self, config: BotConfig, store: Callable[[], Any]) -> None:
         self.config = config
-        self.knowledge = knowledge
+        self.store = store  # the curated knowledge base's store, opened on first use
         self.home = config.retrain_path
         self.state_file = self.home / "state.json"
         self._task: asyncio.Task[None] | None = None
@@ -120,18 +121,18 @@ class Retrainer:
         self._save_state({"fingerprint": value, "model": None, "source": source, "at": time.time()})
 
     def _kb_path(self) -> Path:
-        return Path(self.knowledge.open().store.path)
+        return Path(self.store().path)
 
     # -- watching ------------------------------------------------------------------------------
 
     async def watch(self) -> None:
         """The background task: poll the store's generation, start a run when it changes."""
         await self.baseline()
-        self._generation = self.knowledge.open().store.generation()
+        self._generation = self.store().generation()
         while True:
             await asyncio.sleep(self.config.retrain_poll)
             try:
-                generation = self.knowledge.open().store.generation()
+                generation = self.store().generation()
             except Exception:
                 log.exception("retrain.poll_failed")
                 continue
@@ -357,8 +358,7 @@ async def _retrain_ctx(app: web.Application) -> Any:
 
 def setup(app: web.Application) -> None:
     access.setup(app)
-    worklists.install_knowledge(app)
-    app[RETRAINER] = Retrainer(app[CONFIG], app[worklists.KNOWLEDGE])
+    app[RETRAINER] = Retrainer(app[CONFIG], lambda: curation.curation_of(app).store)
     app.add_routes(routes)
     app.cleanup_ctx.append(_retrain_ctx)
     staff_pages.add_page(app, "/kb/training", "training.html", REVIEW)

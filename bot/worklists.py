@@ -8,8 +8,8 @@ Three lists, each item closed with an outcome (who, when) kept in the bot databa
     draft     helpers' 沉淀到知识库 drafts (bot/helpdesk.py, table kb_drafts)
 
 One click adds a citizen's wording as a similar question of an entry (published at once through
-knowledge_base.curation, so search finds the entry for it straight away) or opens a new draft in
-the editor; `GET /api/kb/worklists/report` gives the follow-up rate of 差评.
+bot.curation's one Curation per process, so search finds the entry for it straight away) or opens
+a new draft in the editor; `GET /api/kb/worklists/report` gives the follow-up rate of 差评.
 
 Grouping is greedy: questions are taken oldest first and join the first group whose first question
 shares enough search terms with them (Dice coefficient over the shared tokenizer's canonical terms,
@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import access, staff_pages
+from bot import access, curation, staff_pages
 from bot.access import CURATION, RefusedError, json_body, ok, require, require_changing
 from bot.keys import STORE
 from bot.masking import mask
@@ -206,58 +206,13 @@ async def transcript(store: Store, conversation_id: str) -> dict[str, Any] | Non
 # -- acting on items ------------------------------------------------------------------------------
 
 
-class Knowledge:
-    """The knowledge base the bot service publishes to (KB_* settings) and its curation, opened on
-    first use (jieba and the search index are large; a bot without staff never loads them)."""
-
-    def __init__(self) -> None:
-        self.kb: Any = None
-        self.curation: Any = None
-
-    def open(self) -> Any:
-        if self.kb is None:
-            from knowledge_base import KnowledgeBase
-
-            self.kb = KnowledgeBase.open()
-        return self.kb
-
-    def curate(self) -> Any:
-        if self.curation is None:
-            from knowledge_base.curation import Curation
-
-            self.curation = Curation(self.open())
-        return self.curation
-
-
 def knowledge(app: web.Application) -> Any:
-    return app[KNOWLEDGE].open()
+    """The knowledge base the bot service curates (one per process, bot.curation)."""
+    return curation.curation_of(app).kb
 
 
 def curation_of(app: web.Application) -> Any:
-    """knowledge_base.curation on the same knowledge base (audited, versioned changes)."""
-    return app[KNOWLEDGE].curate()
-
-
-def install_knowledge(app: web.Application) -> None:
-    """One lazily opened knowledge base for the staff modules of this app, closed with it."""
-    if KNOWLEDGE not in app:
-        app[KNOWLEDGE] = Knowledge()
-        app.on_cleanup.append(_close_knowledge)
-
-
-def actor_of(session: Any) -> Any:
-    from knowledge_base.curation import Actor
-
-    return Actor(session.helper.name, session.helper.role)
-
-
-async def _close_knowledge(app: web.Application) -> None:
-    kb = app[KNOWLEDGE].kb
-    if kb is not None:
-        await kb.close()
-
-
-KNOWLEDGE = web.AppKey("kb_knowledge", Knowledge)
+    return curation.curation_of(app)
 
 
 def _item_ids(body: dict[str, Any]) -> tuple[str, list[int]]:
@@ -379,7 +334,7 @@ async def post_add_question(request: web.Request) -> web.Response:
     from knowledge_base.curation import CurationError
 
     try:
-        version = await curation_of(request.app).add_similar_question(entry_id, wording, actor_of(session))
+        version = await curation_of(request.app).add_similar_question(entry_id, wording, curation.actor_of(session))
     except CurationError as err:
         raise RefusedError(err.status, err.code, err.message) from err
     closed = await close(store, kind, ids, "added_question", session.helper.name, entry_id, wording)
@@ -388,6 +343,5 @@ async def post_add_question(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     access.setup(app)
-    install_knowledge(app)
     app.add_routes(routes)
     staff_pages.add_page(app, "/kb/worklists", "worklists.html", CURATION)
