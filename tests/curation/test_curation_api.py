@@ -166,3 +166,25 @@ async def test_list_filters_and_meta(curation_bot: Any, staff: Any) -> None:
     for query in ("state=nonsense", "limit=abc"):
         status, refused = await editor.get(f"/api/kb/entries?{query}")
         assert status == 400 and refused["error"]["message"], query
+
+
+async def test_preview_finds_a_new_entry_only_in_the_draft(curation_bot: Any, staff: Any) -> None:
+    editor = await staff(curation_bot, "小编")
+    new = {
+        "kind": "qa",
+        "id": "qa.test.pet-licence",
+        "domain": "general",
+        "question": "养犬登记证怎么办理",
+        "similar": ["狗证怎么办", "养狗要登记吗", "犬证在哪里办"],
+        "answer": "请带身份证和犬只免疫证明到辖区派出所办理养犬登记。",
+    }
+    status, before = await editor.post("/api/kb/preview", {"question": "狗证怎么办"})
+    assert status == 200 and before["entry_id"] != new["id"]
+    status, preview = await editor.post("/api/kb/preview", {"question": "狗证怎么办", "data": new})
+    assert status == 200, preview
+    assert preview["outcome"] == "answer" and preview["uses_draft"] and preview["entry_id"] == new["id"]
+    assert new["answer"] in preview["text"] and preview["hits"][0]["is_draft"]
+    status, refused = await editor.post("/api/kb/preview", {"question": "狗证怎么办", "data": dict(new, similar=[])})
+    assert status == 422 and refused["error"]["details"][0]["field"] == "similar"
+    status, listed = await editor.get("/api/kb/entries?q=养犬")
+    assert listed["total"] == 0  # a preview stores nothing
