@@ -45,6 +45,7 @@ from bot.logs import fields
 log = logging.getLogger(__name__)
 
 LOG_TAIL = 80  # lines of the training output kept for the page
+KEEP_RUNS = 5  # run folders (staged model, log) kept for looking into; the current model's always
 SWAP_TIMEOUT_S = 300  # Rasa loads the new model before it answers the PUT
 _STARTED = re.compile(r"Starting to train component '([^']+)'")
 _FINISHED = re.compile(r"Finished training component '([^']+)'")
@@ -163,11 +164,19 @@ class Retrainer:
             except Exception as err:  # a bug must not kill the watcher; staff see it
                 log.exception("retrain.crashed")
                 self._finish("failed", f"内部错误：{err}")
+            self._prune()
             if not self._queued:
                 return
             self._queued = False
             self.status["queued"] = False
             reason = "训练期间知识库又有更新"
+
+    def _prune(self) -> None:
+        current = (self.status["current"] or {}).get("model") or ""
+        runs = sorted((self.home / "runs").glob("*"), reverse=True)
+        for old in runs[KEEP_RUNS:]:
+            if not current.startswith(str(old) + os.sep):
+                shutil.rmtree(old, ignore_errors=True)
 
     # -- one run -------------------------------------------------------------------------------
 
@@ -178,7 +187,8 @@ class Retrainer:
         self.status.update(state="checking", progress=None)
         self.status["last_run"] = {"reason": reason, "started_at": started, "result": "running", "log_tail": []}
         await self.baseline()  # before the first check (the watcher is off): the model as it is now
-        run_dir = self.home / "runs" / time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
+        run_dir = self.home / "runs" / f"{stamp}-{self.status['runs']:04d}"
         lookups_dir = run_dir / "nlu_generated"
         lookups = await asyncio.to_thread(generate_lookups, self._kb_path(), lookups_dir)
         new_print = fingerprint(lookups)
