@@ -53,6 +53,8 @@ async def cmd_load(args: argparse.Namespace) -> int:
             f"loaded {args.data_dir}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged, {len(report.removed)} removed -> {kb.store.path}"
         )
+        if report.kept:  # staff changed these in the console; the data files do not overwrite them
+            print(f"kept {len(report.kept)} entries as staff published them: {', '.join(report.kept[:10])}")
     return 0
 
 
