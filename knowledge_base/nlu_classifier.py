@@ -27,11 +27,12 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as NLU_FALLBACK
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.optimize import minimize_scalar
 from scipy.sparse import csr_matrix, hstack, vstack
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -41,6 +42,33 @@ from sklearn.svm import LinearSVC
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_intent_classifier.joblib"
+
+
+class SparseTfidf(BaseEstimator, TransformerMixin):
+    """tf-idf over the sparse n-gram count columns, which come first in blocks of the given widths:
+    one block for all of them, or one per featurizer so that each block is L2-normalised on its
+    own and a small block (LAC's tags) is not drowned by a large one (character n-grams).  The
+    columns after the blocks (dense features such as knowledge_base.nlu_e5_featurizer's) pass
+    through as they are: tf-idf of a signed dense vector means nothing, its featurizer scales it."""
+
+    def __init__(self, blocks: tuple[int, ...]) -> None:
+        self.blocks = blocks
+
+    def _spans(self) -> list[tuple[int, int]]:
+        ends = np.cumsum(self.blocks)
+        return [(int(end - width), int(end)) for width, end in zip(self.blocks, ends, strict=True)]
+
+    def fit(self, x: csr_matrix, y: Any = None) -> SparseTfidf:
+        self.tfidf_ = [TfidfTransformer(sublinear_tf=True).fit(x[:, a:b]) for a, b in self._spans()]
+        return self
+
+    def transform(self, x: csr_matrix) -> csr_matrix:
+        spans = self._spans()
+        parts = [tfidf.transform(x[:, a:b]) for tfidf, (a, b) in zip(self.tfidf_, spans, strict=True)]
+        n_sparse = spans[-1][1] if spans else 0
+        if x.shape[1] > n_sparse:
+            parts.append(x[:, n_sparse:])
+        return hstack(parts).tocsr()
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -61,6 +89,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "kind": "svm",  # svm or logreg
             "C": 1.0,
             "tfidf": True,  # false: the raw counts, as Rasa's LogisticRegressionClassifier fits them
+            # tf-idf and L2-normalise each sparse featurizer's columns on their own, not all together
+            "tfidf_per_featurizer": False,
             "max_iter": 1000,  # logreg only
             "class_weight": "balanced",
             "random_state": 42,
@@ -96,7 +126,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if config.get("kind", "svm") not in ("svm", "logreg"):
             raise ValueError(f"LinearIntentClassifier: kind must be 'svm' or 'logreg', not {config.get('kind')!r}")
 
-    def _make_model(self) -> Pipeline:
+    def _make_model(self, blocks: tuple[int, ...]) -> Pipeline:
         cfg = self.config
         if cfg["kind"] == "logreg":
             estimator: Any = LogisticRegression(
@@ -105,17 +135,17 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         else:
             estimator = LinearSVC(C=cfg["C"], class_weight=cfg["class_weight"], random_state=cfg["random_state"])
         if cfg["tfidf"]:
-            return make_pipeline(TfidfTransformer(sublinear_tf=True), estimator)
+            return make_pipeline(SparseTfidf(blocks), estimator)
         return make_pipeline(estimator)
 
-    def _fit_temperature(self, x: csr_matrix, y: np.ndarray) -> float:
+    def _fit_temperature(self, x: csr_matrix, blocks: tuple[int, ...], y: np.ndarray) -> float:
         """The softmax temperature that makes held-out SVM scores most likely (up to 3 folds)."""
         classes, counts = np.unique(y, return_counts=True)
         folds = int(min(3, counts.min()))
         if folds < 2 or len(classes) < 3:  # too little data to hold any out, or binary scores
             return 1.0
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.config["random_state"])
-        scores = cross_val_predict(self._make_model(), x, y, cv=cv, method="decision_function")
+        scores = cross_val_predict(self._make_model(blocks), x, y, cv=cv, method="decision_function")
         truth = np.searchsorted(classes, y)
 
         def nll(log_t: float) -> float:
@@ -125,17 +155,23 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
         return float(np.exp(minimize_scalar(nll, bounds=(-5.0, 3.0), method="bounded").x))
 
-    @staticmethod
-    def _features(messages: list[Message]) -> csr_matrix:
+    def _features(self, messages: list[Message]) -> tuple[csr_matrix, tuple[int, ...]]:
+        """The sentence features, each sparse featurizer's block first (in the order of their
+        names), the dense ones after them; and the widths of the sparse blocks (one width for all
+        of them unless `tfidf_per_featurizer`)."""
         rows = []
+        widths: list[int] = []
         for message in messages:
-            sparse = message.get_sparse_features(TEXT)[1]  # [0] per token, [1] the sentence
+            sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+            sparse = sorted((f for f in sentence if f.is_sparse()), key=lambda f: str(f.origin))
+            parts = [csr_matrix(f.features) for f in sparse]
+            widths = [p.shape[1] for p in parts]
             dense = message.get_dense_features(TEXT)[1]
-            parts = [csr_matrix(sparse.features) if sparse is not None else csr_matrix((1, 0))]
             if dense is not None:
                 parts.append(csr_matrix(dense.features))
-            rows.append(hstack(parts).tocsr())
-        return vstack(rows).tocsr()
+            rows.append(hstack(parts).tocsr() if parts else csr_matrix((1, 0)))
+        blocks = tuple(widths) if self.config["tfidf_per_featurizer"] else (sum(widths),)
+        return vstack(rows).tocsr(), blocks
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
@@ -143,9 +179,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if len(set(labels)) < 2:
             logger.warning("LinearIntentClassifier: fewer than two intents in the training data; not trained.")
             return self._resource
-        x = self._features(examples)
-        self.model = self._make_model().fit(x, labels)
-        self.temperature = self._fit_temperature(x, labels) if self.config["kind"] == "svm" else 1.0
+        x, blocks = self._features(examples)
+        self.model = self._make_model(blocks).fit(x, labels)
+        self.temperature = self._fit_temperature(x, blocks, labels) if self.config["kind"] == "svm" else 1.0
         self.persist()
         return self._resource
 
@@ -173,7 +209,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 message.set("intent_ranking", [fallback], add_to_output=True)
         if not understood:
             return messages
-        probabilities = self._probabilities(self._features(understood))
+        probabilities = self._probabilities(self._features(understood)[0])
         classes = [str(c) for c in self.model.classes_]
         for message, row in zip(understood, probabilities, strict=True):
             order = np.argsort(-row)

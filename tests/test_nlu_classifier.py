@@ -69,7 +69,7 @@ def test_svm_confidence_keeps_the_svm_ranking(storage):
     assert clf.temperature > 0
     probe = message([1, 2, 5])  # mixed signals
     clf.process([probe])
-    scores = clf.model.decision_function(LinearIntentClassifier._features([probe]))[0]
+    scores = clf.model.decision_function(clf._features([probe])[0])[0]
     assert probe.get("intent")["name"] == clf.model.classes_[int(np.argmax(scores))]
 
 

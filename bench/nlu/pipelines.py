@@ -26,6 +26,12 @@ ENTITIES = [
     {"name": "EntitySynonymMapper"},
 ]
 LINEAR = "knowledge_base.nlu_classifier.LinearIntentClassifier"
+# pretrained knowledge shipped inside PyPI wheels (nothing downloaded): Baidu LAC's tags and
+# multilingual-e5-small sentence vectors
+LAC = {"name": "knowledge_base.nlu_lac_featurizer.LacFeaturizer"}
+E5 = {"name": "knowledge_base.nlu_e5_featurizer.E5SentenceFeaturizer", "weight": 2.0}
+# each featurizer's n-grams tf-idf'd and L2-normalised on their own: LAC's few tags keep their weight
+LINEAR_BLOCKS = {"name": LINEAR, "kind": "svm", "C": 1.0, "tfidf_per_featurizer": True}
 
 
 def _diet(epochs: int, **extra: Any) -> dict[str, Any]:
@@ -56,6 +62,15 @@ def candidates(diet_epochs: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
         "svm_char": (
             "LinearIntentClassifier: tf-idf + LinearSVC (temperature-scaled), word 1-2 + char 1-3",
             [TOKENIZER, WORDS, CHARS, {"name": LINEAR, "kind": "svm", "C": 1.0}],
+        ),
+        "svm_lac": (
+            "as svm_char plus LacFeaturizer: LAC POS/entity-type tags (ORG, nw = title of a work, ...); "
+            "tf-idf per featurizer",
+            [TOKENIZER, WORDS, CHARS, LAC, LINEAR_BLOCKS],
+        ),
+        "svm_lac_e5": (
+            "as svm_lac plus E5SentenceFeaturizer: multilingual-e5-small sentence vector (x2)",
+            [TOKENIZER, WORDS, CHARS, LAC, E5, LINEAR_BLOCKS],
         ),
         "logreg_counts": (
             "LinearIntentClassifier kind=logreg on raw counts (Rasa's LR model, saved with joblib), "

