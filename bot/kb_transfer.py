@@ -5,8 +5,8 @@
             bad rows (row, column, reason), what would be added or changed, duplicates and
             near-duplicates against stored entries and within the file.  Nothing is written.
     commit  POST /api/kb/transfer/commit {"upload": token, "confirm_duplicates": bool}   (reviewer, admin)
-            checked again against the store as it is now; all-or-nothing; every changed entry is
-            recorded in the audit log (knowledge_base.curation) in the same transaction.
+            checked again against the store as it is now; all-or-nothing; every changed entry gets
+            a published revision (history, diff, rollback) and an audit row in the same transaction.
     export  GET  /api/kb/transfer/export?format=csv|xlsx|yaml&kind=&domain=   (editor, reviewer, admin)
 
 The upload is read as the raw request body (not JSON), so a spreadsheet may be larger than the
@@ -27,6 +27,7 @@ from aiohttp import web
 
 from bot import access, staff_pages, worklists
 from bot.access import CURATION, REVIEW, RefusedError, json_body, ok, require, require_changing
+from bot.curation import actor_of, curation_of
 from bot.keys import CONFIG
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -123,18 +124,7 @@ async def post_commit(request: web.Request) -> web.Response:
         raise RefusedError(
             409, "duplicates", "文件里有重复或相似的条目，请确认后再导入。 / Confirm the duplicates first."
         )
-    from knowledge_base.curation import Actor, _audit, ensure_schema
-
-    kb = worklists.knowledge(request.app)
-    ensure_schema(kb.store)
-    actor = Actor(session.helper.name, session.helper.role)
-
-    def record(db: Any, report: Any) -> None:
-        for change, ids in (("added", report.added), ("updated", report.updated)):
-            for entry_id in ids:
-                _audit(db, actor, "import", entry_id, None, None, {"file": name, "change": change})
-
-    report = await kb.publish(check.entries, author=f"import:{name} ({actor.name})", within=record)
+    report = await curation_of(request.app).publish_import(check.entries, actor_of(session), name)
     shutil.rmtree(path.parent, ignore_errors=True)
     return ok(
         {

@@ -930,30 +930,39 @@ class Curation:
         def record(db: sqlite3.Connection, report: ChangeReport) -> None:
             version = _version_after(db, entry.id, report)
             _keep_previous(db, entry.id, previous[0])
-            stamp = now()
-            cursor = db.execute(
-                "INSERT INTO kb_revisions (entry_id, kind, data, state, base_version, published_version, author,"
-                " last_editor, reviewer, created_at, updated_at, note, edit)"
-                " VALUES (?, ?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (
-                    entry.id,
-                    entry.kind,
-                    _dumps(_entry_json(entry)),
-                    base_version,
-                    version,
-                    actor.name,
-                    actor.name,
-                    actor.name,
-                    stamp,
-                    stamp,
-                    note,
-                ),
-            )
-            _audit(db, actor, action, entry.id, int(cursor.lastrowid or 0), version, {**detail, "note": note})
+            revision_id = _insert_published(db, entry, base_version, version, actor, note)
+            _audit(db, actor, action, entry.id, revision_id, version, {**detail, "note": note})
             published.append(version)
 
         await self.kb.publish([entry], author=actor.name, before=check, within=record)
         return published[0]
+
+    async def publish_import(self, entries: Sequence[Entry], actor: Actor, source: str) -> ChangeReport:
+        """Publish a checked import file in one transaction (reviewer/admin).  Every added or changed
+        entry gets a published revision and an audit row, so imports show in history and can be
+        rolled back like any other change; unchanged entries are left alone."""
+        _need(actor, REVIEWERS)
+        source = str(source or "import")[:200]
+        previous: dict[str, _Row | None] = {}
+
+        def check(db: sqlite3.Connection) -> None:
+            for entry in entries:
+                previous[entry.id] = _row(db, entry.id)
+
+        def record(db: sqlite3.Connection, report: ChangeReport) -> None:
+            changed = set(report.added + report.updated)
+            for entry in entries:
+                if entry.id not in changed:
+                    continue
+                before = previous[entry.id]
+                version = _version_after(db, entry.id, report)
+                _keep_previous(db, entry.id, before)
+                base = before.version if before else None
+                revision_id = _insert_published(db, entry, base, version, actor, f"导入：{source}")
+                change = "updated" if before else "added"
+                _audit(db, actor, "import", entry.id, revision_id, version, {"file": source, "change": change})
+
+        return await self.kb.publish(list(entries), author=actor.name, before=check, within=record)
 
     async def add_similar_question(self, entry_id: str, text: str, actor: Actor) -> int:
         """Add a citizen's wording to a Q&A's similar questions (a guide's aliases), published at once;
@@ -1152,6 +1161,32 @@ def _title_of(data: Mapping[str, Any]) -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _insert_published(
+    db: sqlite3.Connection, entry: Entry, base_version: int | None, version: int, actor: Actor, note: str | None
+) -> int:
+    """The revision row of a version published without review (direct change, rollback, import)."""
+    stamp = now()
+    cursor = db.execute(
+        "INSERT INTO kb_revisions (entry_id, kind, data, state, base_version, published_version, author,"
+        " last_editor, reviewer, created_at, updated_at, note, edit)"
+        " VALUES (?, ?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        (
+            entry.id,
+            entry.kind,
+            _dumps(_entry_json(entry)),
+            base_version,
+            version,
+            actor.name,
+            actor.name,
+            actor.name,
+            stamp,
+            stamp,
+            note,
+        ),
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def _audit(

@@ -80,6 +80,12 @@ async def test_check_then_commit_all_or_nothing_with_duplicates_confirmed(start_
         store.connection().execute("SELECT actor, action, entry_id FROM kb_audit WHERE action = 'import'").fetchall()
     )
     assert sorted(row[2] for row in audit) == sorted(report["added"]) and {row[0] for row in audit} == {"审核人老张"}
+    # An import is a version like any other: it shows in the entry's history, by whom and from which file.
+    status, history = await reviewer.get(f"/api/kb/entries/{report['added'][0]}/history")
+    assert status == 200 and history["current_version"] == 1
+    [revision] = history["revisions"]
+    assert (revision["state"], revision["published_version"], revision["author"]) == ("published", 1, "审核人老张")
+    assert "new.csv" in revision["note"]
     # The upload is used up.
     status, _ = await reviewer.post("/api/kb/transfer/commit", {"upload": report["upload"], "confirm_duplicates": True})
     assert status == 404
