@@ -14,6 +14,12 @@ export ACTION_URL=${ACTION_URL:-http://127.0.0.1:$ACTION_PORT}  # lets the bot t
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export SANIC_WORKERS=1 RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
+# Rasa's HTTP API (tracker, model swap) listens on loopback only and needs this token; the bot
+# service sends it.  A new random one each start unless set.
+export RASA_TOKEN=${RASA_TOKEN:-$($PY -c 'import secrets; print(secrets.token_hex(24))')}
+# Publishing a new service name in the KB console retrains and swaps the model (bot/retrain.py);
+# the new model is also copied to RASA_MODELS_DIR so a restart keeps it.
+export BOT_RETRAIN=${BOT_RETRAIN:-on} BOT_RETRAIN_MODELS_DIR=${BOT_RETRAIN_MODELS_DIR:-$RASA_MODELS_DIR}
 mkdir -p "$JSB_DATA_DIR"
 
 echo "== knowledge base"
