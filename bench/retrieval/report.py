@@ -110,10 +110,13 @@ def write_markdown(run: Run, path: Path, plot_name: str) -> None:
             "assistant's default).  Milliseconds.\n"
         )
         add(
-            "- **search** — `await KnowledgeBase.search(...)`, the path the assistant uses (includes the hop to a "
-            "worker thread)."
+            "- **search** — `await KnowledgeBase.search(...)`, the path the assistant uses (over a current index "
+            "the embedded backend answers on the event loop, without a worker thread)."
         )
-        add("- **core** — the backend's synchronous search alone (tokenising, FTS5 BM25 query, building the hits).")
+        add(
+            "- **core** — the backend's synchronous search alone (tokenising, BM25F scoring of the top 10, the "
+            "guide-first rule of search/rerank.py, building the hits)."
+        )
         add("- **snippets** — building the snippets of one query's hits again on their own (already part of both).\n")
         add(
             "| corpus | guides | Q&As | centres | build s | calls | search p50 | p95 | p99 | core p50 | p95 | p99 |"
