@@ -80,7 +80,7 @@ async def positive_cases(entries: Sequence[Entry], workdir: Path) -> list[Case]:
             if held:
                 held_out.append((held, entry.id))
         kb = KnowledgeBase(Store(workdir / f"fold{fold}.sqlite3"))
-        kb.store.upsert(reduced, author="calibrate")
+        await kb.publish(reduced, author="calibrate")  # publish: the search backend indexes too
         for query, expected in held_out:
             hits = await kb.search(query, top_k=SEARCH_TOP_K, kinds=ANSWER_KINDS)
             cases.append(Case(query, expected, tuple(hits)))
@@ -104,7 +104,7 @@ def read_negatives(paths: Iterable[Path]) -> list[str]:
 
 async def negative_cases(texts: Sequence[str], workdir: Path, entries: Sequence[Entry]) -> list[Case]:
     kb = KnowledgeBase(Store(workdir / "full.sqlite3"))
-    kb.store.upsert(list(entries), author="calibrate")
+    await kb.publish(list(entries), author="calibrate")
     cases = [Case(t, None, tuple(await kb.search(t, top_k=SEARCH_TOP_K, kinds=ANSWER_KINDS))) for t in texts]
     await kb.close()
     return cases

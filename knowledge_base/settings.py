@@ -11,6 +11,7 @@
 | KB_ES_TIMEOUT      | 2                            | seconds a query may take before fallback  |
 | KB_ES_HEALTH_INTERVAL | 15                        | seconds between cluster health checks     |
 | KB_ALLOW_SELF_APPROVAL | false                    | may a reviewer approve a change they made |
+| KB_DENSE           | true                         | re-rank search hits with sentence vectors (search/dense.py) |
 See docs/elasticsearch.md for the Elasticsearch backend.
 """
 
@@ -38,6 +39,7 @@ class Settings:
     es_timeout: float = 2.0
     es_health_interval: float = 15.0
     allow_self_approval: bool = False  # knowledge_base.curation: four eyes on every reviewed change
+    dense: bool = True  # search/dense.py: sentence-vector re-ranking of the lexical hits
 
     @classmethod
     def from_env(cls, db_path: str | Path | None = None) -> Settings:
@@ -56,6 +58,7 @@ class Settings:
             es_timeout=_seconds(env, "KB_ES_TIMEOUT", 2.0),
             es_health_interval=_seconds(env, "KB_ES_HEALTH_INTERVAL", 15.0),
             allow_self_approval=_flag(env, "KB_ALLOW_SELF_APPROVAL", False),
+            dense=_flag(env, "KB_DENSE", True),
         )
 
 

