@@ -9,6 +9,7 @@ comes from JSON routes that check the role again (bot.access).
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -16,7 +17,6 @@ from bot import access
 
 PAGES_DIR = Path(__file__).resolve().parent / "kb_console"
 STATIC_PREFIX = "/kb/static/"
-LOGIN = "/helpdesk/login?next=/kb/"
 FORBIDDEN_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>没有权限</title>
 <p>您的账号没有打开这个页面的权限。<a href="/helpdesk/login?next=/kb/">换个账号登录</a></p></html>"""
 
@@ -29,8 +29,8 @@ def add_page(app: web.Application, path: str, filename: str, roles: frozenset[st
 
     async def page(request: web.Request) -> web.StreamResponse:
         session = access.current_session(request)
-        if session is None:
-            raise web.HTTPFound(LOGIN)
+        if session is None:  # back to this very page after the login
+            raise web.HTTPFound(f"/helpdesk/login?next={quote(request.path_qs, safe='/')}")
         if session.helper.role not in roles:
             return web.Response(status=403, text=FORBIDDEN_PAGE, content_type="text/html")
         return web.FileResponse(file, headers={"Cache-Control": "no-store"})

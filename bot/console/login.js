@@ -1,11 +1,12 @@
 // Staff login (helpers, KB editors and reviewers, admins): JSON POST, the session cookie comes back
 // HttpOnly; then the console the role works in, or the page that sent us here (?next=, our own pages only).
 "use strict";
-const CONSOLES = ["/helpdesk/", "/kb/"];
+// Only a page of our own consoles: a plain path, never another site ("//host", "https:…", "\\host").
+const OWN_PAGE = /^\/(kb|helpdesk)\/[A-Za-z0-9_\-\/?=&.%]*$/;
 
 function destination(role) {
   const next = new URLSearchParams(window.location.search).get("next");
-  if (CONSOLES.includes(next)) return next;
+  if (next && OWN_PAGE.test(next) && !next.includes("..")) return next;
   return role === "editor" || role === "reviewer" ? "/kb/" : "/helpdesk/";
 }
 

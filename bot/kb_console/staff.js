@@ -52,7 +52,7 @@ const Staff = (() => {
       throw new ApiError(0, "network", "无法连接服务，请稍后再试。");
     }
     if (response.status === 401) {
-      window.location.assign("/helpdesk/login?next=/kb/");
+      window.location.assign("/helpdesk/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
       throw new ApiError(401, "login_required", "请先登录。");
     }
     const data = await response.json().catch(() => ({}));

@@ -98,3 +98,22 @@ async def test_materials_are_edited_as_rows(curation_bot: RunningBot, staff: Any
     assert status == 200
     names = [m["name"] for m in entry["draft"]["data"]["materials"]]
     assert names[:2] == [second_name, first_name] and names[-1] == "测试新增材料" and len(names) == count + 1
+
+
+async def test_login_returns_to_the_page_asked_for_and_never_to_another_site(curation_bot: RunningBot) -> None:
+    async with chromium_browser() as browser:
+        page = await (await browser.new_context()).new_page()
+        await page.goto(curation_bot.url + "/kb/audit")
+        assert "/helpdesk/login?next=/kb/audit" in page.url
+        await page.get_by_label("用户名").fill("小编")
+        await page.get_by_label("密码").fill(PASSWORD)
+        await page.get_by_role("button", name=re.compile("登录")).click()
+        await page.wait_for_url(curation_bot.url + "/kb/audit")
+
+        for elsewhere in ("//evil.example/kb/", "https://evil.example/kb/", "/kb/../../evil", "/\\evil.example"):
+            page = await (await browser.new_context()).new_page()
+            await page.goto(curation_bot.url + "/helpdesk/login?next=" + elsewhere)
+            await page.get_by_label("用户名").fill("小编")
+            await page.get_by_label("密码").fill(PASSWORD)
+            await page.get_by_role("button", name=re.compile("登录")).click()
+            await page.wait_for_url(curation_bot.url + "/kb/")  # the editor's own console instead
