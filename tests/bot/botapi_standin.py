@@ -40,6 +40,7 @@ class Sent:
     text: str
     reply_markup: dict[str, Any] | None
     raw: dict[str, Any]
+    parse_mode: str | None = None  # None: Telegram shows the text exactly as sent
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -194,7 +195,7 @@ class BotApiStandin:
         if markup:
             message["reply_markup"] = markup
         async with self._changed:
-            self.sent.append(Sent(message["message_id"], chat_id, text, markup, message))
+            self.sent.append(Sent(message["message_id"], chat_id, text, markup, message, params.get("parse_mode")))
             self._changed.notify_all()
         return _ok(message)
 

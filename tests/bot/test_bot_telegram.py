@@ -15,7 +15,7 @@ from bot_helpers import RunningBot, StartBot, free_port, nobody_listening
 from botapi_standin import BotApiStandin
 
 from bot import texts
-from bot.conversations import Status
+from bot.conversations import Entry, OutgoingDraft, Status
 from connectors.telegram import READY, WEBHOOK_PATH, WEBHOOK_SECRET
 
 
@@ -196,3 +196,15 @@ async def test_telegram_unreachable_at_start_does_not_stop_the_service(
     async with http.get(f"{bot.url}/healthz") as response:
         assert response.status == 200
     assert not bot.app[READY].is_set()
+
+
+async def test_html_in_an_answer_reaches_telegram_as_plain_text(start_telegram_bot, standin):
+    """Staff may type markup into an entry; Telegram must show it as typed, never interpret it."""
+    bot = await start_telegram_bot("polling", rasa_url=nobody_listening())
+    await standin.user_sends(7001, "你好")
+    await standin.wait_sent(7001)
+    conversation = await bot.store.find_open_conversation("telegram", "7001")
+    markup = '收费：<b>免费</b> <a href="https://evil.example">点此</a><script>alert(1)</script> & 1 < 2'
+    await bot.service.say(conversation, [OutgoingDraft(markup, entry=Entry("qa.test.markup", "测试条目"))])
+    [sent] = await standin.wait_sent(7001, after=1)
+    assert markup in sent.text and sent.parse_mode is None
