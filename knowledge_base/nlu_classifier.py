@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import joblib
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -38,6 +37,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
+
+from .nlu_common import load_from_model_storage, save_to_model_storage
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +225,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return training_data
 
     def persist(self) -> None:
-        with self._model_storage.write_to(self._resource) as model_dir:
-            joblib.dump({"model": self.model, "temperature": self.temperature}, model_dir / MODEL_FILE)
+        saved = {"model": self.model, "temperature": self.temperature}
+        save_to_model_storage(self._model_storage, self._resource, MODEL_FILE, saved)
 
     @classmethod
     def load(
@@ -236,10 +237,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LinearIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                saved = joblib.load(model_dir / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
+        saved = load_from_model_storage(model_storage, resource, MODEL_FILE)
+        if saved is None:
             logger.warning("LinearIntentClassifier: no trained model in the model storage; intents stay empty.")
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, saved["model"], saved["temperature"])

@@ -22,13 +22,13 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from .nlu_common import FeaturizesInPlace, messages_with_words
 
 _ENCODER: Any = None
 _ENCODER_LOCK = threading.Lock()
@@ -65,7 +65,7 @@ def sentence_vectors(texts: list[str]) -> np.ndarray:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
+class E5SentenceFeaturizer(FeaturizesInPlace, DenseFeaturizer, GraphComponent):
     """multilingual-e5-small sentence vector (bundled 4-bit weights) as a dense sentence feature."""
 
     @classmethod
@@ -104,9 +104,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(execution_context.node_name, {**cls.get_default_config(), **config})
 
     def _featurize(self, messages: list[Message]) -> None:
-        # Only messages the tokenizer found words in, like the sparse featurizers: the classifier
-        # treats a message without features as not understood, and needs equal columns for the rest.
-        with_text = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
+        with_text = messages_with_words(messages)
         size = int(self._config["batch_size"])
         weight = float(self._config["weight"])
         for start in range(0, len(with_text), size):
@@ -114,11 +112,3 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             vectors = sentence_vectors([m.get(TEXT) for m in batch]) * weight
             for message, vector in zip(batch, vectors, strict=True):
                 message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        self._featurize(messages)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
-        return training_data

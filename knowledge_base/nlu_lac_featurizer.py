@@ -20,13 +20,11 @@ import logging
 import threading
 from typing import Any
 
-import joblib
 import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
@@ -34,6 +32,8 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
+
+from .nlu_common import FeaturizesInPlace, load_from_model_storage, messages_with_words, save_to_model_storage
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def lac_terms(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
-class LacFeaturizer(SparseFeaturizer, GraphComponent):
+class LacFeaturizer(FeaturizesInPlace, SparseFeaturizer, GraphComponent):
     """Counts of LAC tags, word|tag pairs and type-generalised word n-grams (sentence features)."""
 
     @classmethod
@@ -129,29 +129,18 @@ class LacFeaturizer(SparseFeaturizer, GraphComponent):
             return self._resource
         vectorizer = CountVectorizer(analyzer=lac_terms, min_df=self._config["min_df"])
         self.vectorizer = vectorizer.fit(analyse(texts))
-        with self._model_storage.write_to(self._resource) as model_dir:
-            joblib.dump(self.vectorizer, model_dir / MODEL_FILE)
+        save_to_model_storage(self._model_storage, self._resource, MODEL_FILE, self.vectorizer)
         return self._resource
 
     def _featurize(self, messages: list[Message]) -> None:
         if self.vectorizer is None:
             return
-        # Only messages the tokenizer found words in: the other featurizers skip the rest, and every
-        # featurized message must get the same feature columns (an unknown one gets a zero row).
-        with_words = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
+        with_words = messages_with_words(messages)  # a message of unknown words gets a zero row
         if not with_words:
             return
         counts = scipy.sparse.csr_matrix(self.vectorizer.transform(analyse([m.get(TEXT) for m in with_words])))
         for message, row in zip(with_words, counts, strict=True):
             message.add_features(Features(row.tocoo(), FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        self._featurize(messages)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
-        return training_data
 
     @classmethod
     def load(
@@ -162,10 +151,7 @@ class LacFeaturizer(SparseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LacFeaturizer:
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                vectorizer = joblib.load(model_dir / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
+        vectorizer = load_from_model_storage(model_storage, resource, MODEL_FILE)
+        if vectorizer is None:
             logger.warning("LacFeaturizer: no trained vocabulary in the model storage; no features will be added.")
-            vectorizer = None
         return cls(config, model_storage, resource, execution_context, vectorizer)
