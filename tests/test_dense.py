@@ -146,3 +146,16 @@ def test_kb_dense_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings.from_env()
     monkeypatch.delenv("KB_DENSE")
     assert Settings.from_env().dense is True
+
+
+async def test_vectors_are_in_the_file_once_the_store_is_closed(tmp_path: Path) -> None:
+    # tests/kb_fixtures.py copies the main file after closing the store: nothing may be left in a
+    # WAL held open by the worker thread that encoded the vectors.
+    path = tmp_path / "kb.sqlite3"
+    kb = open_kb(path, True)
+    await kb.publish([BIRTH, MOVE_OUT])
+    kb.store.close()
+    copy = tmp_path / "copy.sqlite3"
+    copy.write_bytes(path.read_bytes())
+    rows = Store(copy).connection().execute("SELECT id FROM entry_vectors ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["qa.birth", "qa.move-out"]

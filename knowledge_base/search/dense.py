@@ -161,6 +161,8 @@ class DenseStage:
             self.refresh()
         except Exception:  # a failed refresh leaves the lexical order; the next search retries
             log.exception("sentence vectors: refresh failed")
+        finally:
+            self.store.close()  # this thread's connection (Store keeps one per thread)
 
     def rescore(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
         """The candidates in hybrid order with hybrid scores; unchanged without vectors."""

@@ -143,7 +143,16 @@ class EmbeddedSearch:
 
     async def refresh_vectors(self) -> None:
         if self.dense is not None and self.dense.available:
-            await asyncio.to_thread(self.dense.refresh)
+            await asyncio.to_thread(self._refresh_vectors_in_worker)
+
+    def _refresh_vectors_in_worker(self) -> None:
+        assert self.dense is not None
+        try:
+            self.dense.refresh()
+        finally:
+            # The worker thread's own SQLite connection is closed, so that when the caller closes
+            # its connection it is the last one and SQLite folds the WAL back into the file.
+            self.store.close()
 
     async def close(self) -> None:
         self._index = None
