@@ -118,6 +118,24 @@ async def launch_bot(data_dir: Path, **settings: Any) -> RunningBot:
 
 
 @asynccontextmanager
+async def bots_stopped_afterwards(data_dir: Path, **defaults: Any) -> AsyncIterator[StartBot]:
+    """For a start_bot fixture: start(**settings) -> launch_bot(data_dir) with `defaults` under the
+    settings; every bot started is stopped (the last first) when the block ends."""
+    started: list[RunningBot] = []
+
+    async def start(**settings: Any) -> RunningBot:
+        bot = await launch_bot(data_dir, **{**defaults, **settings})
+        started.append(bot)
+        return bot
+
+    try:
+        yield start
+    finally:
+        for bot in reversed(started):
+            await bot.stop()
+
+
+@asynccontextmanager
 async def chromium_browser() -> AsyncIterator[Any]:
     """Debian's Chromium driven by Playwright (never `playwright install`)."""
     playwright_api = pytest.importorskip("playwright.async_api")

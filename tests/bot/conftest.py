@@ -8,22 +8,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from bot_helpers import ConnectWidget, RunningBot, StartBot, WidgetClient, chromium_browser, launch_bot
+from bot_helpers import ConnectWidget, RunningBot, StartBot, WidgetClient, bots_stopped_afterwards, chromium_browser
 
 
 @pytest.fixture
 async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
     """start_bot(rasa_url=…, **settings) -> RunningBot; every bot started is stopped afterwards."""
-    started: list[RunningBot] = []
-
-    async def start(**settings: Any) -> RunningBot:
-        bot = await launch_bot(tmp_path, **settings)
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in reversed(started):
-        await bot.stop()
+    async with bots_stopped_afterwards(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture

@@ -8,23 +8,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from desk_helpers import HelperClient, RunningBot, chromium_browser, launch_bot
+from desk_helpers import HelperClient, RunningBot, bots_stopped_afterwards, chromium_browser
 
 
 @pytest.fixture
 async def start_desk_bot(tmp_path: Path) -> AsyncIterator[Any]:
     """start_desk_bot(rasa_url=…, **settings) -> RunningBot on a free port; all stopped afterwards."""
-    started: list[RunningBot] = []
-
-    async def start(**settings: Any) -> RunningBot:
-        desk = {"api_rate": 200.0, "api_burst": 400, "helpdesk_hours": "always"}  # off-hours tests set their own
-        bot = await launch_bot(tmp_path, **{**desk, **settings})
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in reversed(started):
-        await bot.stop()
+    # off-hours tests set their own helpdesk_hours
+    async with bots_stopped_afterwards(tmp_path, api_rate=200.0, api_burst=400, helpdesk_hours="always") as start:
+        yield start
 
 
 @pytest.fixture

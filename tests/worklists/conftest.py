@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from staff_helpers import RunningBot, StaffClient, chromium_browser, launch_bot
+from staff_helpers import RunningBot, StaffClient, bots_stopped_afterwards, chromium_browser
 
 
 @pytest.fixture
@@ -23,16 +23,8 @@ def kb_copy(loaded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.fixture
 async def start_bot(tmp_path: Path, kb_copy: Path) -> AsyncIterator[Any]:
     """start_bot(**settings) -> RunningBot on a free port (KB_DB: kb_copy); all stopped afterwards."""
-    started: list[RunningBot] = []
-
-    async def start(**settings: Any) -> RunningBot:
-        bot = await launch_bot(tmp_path, **{"api_rate": 200.0, "api_burst": 400, **settings})
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in reversed(started):
-        await bot.stop()
+    async with bots_stopped_afterwards(tmp_path, api_rate=200.0, api_burst=400) as start:
+        yield start
 
 
 @pytest.fixture

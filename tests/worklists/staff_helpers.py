@@ -15,11 +15,18 @@ for path in (HERE.parent / "bot", HERE.parents[1]):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bot_helpers import RunningBot, chromium_browser, launch_bot  # noqa: E402
+from bot_helpers import RunningBot, bots_stopped_afterwards, chromium_browser, launch_bot  # noqa: E402
 
 from bot import accounts  # noqa: E402
 
-__all__ = ["PASSWORD", "RunningBot", "StaffClient", "chromium_browser", "launch_bot"]
+__all__ = [
+    "PASSWORD",
+    "RunningBot",
+    "StaffClient",
+    "bots_stopped_afterwards",
+    "chromium_browser",
+    "launch_bot",
+]
 
 PASSWORD = "correct horse battery"
 
