@@ -3,7 +3,9 @@ through the real bot service (tests/bot/bot_helpers.py) so the store holds what 
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ __all__ = [
     "bots_stopped_afterwards",
     "chromium_browser",
     "launch_bot",
+    "training_status_when",
 ]
 
 PASSWORD = "correct horse battery"
@@ -60,3 +63,18 @@ class StaffClient:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+async def training_status_when(
+    client: StaffClient, predicate: Callable[[dict[str, Any]], bool], timeout: float, poll: float
+) -> dict[str, Any]:
+    """Poll GET /api/kb/training every `poll` seconds until `predicate(status)` holds; the timeout
+    only stops a hang."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status, body = await client.get("/api/kb/training")
+        assert status == 200, body
+        if predicate(body):
+            return body
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(poll)

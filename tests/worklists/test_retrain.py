@@ -6,15 +6,16 @@ must keep its model); the trained model is copied so the cached one is never rep
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from rasa_stack import RasaStack, train_model
+from staff_helpers import training_status_when
 
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import Guide
@@ -53,16 +54,7 @@ async def services_in(rasa: RasaStack, text: str) -> list[str]:
     return [e["value"] for e in parsed["entities"] if e["entity"] == "service"]
 
 
-async def wait_for(client, predicate, timeout: float = WAIT_S) -> dict[str, Any]:
-    """Poll the training status until `predicate(status)` holds (the timeout only stops a hang)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, body = await client.get("/api/kb/training")
-        assert status == 200, body
-        if predicate(body):
-            return body
-        assert asyncio.get_running_loop().time() < deadline, body
-        await asyncio.sleep(0.5)
+wait_for = partial(training_status_when, timeout=WAIT_S, poll=0.5)
 
 
 def settled(status: dict[str, Any]) -> bool:

@@ -3,8 +3,9 @@ test decides when "training" ends (no timing): a change during a run queues exac
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from functools import partial
+
+from staff_helpers import training_status_when
 
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import Guide
@@ -17,15 +18,7 @@ GATED = (
 )
 
 
-async def wait_for(client, predicate, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, body = await client.get("/api/kb/training")
-        assert status == 200, body
-        if predicate(body):
-            return body
-        assert asyncio.get_running_loop().time() < deadline, body
-        await asyncio.sleep(0.1)
+wait_for = partial(training_status_when, timeout=120.0, poll=0.1)
 
 
 async def test_a_change_during_training_queues_one_more_run(start_bot, staff, kb_copy, tmp_path):
