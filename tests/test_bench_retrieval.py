@@ -192,3 +192,32 @@ def test_cli_options():
     for bad in (["--sets", "train"], ["--sizes", "5k"], ["--repeat", "0"], ["--backend", "solr"]):
         with pytest.raises(SystemExit):
             parse_args(bad)
+
+
+def test_cli_dense_options():
+    assert parse_args([]).dense == "both" and parse_args([]).dense_sizes == ["1k"]
+    only = parse_args(["--dense", "off", "--dense-sizes", "1k,10k"])
+    assert only.dense == "off" and only.dense_sizes == ["1k", "10k"]
+    for bad in (["--dense", "maybe"], ["--dense-sizes", "5k"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
+
+
+def test_report_shows_lexical_and_hybrid_side_by_side(tmp_path):
+    from bench.retrieval.report import Run, write_markdown
+    from bench.retrieval.run import LatencyResult, QuestionResult, SetResult
+
+    question = Question("个体工商户设立登记", ("guide.a",), "business")
+
+    def run_with(rank, ms, hybrid=None):
+        sets = [SetResult("test", [QuestionResult(question, rank, [("guide.a", "A")])])]
+        latency = [LatencyResult("1k", {"guide": 1, "qa": 0, "center": 0}, 1.0, 1, [ms], [ms], [0.01])]
+        return Run("embedded", sets, latency, False, 1, "", "cmd", hybrid=hybrid, hybrid_rss_mb=12.0)
+
+    run = run_with(2, 0.5, hybrid=run_with(1, 40.0))
+    write_markdown(run, tmp_path / "REPORT.md", "plot.png")
+    text = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    assert "lexical (KB_DENSE=false): test set R@1 0.000" in text
+    assert "hybrid (KB_DENSE=true, the default): test set R@1 1.000" in text
+    assert "search p95 at 1k entries 40.0 ms" in text
+    assert "## Hybrid" in text and "12 MB" in text

@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psutil
+
 from knowledge_base.loader import load_data_dir
 
 from .corpus import describe, grow
@@ -47,24 +49,72 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1k,10k", help="corpus sizes for latency: 1k, 10k (default 1k,10k)")
     parser.add_argument("--repeat", type=int, default=20, help="timed rounds over the test questions (default 20)")
     parser.add_argument("--no-latency", action="store_true", help="quality only")
+    parser.add_argument(
+        "--dense",
+        choices=["both", "off", "on"],
+        default="both",
+        help="the sentence-vector stage (search/dense.py): measure without it, with it, or both (default both; "
+        "the report's main tables are the lexical ones, the hybrid gets its own section)",
+    )
+    parser.add_argument(
+        "--dense-sizes",
+        default="1k",
+        help="corpus sizes for the hybrid's latency (default 1k: the 10k corpus takes minutes to encode, and "
+        "the per-query cost does not depend on the size)",
+    )
     parser.add_argument("--out", type=Path, help=f"directory for the report and plot (default {HERE})")
     parser.add_argument("--misses", action="store_true", help="also print every miss on the console")
     args = parser.parse_args(argv)
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    args.dense_sizes = [s.strip() for s in args.dense_sizes.split(",") if s.strip()]
     for name in args.sets:
         if name not in SETS:
             parser.error(f"unknown set {name!r}; choose from {', '.join(SETS)}")
-    for size in args.sizes:
+    for size in args.sizes + args.dense_sizes:
         if size not in SIZES:
             parser.error(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.quick:
-        args.sizes, args.repeat = ["1k"], 2
+        args.sizes, args.dense_sizes, args.repeat = ["1k"], ["1k"], 2
     if args.out is None and not args.quick:
         args.out = HERE
     return args
+
+
+async def _measure(
+    args: argparse.Namespace, question_sets: dict, test_queries: list[str], dense: bool, sizes: list[str]
+) -> tuple[list, list, int]:
+    curated = load_data_dir()
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        workdir = Path(tmp)
+        fallbacks = 0
+        kb, _ = await build_kb(args.backend, curated, workdir, "curated", dense)
+        try:
+            sets = [await evaluate(kb, name, qs) for name, qs in question_sets.items()]
+            fallbacks += fallback_queries(kb)
+        finally:
+            await drop_scratch_index(kb)
+            await kb.close()
+        latency = []
+        if not args.no_latency:
+            for label in sizes:
+                entries = grow(curated, SIZES[label])
+                kb, seconds = await build_kb(args.backend, entries, workdir, label, dense)
+                try:
+                    latency.append(
+                        await measure_latency(kb, label, describe(entries), seconds, test_queries, args.repeat)
+                    )
+                    fallbacks += fallback_queries(kb)
+                finally:
+                    await drop_scratch_index(kb)
+                    await kb.close()
+    return sets, latency, fallbacks
+
+
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
 
 
 async def _main(args: argparse.Namespace) -> Run:
@@ -79,41 +129,36 @@ async def _main(args: argparse.Namespace) -> Run:
         question_sets[name] = questions
     test_queries = [q.q for q in load_questions(SETS["test"])]
 
-    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
-        workdir = Path(tmp)
-        fallbacks = 0
-        kb, _ = await build_kb(args.backend, curated, workdir, "curated")
-        try:
-            sets = [await evaluate(kb, name, qs) for name, qs in question_sets.items()]
-            fallbacks += fallback_queries(kb)
-        finally:
-            await drop_scratch_index(kb)
-            await kb.close()
-        latency = []
-        if not args.no_latency:
-            for label in args.sizes:
-                entries = grow(curated, SIZES[label])
-                kb, seconds = await build_kb(args.backend, entries, workdir, label)
-                try:
-                    latency.append(
-                        await measure_latency(kb, label, describe(entries), seconds, test_queries, args.repeat)
-                    )
-                    fallbacks += fallback_queries(kb)
-                finally:
-                    await drop_scratch_index(kb)
-                    await kb.close()
+    runs: dict[bool, tuple[list, list, int]] = {}
+    rss_extra = None
+    for dense in {"off": [False], "on": [True], "both": [False, True]}[args.dense]:
+        before = _rss_mb()
+        sizes = args.dense_sizes if dense else args.sizes
+        runs[dense] = await _measure(args, question_sets, test_queries, dense, sizes)
+        if dense:
+            rss_extra = _rss_mb() - before
+    fallbacks = sum(r[2] for r in runs.values())
     if fallbacks:
         print(f"warning: {fallbacks} queries were answered by the embedded fallback, not {args.backend}")
     notes_file = HERE / "NOTES.md"
+    common = {
+        "backend": args.backend,
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "command": "python -m bench.retrieval " + shlex.join(sys.argv[1:]),
+    }
+    main_sets, main_latency, _ = runs.get(False, runs.get(True))
+    hybrid = None
+    if False in runs and True in runs:
+        hybrid = Run(sets=runs[True][0], latency=runs[True][1], notes="", **common)
     return Run(
-        backend=args.backend,
-        sets=sets,
-        latency=latency,
-        quick=args.quick,
-        repeat=args.repeat,
+        sets=main_sets,
+        latency=main_latency,
         notes=notes_file.read_text(encoding="utf-8") if notes_file.exists() and args.backend == "embedded" else "",
         fallback_queries=fallbacks,
-        command="python -m bench.retrieval " + shlex.join(sys.argv[1:]),
+        hybrid=hybrid,
+        hybrid_rss_mb=rss_extra if hybrid is not None else None,
+        **common,
     )
 
 
@@ -125,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(console_summary(run, run.sets))
+    if run.hybrid is not None:
+        print("hybrid (dense stage on):")
+        print(console_summary(run.hybrid, run.hybrid.sets))
     if args.misses:
         for s in run.sets:
             for r in s.misses():

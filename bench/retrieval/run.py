@@ -16,6 +16,7 @@ from tqdm import tqdm
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import Entry
 from knowledge_base.search.base import SearchHit, prepare_query
+from knowledge_base.search.dense import DenseStage
 from knowledge_base.search.hits import snippet
 from knowledge_base.settings import Settings
 
@@ -81,9 +82,15 @@ class BackendNotServingError(RuntimeError):
     """The chosen backend is answering from its fallback: measuring it would measure the wrong thing."""
 
 
-async def build_kb(backend: str, entries: Sequence[Entry], workdir: Path, name: str) -> tuple[KnowledgeBase, float]:
-    """A scratch knowledge base holding exactly `entries`, and the seconds it took to build."""
+async def build_kb(
+    backend: str, entries: Sequence[Entry], workdir: Path, name: str, dense: bool = False
+) -> tuple[KnowledgeBase, float]:
+    """A scratch knowledge base holding exactly `entries`, and the seconds it took to build
+    (with `dense`, including encoding the entries' sentence vectors: search/dense.py)."""
     kb = KnowledgeBase.open(scratch_settings(backend, workdir, name))
+    # The dense stage lives in the embedded backend (the Elasticsearch backend uses its fallback's).
+    holder = getattr(kb.backend, "fallback", kb.backend)
+    holder.dense = DenseStage(kb.store) if dense else None
     started = time.perf_counter()
     batch = 500
     for start in tqdm(range(0, len(entries), batch), desc=f"index {name}", unit="batch", leave=False):
