@@ -95,7 +95,8 @@ def write_markdown(run: Run, path: Path, plot_name: str) -> None:
     add("")
     add(f"![recall per domain and latency]({plot_name})\n")
 
-    add("## Quality\n")
+    stage = " — lexical stage (KB_DENSE=false)" if run.hybrid is not None else ""
+    add(f"## Quality{stage}\n")
     add("Each question is sent to `KnowledgeBase.search(q, top_k=10)` over a scratch store holding the curated")
     add("entries.  A question is *found at rank r* when the first of its expected entries is the r-th hit.")
     add("Recall@k = share of questions found within the top k; MRR@10 = mean of 1/r (0 when not in the top 10).\n")
@@ -156,7 +157,7 @@ def write_markdown(run: Run, path: Path, plot_name: str) -> None:
 
     for s in run.sets:
         misses = s.misses()
-        add(f"## Misses — {s.name} set ({len(misses)} of {s.overall.n} not ranked first)\n")
+        add(f"## Misses{stage} — {s.name} set ({len(misses)} of {s.overall.n} not ranked first)\n")
         add("| rank | question | expected | got (top 3) |")
         add("|---:|---|---|---|")
         for r in misses:
