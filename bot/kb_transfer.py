@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import access, staff_pages, worklists
+from bot import access, staff_pages
 from bot.access import CURATION, REVIEW, RefusedError, json_body, ok, require, require_changing
 from bot.curation import actor_of, curation_of
 from bot.keys import CONFIG
@@ -80,7 +80,7 @@ async def _check(app: web.Application, path: Path, name: str) -> Any:
     from knowledge_base.loader import KnowledgeBaseError
     from knowledge_base.transfer import ImportCheck, check_import
 
-    existing = worklists.knowledge(app).store.all()
+    existing = curation_of(app).store.all()
     try:
         # Parsing a sheet and tokenizing every question is CPU work: off the event loop.
         check = await asyncio.to_thread(check_import, path, existing)
@@ -141,7 +141,7 @@ async def post_commit(request: web.Request) -> web.Response:
 async def get_facets(request: web.Request) -> web.Response:
     """Kinds and domains with their counts, for the export filter."""
     require(request, CURATION)
-    return ok({"stats": worklists.knowledge(request.app).store.stats()})
+    return ok({"stats": curation_of(request.app).store.stats()})
 
 
 @routes.get("/api/kb/transfer/export")
@@ -160,7 +160,7 @@ async def get_export(request: web.Request) -> web.Response:
         raise RefusedError(
             400, "bad_kind", "CSV/XLSX 只能导出问答，办事指南和服务网点请用 YAML。 / CSV/XLSX hold Q&A only."
         )
-    entries = select(worklists.knowledge(request.app).store.all(), kind=kind, domain=domain)
+    entries = select(curation_of(request.app).store.all(), kind=kind, domain=domain)
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / f"export{FORMATS[fmt]}"
         await asyncio.to_thread(write_export, entries, target)

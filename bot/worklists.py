@@ -209,15 +209,6 @@ async def transcript(store: Store, conversation_id: str) -> dict[str, Any] | Non
 # -- acting on items ------------------------------------------------------------------------------
 
 
-def knowledge(app: web.Application) -> Any:
-    """The knowledge base the bot service curates (one per process, bot.curation)."""
-    return curation.curation_of(app).kb
-
-
-def curation_of(app: web.Application) -> Any:
-    return curation.curation_of(app)
-
-
 def _item_ids(body: dict[str, Any]) -> tuple[str, list[int]]:
     kind = body.get("kind")
     ids = body.get("ids")
@@ -304,7 +295,7 @@ async def find_entries(request: web.Request) -> web.Response:
     """Entries to pick from when adding a wording: the knowledge base's own search."""
     require(request, CURATION)
     query = _text(request.query.get("q"), "q", MAX_TEXT)
-    hits = await knowledge(request.app).search(query, top_k=8)
+    hits = await curation.curation_of(request.app).kb.search(query, top_k=8)
     return ok({"entries": [{"id": h.id, "kind": h.kind, "title": h.title} for h in hits]})
 
 
@@ -337,7 +328,9 @@ async def post_add_question(request: web.Request) -> web.Response:
     from knowledge_base.curation import CurationError
 
     try:
-        version = await curation_of(request.app).add_similar_question(entry_id, wording, curation.actor_of(session))
+        version = await curation.curation_of(request.app).add_similar_question(
+            entry_id, wording, curation.actor_of(session)
+        )
     except CurationError as err:
         raise RefusedError(err.status, err.code, err.message) from err
     closed = await close(store, kind, ids, "added_question", session.helper.name, entry_id, wording)
