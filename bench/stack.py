@@ -1,0 +1,141 @@
+"""The real assistant for benchmarks: `scripts/run.sh` (exactly what `make run` starts: the action
+server, Rasa and the bot service under honcho) on free ports, with its own scratch data folder.
+
+    with running_stack(Path("/tmp/bench-run")) as stack:
+        ... POST stack.bot_url + "/api/v1/messages" ...
+        stack.pids()          # {"actions": 123, "rasa": 456, "bot": 789}: for CPU and RSS readings
+        stack.tracker(conversation_id)   # Rasa's tracker (slots, events), through its token-guarded API
+
+The model is trained into the repository's `models/` (as `make run` does; skipped by Rasa when
+nothing changed).  Extra environment (e.g. `KB_DENSE=false`) goes to every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+# Which process is which, by a piece of its command line (see Procfile).
+ROLES = {"actions": "rasa_sdk", "rasa": "rasa run", "bot": "-m bot"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Stack:
+    bot_url: str
+    rasa_url: str
+    action_url: str
+    rasa_token: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def pids(self) -> dict[str, int]:
+        """The PID of each service process (the Python process itself, not its shell)."""
+        found: dict[str, int] = {}
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                command = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if "python" not in command.split(" ", 1)[0]:
+                continue  # the /bin/sh -c wrapper honcho starts each entry with
+            for role, marker in ROLES.items():
+                if marker in command and role not in found:
+                    found[role] = child.pid
+        return found
+
+    def tracker(self, conversation_id: str) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.rasa_url}/conversations/{conversation_id}/tracker?token={self.rasa_token}"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.load(response))
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # honcho stops every process it started
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 900) -> Stack:
+    """Start the stack and wait until all three services answer (training first if needed)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("RASA_PORT", "ACTION_PORT", "BOT_PORT")}
+    token = secrets.token_hex(16)
+    settings = {
+        "JSB_DATA_DIR": str(data_dir),
+        "RASA_TOKEN": token,
+        "BOT_RETRAIN": "off",
+        **{name: str(port) for name, port in ports.items()},
+        **(env or {}),
+    }
+    log_path = data_dir / "stack.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [str(REPO / "scripts" / "run.sh")],
+            cwd=REPO,
+            env={**os.environ, **settings},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals honcho and its children
+        )
+    stack = Stack(
+        bot_url=f"http://127.0.0.1:{ports['BOT_PORT']}",
+        rasa_url=f"http://127.0.0.1:{ports['RASA_PORT']}",
+        action_url=f"http://127.0.0.1:{ports['ACTION_PORT']}",
+        rasa_token=token,
+        data_dir=data_dir,
+        process=process,
+        log_path=log_path,
+    )
+    checks = [stack.action_url + "/health", stack.rasa_url + "/", stack.bot_url + "/readyz"]
+    deadline = time.monotonic() + timeout
+    while not all(_answers(url) for url in checks):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stack.stop()
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the stack did not come up (see {log_path}):\n{tail}")
+        time.sleep(1)
+    return stack
+
+
+@contextlib.contextmanager
+def running_stack(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    stack = start(data_dir, env)
+    try:
+        yield stack
+    finally:
+        stack.stop()
