@@ -190,6 +190,9 @@ class Retrainer:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         run_dir = self.home / "runs" / f"{stamp}-{self.status['runs']:04d}"
         lookups_dir = run_dir / "nlu_generated"
+        # This run trains on the store as it is now: changes the watcher has not seen yet are
+        # included, so they must not queue another run of the same content.
+        self._generation = self.store().generation()
         lookups = await asyncio.to_thread(generate_lookups, self._kb_path(), lookups_dir)
         new_print = fingerprint(lookups)
         self.status["last_run"]["fingerprint"] = new_print
