@@ -147,16 +147,22 @@ async function loadReport() {
     `差评整改率：${rate}（已处理 ${report.closed} / 共 ${report.bad_ratings}）${parts ? "；" + parts : ""}`;
 }
 
+// Each load draws into a fresh list that replaces the page's only if no later load has started:
+// a slow answer to an older request (before an item was closed) must never be drawn last.
+let loads = 0;
+
 async function load() {
-  const list = document.getElementById("list");
-  list.replaceChildren();
+  const mine = ++loads;
+  const list = el("section", { id: "list", ariaLabel: "待处理" });
   try {
     if (current === "unanswered") await loadUnanswered(list);
     else if (current === "ratings") await loadRatings(list);
     else await loadDrafts(list);
+    if (mine !== loads) return;
+    document.getElementById("list").replaceWith(list);
     await loadReport();
   } catch (err) {
-    say(err.message, true);
+    if (mine === loads) say(err.message, true);
   }
 }
 
