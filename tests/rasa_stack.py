@@ -79,7 +79,7 @@ class RasaStack:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
         return subprocess.Popen(
-            [sys.executable, "-m", *args],
+            [sys.executable, *args],
             cwd=REPO,
             env=self.env,
             stdout=log,
@@ -99,14 +99,16 @@ class RasaStack:
         raise RuntimeError(f"{name} did not become ready at {url}:\n{log}")
 
     def start_actions(self) -> None:
-        self._actions = self._spawn("actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
+        self._actions = self._spawn(
+            "actions", ["-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)]
+        )
         self._wait("actions", self._actions, f"{self.action_url}/health")
 
     def start_rasa(self) -> None:
         self._rasa = self._spawn(
             "rasa",
             [
-                "rasa",
+                "scripts/rasa_server.py",  # rasa with the project's runtime fixes, as the Procfile starts it
                 "run",
                 "--enable-api",
                 "--port",

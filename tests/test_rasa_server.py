@@ -1,0 +1,62 @@
+"""scripts/rasa_server.py: Rasa's action-reply validation with a validator built once gives the
+same verdicts and the same error message as Rasa's own `jsonschema.validate` on every call."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa_stack import REPO
+
+spec = importlib.util.spec_from_file_location("rasa_server", REPO / "scripts" / "rasa_server.py")
+assert spec is not None and spec.loader is not None
+rasa_server = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(rasa_server)
+
+VALID: list[dict[str, Any]] = [
+    {"events": [], "responses": []},
+    {
+        "events": [{"event": "slot", "name": "service_id", "value": "guide.x", "timestamp": None}],
+        "responses": [{"text": "您好", "buttons": [{"title": "是", "payload": "/affirm"}]}, {"custom": {"a": 1}}],
+    },
+]
+INVALID: list[Any] = [
+    {"events": "not a list", "responses": []},
+    {"events": [{"name": "no event key"}], "responses": []},
+    {"events": [{"event": "slot", "name": 3}], "responses": []},
+]
+
+
+def rasa_verdict(result: Any) -> str | None:
+    try:
+        jsonschema.validate(result, RemoteAction.action_response_format_spec())
+    except jsonschema.ValidationError as error:
+        return error.message
+    return None
+
+
+@pytest.mark.parametrize("result", VALID)
+def test_valid_replies_pass(result):
+    assert rasa_verdict(result) is None
+    assert rasa_server._validate_action_result(None, result) is True
+
+
+@pytest.mark.parametrize("result", INVALID)
+def test_invalid_replies_fail_with_rasas_message(result):
+    expected = rasa_verdict(result)
+    assert expected is not None
+    with pytest.raises(jsonschema.ValidationError) as caught:
+        rasa_server._validate_action_result(None, result)
+    assert caught.value.message.startswith(expected + ". Failed to validate Action server response")
+
+
+def test_the_fix_replaces_rasas_method():
+    original = RemoteAction._validate_action_result
+    try:
+        rasa_server.apply_fixes()
+        assert RemoteAction._validate_action_result is rasa_server._validate_action_result
+    finally:
+        RemoteAction._validate_action_result = original
