@@ -259,6 +259,7 @@ class ActionAnswer(Action):
         return "action_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        knowledge.adopt_question_vector(tracker)
         if turns.latest_intent(tracker) == "choose_entry":
             entry = knowledge.get(turns.entity_value(tracker, "entry_id"))
             if entry is None:

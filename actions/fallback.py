@@ -26,6 +26,7 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        knowledge.adopt_question_vector(tracker)
         text = turns.latest_text(tracker)
         if turns.latest_intent(tracker) == "out_of_scope":
             return cannot_help(dispatcher, tracker, OUT_OF_SCOPE, "out_of_scope")

@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from knowledge_base import KnowledgeBase
+from rasa_sdk import Tracker
+
+from knowledge_base import KnowledgeBase, embeddings
 from knowledge_base.models import QA, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
@@ -178,3 +180,14 @@ def example_questions(count: int = 3) -> list[QA]:
 
 def example_online_guides(count: int = 3) -> list[Guide]:
     return list(_examples(knowledge_base().store.generation())[2][:count])
+
+
+def adopt_question_vector(tracker: Tracker) -> None:
+    """Take the sentence vector Rasa's NLU computed for this message (embeddings.QUESTION_VECTOR)
+    into this process's cache, so searching the same question here does not encode it again."""
+    data = tracker.latest_message.get(embeddings.QUESTION_VECTOR)
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return
+    vector = embeddings.unpack(str(data.get("vector") or ""))
+    if vector is not None:
+        embeddings.remember_query(data["text"], vector)

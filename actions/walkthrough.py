@@ -75,6 +75,7 @@ class ActionWalkthroughStart(Action):
         return "action_walkthrough_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        knowledge.adopt_question_vector(tracker)
         text = turns.latest_text(tracker)
         resolution = await answers.resolve(tracker, text, "online")
         if resolution.outcome == "clarify":

@@ -18,12 +18,14 @@ returns None once, logs why once, and search stays lexical.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -121,6 +123,63 @@ def encode(encoder: Encoder, texts: Sequence[str], is_query: bool) -> np.ndarray
     with _ENCODE_LOCK:
         out = encoder.encode(list(texts), is_query)
     return np.asarray(out, dtype=np.float32).reshape(len(texts), encoder.dim)
+
+
+# -- questions: encoded once per process ---------------------------------------------------------
+# A citizen's question is encoded once: by the NLU's featurizer in Rasa, which hands the vector to
+# the action server in the parse data (`pack`/`remember_query`), and searches of the same text in
+# either process read it here.  Follow-ups repeat ("那要多少钱", "下一步"), so a small LRU helps too.
+QUERY_CACHE_TEXTS = 4096  # about 6 MB of vectors
+# The key under which Rasa's parse data carries a message's vector to the action server:
+# {"text": the text encoded, "vector": pack(vector)} (set by nlu_e5_featurizer.E5SentenceFeaturizer).
+QUESTION_VECTOR = "question_vector"
+_QUERIES: OrderedDict[str, np.ndarray] = OrderedDict()
+_QUERIES_LOCK = threading.Lock()
+
+
+def remember_query(text: str, vector: np.ndarray) -> None:
+    with _QUERIES_LOCK:
+        _QUERIES[text] = np.asarray(vector, dtype=np.float32)
+        _QUERIES.move_to_end(text)
+        while len(_QUERIES) > QUERY_CACHE_TEXTS:
+            _QUERIES.popitem(last=False)
+
+
+def query_vectors(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """(len(texts), dim) query vectors ("query: " prefix), encoding only texts not seen lately."""
+    found: dict[str, np.ndarray] = {}
+    with _QUERIES_LOCK:
+        for text in texts:
+            vector = _QUERIES.get(text)
+            if vector is not None:
+                _QUERIES.move_to_end(text)
+                found[text] = vector
+    missing = list(dict.fromkeys(t for t in texts if t not in found))
+    if missing:
+        for text, vector in zip(missing, encode(encoder, missing, is_query=True), strict=True):
+            remember_query(text, vector)
+            found[text] = vector
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return np.stack([found[t] for t in texts])
+
+
+def pack(vector: np.ndarray) -> str:
+    """A unit vector as text for a JSON message (float16, base64: 1 kB for 384 dimensions)."""
+    return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+
+
+def unpack(text: str, dim: int = DIM) -> np.ndarray | None:
+    """The vector `pack` wrote, renormalised; None for anything that is not one."""
+    try:
+        raw = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f2")
+    except (ValueError, TypeError):
+        return None
+    if raw.shape != (dim,) or not np.isfinite(raw).all():
+        return None
+    vector = raw.astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
 
 
 # -- the cache in the store ----------------------------------------------------------------------

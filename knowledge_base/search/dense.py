@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import embeddings
+from ..question import question_part
 from .rerank import RERANK_DEPTH, Candidate, rerank
 
 if TYPE_CHECKING:
@@ -172,7 +173,8 @@ class DenseStage:
         encoder = self.encoder
         if index is None or encoder is None:
             return list(candidates)
-        query_vector = embeddings.encode(encoder, [query], is_query=True)[0]
+        # The asking part of a long message, as the NLU encoded it (often already in the cache).
+        query_vector = embeddings.query_vectors(encoder, [question_part(query)])[0]
         similarity = index.similarity(query_vector, [c.id for c in candidates])
         scores = hybrid_scores(np.array([c.score for c in candidates]), similarity, self.weight)
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])  # stable: ties keep lexical order
