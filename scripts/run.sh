@@ -13,7 +13,9 @@ export RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
 export ACTION_URL=${ACTION_URL:-http://127.0.0.1:$ACTION_PORT}  # lets the bot tell an action-server outage apart
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
-export SANIC_WORKERS=1 RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
+export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
+# Two Rasa worker processes use both cores; the lock above keeps each conversation's order.
+export SANIC_WORKERS=${SANIC_WORKERS:-2} RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
 # Rasa's HTTP API (tracker, model swap) listens on loopback only and needs this token; the bot
 # service sends it.  A new random one each start unless set.
 export RASA_TOKEN=${RASA_TOKEN:-$($PY -c 'import secrets; print(secrets.token_hex(24))')}

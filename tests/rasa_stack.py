@@ -69,6 +69,7 @@ class RasaStack:
             "JSB_DATA_DIR": str(workdir),
             "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
             "RASA_TRACKER_DB": str(workdir / "rasa_tracker.sqlite3"),
+            "RASA_LOCK_DB": str(workdir / "rasa_locks.sqlite3"),
             "RASA_TELEMETRY_ENABLED": "false",
             "SANIC_WORKERS": "1",
             "PYTHONUNBUFFERED": "1",
