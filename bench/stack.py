@@ -31,7 +31,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 # Which process is which, by a piece of its command line (see Procfile).
-ROLES = {"actions": "rasa_sdk", "rasa": "rasa run", "bot": "-m bot"}
+ROLES = {"actions": "rasa_sdk", "rasa": "rasa_server.py run", "bot": "-m bot"}
 
 
 def free_port() -> int:
@@ -58,9 +58,9 @@ class Stack:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def pids(self) -> dict[str, int]:
-        """The PID of each service process (the Python process itself, not its shell)."""
-        found: dict[str, int] = {}
+    def processes(self) -> dict[str, list[int]]:
+        """Every Python process of each service, its main process first (Rasa has one per worker)."""
+        found: dict[str, list[int]] = {}
         for child in psutil.Process(self.process.pid).children(recursive=True):
             try:
                 command = " ".join(child.cmdline())
@@ -69,9 +69,17 @@ class Stack:
             if "python" not in command.split(" ", 1)[0]:
                 continue  # the /bin/sh -c wrapper honcho starts each entry with
             for role, marker in ROLES.items():
-                if marker in command and role not in found:
-                    found[role] = child.pid
+                if marker in command:
+                    found.setdefault(role, []).append(child.pid)
+        for role, pids in found.items():
+            main = min(pids, key=lambda pid: psutil.Process(pid).create_time())
+            workers = {p.pid for p in psutil.Process(main).children(recursive=True)}
+            found[role] = [main, *sorted((set(pids) | workers) - {main})]
         return found
+
+    def pids(self) -> dict[str, int]:
+        """The main PID of each service process (the Python process itself, not its shell)."""
+        return {role: pids[0] for role, pids in self.processes().items()}
 
     def tracker(self, conversation_id: str) -> dict[str, Any]:
         request = urllib.request.Request(
