@@ -1,0 +1,45 @@
+"""Rasa's SQL tracker store on its SQLite file, tuned for a turn's cost: WAL, no fsync per commit,
+one kept connection.  Loaded by the Rasa process (endpoints.yml `tracker_store: type:
+bot.rasa_tracker_store.SQLiteTrackerStore`), beside bot/rasa_lock_store.py.
+
+Why: a profile of a Rasa worker (issue #12) put 17 % of a turn in saving the tracker, most of it
+SQLite's commit, which with the defaults (rollback journal, synchronous=FULL) waits for the disk
+twice per turn; and SQLAlchemy opened a new connection for every read and write.  In WAL mode with
+synchronous=NORMAL a commit survives a crash of Rasa (the WAL is in the file system); only a power
+loss may drop the last turns, which the bot service has stored anyway (bot/store.py).  Two Rasa
+workers share the file: WAL lets one read while the other writes.
+
+With PostgreSQL (a district's deployment) use Rasa's own `type: SQL` with `dialect: postgresql`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from sqlalchemy.pool import QueuePool
+
+
+def _pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")  # the other worker's write is short: wait, do not fail
+    cursor.close()
+
+
+class SQLiteTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("dialect", "sqlite")
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name != "sqlite":
+            return
+        # Rasa made a default engine (a new connection per session); keep one instead, with the pragmas.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url, poolclass=QueuePool, pool_size=1, max_overflow=4, connect_args={"check_same_thread": False}
+        )
+        sa.event.listen(self.engine, "connect", _pragmas)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)

@@ -1,0 +1,43 @@
+"""bot.rasa_tracker_store: Rasa's SQL tracker store on SQLite in WAL mode keeps every event of a
+conversation across saves and across two store objects on one file (two Rasa workers)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.rasa_tracker_store import SQLiteTrackerStore
+
+DOMAIN = Domain.from_dict({"slots": {"service_id": {"type": "text", "mappings": [{"type": "custom"}]}}})
+
+
+async def test_events_survive_saves_and_a_second_worker(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.sqlite3"
+    first = SQLiteTrackerStore(domain=DOMAIN, db=str(path))
+    tracker = DialogueStateTracker("c1", DOMAIN.slots)
+    tracker.update(UserUttered("社保卡丢了咋补办"))
+    tracker.update(SlotSet("service_id", "guide.social-security-card"))
+    tracker.update(ActionExecuted("action_listen"))
+    await first.save(tracker)
+    tracker.update(UserUttered("那要多少钱"))
+    await first.save(tracker)
+
+    second = SQLiteTrackerStore(domain=DOMAIN, db=str(path))  # another worker, same file
+    again = await second.retrieve("c1")
+    assert again is not None
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["社保卡丢了咋补办", "那要多少钱"]
+    assert again.get_slot("service_id") == "guide.social-security-card"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_rasa_builds_it_from_endpoints_yml(tmp_path: Path) -> None:
+    config = EndpointConfig(type="bot.rasa_tracker_store.SQLiteTrackerStore", db=str(tmp_path / "t.sqlite3"))
+    store = TrackerStore.create(config, DOMAIN)
+    assert "SQLiteTrackerStore" in repr(type(getattr(store, "_tracker_store", store)))
