@@ -81,7 +81,14 @@ def create_app(config: BotConfig) -> web.Application:
     """Build the bot service: health endpoints, the web widget, the REST API and (with a token) Telegram."""
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[error_middleware, rate_limit_middleware(KeyedLimiter(config.api_rate, config.api_burst))],
+        middlewares=[
+            error_middleware,
+            rate_limit_middleware(
+                KeyedLimiter(config.api_rate, config.api_burst),
+                KeyedLimiter(config.api_key_rate, config.api_key_burst),
+                config.api_keys,
+            ),
+        ],
     )
     app[CONFIG] = config
     app[CHANNELS] = ChannelRegistry()

@@ -18,7 +18,12 @@
 |                          |                                | up on (the citizen is told; helpers still see it)   |
 | BOT_MAX_MESSAGE_CHARS    | 4000                           | longest citizen message                             |
 | BOT_WS_RATE, _RATE_BURST | 1.0, 8                         | widget frames per second per connection, burst      |
-| BOT_API_RATE, _RATE_BURST| 5.0, 20                        | REST requests per second per client address, burst  |
+| BOT_API_RATE, _RATE_BURST| 5.0, 20                        | /api requests per second per address (callers       |
+|                          |                                | without an API key: anonymous pages, staff), burst  |
+| BOT_API_KEY_RATE, _BURST | 200, 400                       | REST requests per second per API key (a portal      |
+|                          |                                | backend calls for all its users from one address)   |
+| BOT_API_USER_RATE, _BURST| 2.0, 10                        | REST messages per second per citizen (user_id or    |
+|                          |                                | conversation), burst; the widget: BOT_WS_RATE       |
 | BOT_ALLOWED_ORIGINS      | *                              | web pages allowed to open the widget websocket      |
 | BOT_API_KEYS             | (none)                         | comma-separated keys for the REST API; none = open  |
 | BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
@@ -91,6 +96,10 @@ class BotConfig:
     ws_burst: int = 8
     api_rate: float = 5.0
     api_burst: int = 20
+    api_key_rate: float = 200.0
+    api_key_burst: int = 400
+    api_user_rate: float = 2.0
+    api_user_burst: int = 10
     allowed_origins: tuple[str, ...] = ("*",)
     api_keys: tuple[str, ...] = ()
     history_limit: int = 200
@@ -147,7 +156,9 @@ class BotConfig:
             raise ConfigError("need 0 < BOT_APOLOGY_AFTER <= BOT_RASA_TIMEOUT")
         if self.max_message_chars < 1:
             raise ConfigError("BOT_MAX_MESSAGE_CHARS must be positive")
-        if self.ws_rate <= 0 or self.ws_burst < 1 or self.api_rate <= 0 or self.api_burst < 1:
+        rates = (self.ws_rate, self.api_rate, self.api_key_rate, self.api_user_rate)
+        bursts = (self.ws_burst, self.api_burst, self.api_key_burst, self.api_user_burst)
+        if min(rates) <= 0 or min(bursts) < 1:
             raise ConfigError("rates must be positive and bursts at least 1")
         if self.log_format not in ("json", "text"):
             raise ConfigError(f"BOT_LOG_FORMAT must be json or text, got {self.log_format!r}")
@@ -218,6 +229,10 @@ _ENV_NAMES = {
     "ws_burst": "BOT_WS_RATE_BURST",
     "api_rate": "BOT_API_RATE",
     "api_burst": "BOT_API_RATE_BURST",
+    "api_key_rate": "BOT_API_KEY_RATE",
+    "api_key_burst": "BOT_API_KEY_BURST",
+    "api_user_rate": "BOT_API_USER_RATE",
+    "api_user_burst": "BOT_API_USER_BURST",
     "allowed_origins": "BOT_ALLOWED_ORIGINS",
     "api_keys": "BOT_API_KEYS",
     "history_limit": "BOT_HISTORY_LIMIT",

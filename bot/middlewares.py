@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 
@@ -10,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from bot.logs import fields
-from bot.ratelimit import KeyedLimiter
+from bot.ratelimit import KeyedLimiter, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +67,42 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: value for name, value in exc.headers.items() if name in ("Allow", "Retry-After")}
 
 
-def rate_limit_middleware(limiter: KeyedLimiter) -> Middleware:
+def api_key_of(request: web.Request, keys: tuple[str, ...]) -> str | None:
+    """The configured REST API key this request presents (`Authorization: Bearer …` or
+    `X-API-Key`), or None."""
+    header = request.headers.get("Authorization", "")
+    given = header[7:] if header.startswith("Bearer ") else request.headers.get("X-API-Key", "")
+    if not given:
+        return None
+    return next((key for key in keys if hmac.compare_digest(given.encode(), key.encode())), None)
+
+
+def caller_of(request: web.Request, keys: tuple[str, ...]) -> str:
+    """Who is calling, for flood limits: the API key (by a hash: a key is never kept in memory
+    tables or logs as is), else the client address."""
+    key = api_key_of(request, keys)
+    if key is not None:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "ip:" + (request.remote or "unknown")
+
+
+def too_many(bucket: TokenBucket) -> web.Response:
+    code, message = _HTTP_MESSAGES[429]
+    return json_error(429, code, message, headers={"Retry-After": str(bucket.retry_after())})
+
+
+def rate_limit_middleware(by_address: KeyedLimiter, by_key: KeyedLimiter, keys: tuple[str, ...]) -> Middleware:
+    """Flood limits on /api: a calling app with an API key gets its own, larger bucket (a portal
+    backend sends for all its citizens from one address); anonymous callers and staff pages one
+    per address.  Each citizen's own pace is limited in the REST connector (per user_id)."""
+
     @web.middleware
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(API_PREFIX) and request.path != "/api/openapi.json":
-            bucket = limiter.bucket(request.remote or "unknown")
+            caller = caller_of(request, keys)
+            bucket = (by_key if caller.startswith("key:") else by_address).bucket(caller)
             if not bucket.allow():
-                wait = bucket.retry_after()
-                code, message = _HTTP_MESSAGES[429]
-                return json_error(429, code, message, headers={"Retry-After": str(wait)})
+                return too_many(bucket)
         return await handler(request)
 
     return limit

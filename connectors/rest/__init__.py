@@ -10,7 +10,6 @@ GET  /api/openapi.json                                 the document itself
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from typing import Any
 
@@ -19,13 +18,15 @@ from jsonschema import Draft202012Validator
 
 from bot.conversations import Conversation, State
 from bot.keys import CONFIG, SERVICE, STORE
-from bot.middlewares import json_error
+from bot.middlewares import api_key_of, caller_of, json_error, too_many
+from bot.ratelimit import KeyedLimiter
 from bot.service import InputError, Outcome, Receipt
 from connectors.rest.openapi import CONVERSATION_ID, SchemaValidator, build_openapi
 
 CHANNEL_NAME = "rest"
 OPENAPI = web.AppKey("openapi", dict)
 VALIDATOR = web.AppKey("openapi_validator", SchemaValidator)
+CITIZEN_LIMITS = web.AppKey("rest_citizen_limits", KeyedLimiter)
 
 _CONVERSATION_ID_CHECK = Draft202012Validator(CONVERSATION_ID)
 
@@ -55,13 +56,16 @@ def _closed() -> web.Response:
 
 def _check_key(request: web.Request) -> web.Response | None:
     keys = request.app[CONFIG].api_keys
-    if not keys:
-        return None
-    header = request.headers.get("Authorization", "")
-    given = header[7:] if header.startswith("Bearer ") else request.headers.get("X-API-Key", "")
-    if any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+    if not keys or api_key_of(request, keys) is not None:
         return None
     return json_error(401, "unauthorized", "缺少或错误的 API 密钥。 / Missing or wrong API key.")
+
+
+def _citizen_too_fast(request: web.Request, citizen: str) -> web.Response | None:
+    """One citizen's pace (BOT_API_USER_RATE): a person does not type ten messages a second, a
+    loop or a stuck retry does.  Keyed by the calling app and the citizen, so apps do not collide."""
+    bucket = request.app[CITIZEN_LIMITS].bucket(caller_of(request, request.app[CONFIG].api_keys) + "|" + citizen)
+    return None if bucket.allow() else too_many(bucket)
 
 
 async def _json_body(request: web.Request, schema: str) -> dict[str, Any] | web.Response:
@@ -120,6 +124,8 @@ async def send_message(request: web.Request) -> web.Response:
         return body
     service = request.app[SERVICE]
     user_id = body["user_id"]
+    if (refused := _citizen_too_fast(request, user_id)) is not None:
+        return refused
     if "conversation_id" in body:
         conversation = await service.get_conversation(body["conversation_id"])
         if conversation is None or conversation.channel != CHANNEL_NAME or conversation.external_id != user_id:
@@ -221,6 +227,7 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[CITIZEN_LIMITS] = KeyedLimiter(app[CONFIG].api_user_rate, app[CONFIG].api_user_burst, max_keys=100_000)
     document = build_openapi(app[CONFIG])
     app[OPENAPI] = document
     app[VALIDATOR] = SchemaValidator(document)

@@ -197,3 +197,34 @@ async def test_requests_per_client_are_limited(start_bot: StartBot, http: aiohtt
                 assert int(response.headers["Retry-After"]) >= 1
                 assert "请求太频繁" in (await response.json())["error"]["message"]
     assert statuses[:2] == [404, 404] and 429 in statuses[2:]
+
+
+async def test_a_calling_app_with_a_key_is_limited_by_its_key_not_its_address(
+    start_bot: StartBot, http: aiohttp.ClientSession
+):
+    # A portal backend sends for all its citizens from one address: the address's limit (2) must
+    # not throttle it; its own key's limit (6) does.  Without the key it is one anonymous caller.
+    bot = await start_bot(
+        rasa_url=nobody_listening(), api_rate=0.1, api_burst=2, api_key_rate=0.1, api_key_burst=6, api_keys=("k-1",)
+    )
+    keyed = []
+    for i in range(8):
+        body = {"user_id": f"citizen-{i}", "text": "你好"}
+        status, _ = await post(http, f"{bot.url}/api/v1/messages", body, headers={"Authorization": "Bearer k-1"})
+        keyed.append(status)
+    assert keyed[:6] == [200] * 6 and keyed[6:] == [429, 429]
+    anonymous = []
+    for _ in range(3):
+        async with http.get(f"{bot.url}/api/v1/conversations/{'c' * 32}") as response:
+            anonymous.append(response.status)
+    assert anonymous == [401, 401, 429]  # its own bucket, which the keyed calls did not use up
+
+
+async def test_one_citizen_cannot_flood_the_others_of_the_same_app(start_bot: StartBot, http: aiohttp.ClientSession):
+    bot = await start_bot(rasa_url=nobody_listening(), api_rate=100, api_burst=100, api_user_rate=0.1, api_user_burst=3)
+    loud = [
+        (await post(http, f"{bot.url}/api/v1/messages", {"user_id": "loud", "text": f"第{i}条"}))[0] for i in range(5)
+    ]
+    assert loud[:3] == [200, 200, 200] and loud[3:] == [429, 429]
+    status, body = await post(http, f"{bot.url}/api/v1/messages", {"user_id": "quiet", "text": "你好"})
+    assert status == 200, body
