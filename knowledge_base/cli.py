@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from . import embeddings
 from .kb import KnowledgeBase
 from .loader import DATA_DIR, KnowledgeBaseError
 from .search.base import SearchHit
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.run in (cmd_load, cmd_import, cmd_reindex):
+        embeddings.use_all_cores()  # first loads and imports encode thousands of texts: every core
     try:
         return asyncio.run(args.run(args))
     except KnowledgeBaseError as error:

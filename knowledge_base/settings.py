@@ -12,6 +12,7 @@
 | KB_ES_HEALTH_INTERVAL | 15                        | seconds between cluster health checks     |
 | KB_ALLOW_SELF_APPROVAL | false                    | may a reviewer approve a change they made |
 | KB_DENSE           | true                         | re-rank search hits with sentence vectors (search/dense.py) |
+| KB_ENCODE_THREADS  | all cores (load, import, reindex) | engine threads for batch encoding; the servers use 1 |
 See docs/elasticsearch.md for the Elasticsearch backend.
 """
 
