@@ -177,3 +177,15 @@ def test_the_layout_is_saved_with_the_model(storage):
     lacking = message([5, 5])  # no dense block: the loaded model still knows its width
     loaded.process([lacking])
     assert lacking.get("intent")["name"] == "stop"
+
+
+def test_an_intent_with_a_single_example_does_not_flatten_every_confidence(storage, tmp_path):
+    """It cannot be held out to fit the temperature; it used to switch the fit off for all intents."""
+    alone = make(storage)
+    alone.train(TrainingData(TRAIN))
+    assert alone.temperature != 1.0
+    (tmp_path / "other").mkdir()
+    with_single = make(LocalModelStorage(tmp_path / "other"))
+    with_single.train(TrainingData([*TRAIN, message([1, 2, 3, 4, 5], "rare")]))
+    assert with_single.temperature == pytest.approx(alone.temperature)
+    assert "rare" in with_single.model.classes_
