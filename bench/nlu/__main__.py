@@ -52,6 +52,7 @@ PY = sys.executable
 GOV_TRAIN_DIR = REPO / "nlu_data" / "nlu"
 GOV_TEST = HERE / "gov_test.yml"
 CROSS_DATASETS = ("gov", "smp2019", "rasa_init")
+CROSS_PIPELINES = ("config", "rasa_default")
 # the language of each data set, for Rasa's default pipeline (ours is Chinese whatever the data)
 LANGUAGES = {"gov": "zh", "smp2019": "zh", "rasa_init": "en"}
 
@@ -299,7 +300,7 @@ def whole_assistant(work: Path, servers: int) -> dict:
     return result
 
 
-def cross_dataset(datasets: list[str], epochs: int, quick: bool) -> Path:
+def cross_dataset(datasets: list[str], epochs: int, quick: bool, chosen: tuple[str, ...] = CROSS_PIPELINES) -> Path:
     """config.yml's pipeline against Rasa's default one on each data set; rewrites that section."""
     results_dir = REPO / "var" / "bench_nlu" / "cross"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -312,6 +313,8 @@ def cross_dataset(datasets: list[str], epochs: int, quick: bool) -> Path:
                 "rasa_default": pipelines.rasa_default_config(LANGUAGES[dataset], epochs),
             }
             for name, config_data in configs.items():
+                if name not in chosen:
+                    continue
                 tqdm.write(f"-- {dataset} / {name}")
                 try:
                     result = run_one(dataset, name, [], data, work, servers=0, config_data=config_data)
@@ -361,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         "with --quick a third of SMP2019",
     )
     parser.add_argument(
+        "--cross-pipelines", default=",".join(CROSS_PIPELINES), help="with --cross-dataset: config and/or rasa_default"
+    )
+    parser.add_argument(
         "--default-epochs", type=int, default=100, help="cap on the epochs of Rasa's default pipeline (its own: 100)"
     )
     args = parser.parse_args(argv)
@@ -371,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.report_only:
             path = report.write_cross_section(REPO / "var" / "bench_nlu" / "cross", HERE / "REPORT.md")
         else:
-            path = cross_dataset(list(datasets), args.default_epochs, args.quick)
+            chosen_pipelines = tuple(p for p in args.cross_pipelines.split(",") if p)
+            if set(chosen_pipelines) - set(CROSS_PIPELINES):
+                parser.error(f"cross-dataset pipelines are {', '.join(CROSS_PIPELINES)}")
+            path = cross_dataset(list(datasets), args.default_epochs, args.quick, chosen_pipelines)
         print(f"bench.nlu: wrote the cross-dataset section of {path}")
         return 0
 
