@@ -32,8 +32,9 @@ def load_from_model_storage(model_storage: ModelStorage, resource: Resource, fil
 
 def messages_with_words(messages: list[Message]) -> list[Message]:
     """The messages the tokenizer found words in.  Featurizers skip the rest (an empty message or
-    "？？？"): the classifier treats a message without features as not understood, and every
-    featurized message must get the same feature columns."""
+    "？？？"), as Rasa's CountVectorsFeaturizer does: the classifier treats a message without
+    features as not understood, leaves such a training example out, and gives a message a block
+    of zeros for each featurizer that had nothing for it (knowledge_base.nlu_classifier)."""
     return [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
 
 

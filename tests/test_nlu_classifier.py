@@ -13,7 +13,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge_base.nlu_classifier import LinearIntentClassifier
+from knowledge_base.nlu_classifier import LinearIntentClassifier, UnusableTrainingDataError
 
 VOCABULARY = 6
 
@@ -108,3 +108,84 @@ def test_untrained_or_missing_model_leaves_messages_alone(storage):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind"):
         LinearIntentClassifier.validate_config({"kind": "forest"})
+
+
+# -- examples whose featurizers gave different blocks (issue #13) ---------------------------------
+
+
+def with_dense(msg: Message, vector: list[float]) -> Message:
+    msg.add_features(Features(np.array([vector]), "sentence", TEXT, "dense"))
+    return msg
+
+
+def featureless(text: str, intent: str | None = None) -> Message:
+    """A message in which the tokenizer found no word: no featurizer added anything."""
+    return Message(data={TEXT: text, **({"intent": intent} if intent else {})})
+
+
+def test_an_example_without_one_featurizers_block_gets_zeros_there(storage):
+    """Some examples have the dense block and some do not: before, their rows had different widths."""
+    train = [with_dense(m, [1.0, 0.0]) if i % 2 else m for i, m in enumerate(TRAIN)]
+    clf = make(storage)
+    clf.train(TrainingData(train))
+    assert [(b.origin, b.sparse, b.width) for b in clf.layout] == [("test", True, VOCABULARY), ("dense", False, 2)]
+    # at inference a message lacking the dense block is read exactly as one whose block is zeros
+    lacking, zeros = message([2, 3]), with_dense(message([2, 3]), [0.0, 0.0])
+    clf.process([lacking, zeros])
+    assert lacking.get("intent_ranking") == zeros.get("intent_ranking")
+    assert lacking.get("intent")["name"] == "ask_element"
+    assert clf._features([lacking])[0].shape == (1, VOCABULARY + 2)
+
+
+def test_examples_without_any_feature_are_left_out_and_named(storage, caplog):
+    clf = make(storage)
+    with caplog.at_level("WARNING", logger="knowledge_base.nlu_classifier"):
+        clf.train(TrainingData([*TRAIN, featureless("？？？", "greet"), featureless("ｈｉ", "stop")]))
+    assert "'greet', text '？？？'" in caplog.text and "'stop', text 'ｈｉ'" in caplog.text
+    probe, blank = message([0, 1]), featureless("～～")
+    clf.process([probe, blank])
+    assert probe.get("intent")["name"] == "greet"
+    assert blank.get("intent")["name"] == "nlu_fallback"
+
+
+def test_an_intent_left_without_usable_examples_is_an_error_naming_them(storage):
+    clf = make(storage)
+    with pytest.raises(UnusableTrainingDataError, match=r"intent 'laugh'.*text '\^_\^'"):
+        clf.train(TrainingData([*TRAIN, featureless("^_^", "laugh"), featureless("233？", "laugh")]))
+
+
+def test_data_without_any_feature_is_an_error(storage):
+    clf = make(storage)
+    with pytest.raises(UnusableTrainingDataError, match="no training example has any feature"):
+        clf.train(TrainingData([featureless("？", "a"), featureless("！", "b")]))
+
+
+def test_a_featurizer_giving_two_widths_is_named_with_the_example(storage):
+    odd = Message(data={TEXT: "odd", "intent": "greet"})
+    odd.add_features(Features(scipy.sparse.coo_matrix(np.ones((1, VOCABULARY + 1))), "sentence", TEXT, "test"))
+    clf = make(storage)
+    with pytest.raises(UnusableTrainingDataError, match=r"featurizer test gave 7 .*text 'odd'"):
+        clf.train(TrainingData([*TRAIN, odd]))
+
+
+def test_the_layout_is_saved_with_the_model(storage):
+    clf = make(storage)
+    clf.train(TrainingData([with_dense(m, [0.5, 0.5]) for m in TRAIN]))
+    context = ExecutionContext(GraphSchema({}), "test")
+    loaded = LinearIntentClassifier.load(clf.config, storage, Resource("clf"), context)
+    assert loaded.layout == clf.layout
+    lacking = message([5, 5])  # no dense block: the loaded model still knows its width
+    loaded.process([lacking])
+    assert lacking.get("intent")["name"] == "stop"
+
+
+def test_an_intent_with_a_single_example_does_not_flatten_every_confidence(storage, tmp_path):
+    """It cannot be held out to fit the temperature; it used to switch the fit off for all intents."""
+    alone = make(storage)
+    alone.train(TrainingData(TRAIN))
+    assert alone.temperature != 1.0
+    (tmp_path / "other").mkdir()
+    with_single = make(LocalModelStorage(tmp_path / "other"))
+    with_single.train(TrainingData([*TRAIN, message([1, 2, 3, 4, 5], "rare")]))
+    assert with_single.temperature == pytest.approx(alone.temperature)
+    assert "rare" in with_single.model.classes_

@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.nlu --quick         # small run to check the machinery (~10 minutes)
     .venv/bin/python -m bench.nlu --pipelines svm_char,lr_rasa --datasets gov
     .venv/bin/python -m bench.nlu --report-only   # rebuild REPORT.md from the saved results
+    .venv/bin/python -m bench.nlu --cross-dataset # config.yml vs Rasa's default pipeline on 3 sets
 
 For each data set (SMP2019: public, 23 intents, not ours; gov: our training data in
 nlu_data/nlu + generated lookups, tested on the held-out bench/nlu/gov_test.yml) and each
@@ -14,6 +15,12 @@ peak memory of training and of serving, and for gov models the cold start of a r
 `rasa run --enable-api` server (median of --servers starts).  Finally `rasa test nlu
 --cross-validation` on our own data with config.yml and/or the candidates named by --cv.  Jobs
 run one at a time (the machine is shared).
+
+`--cross-dataset` (issue #13: our pipeline must train on data nobody on the team wrote) trains
+config.yml's pipeline and Rasa's own default pipeline (bench/nlu/pipelines.py rasa_default_config)
+on our data, SMP2019 and Rasa's initial-project NLU data (English, shipped inside the rasa wheel,
+Apache-2.0; every third example of each intent held out), and rewrites only the "Cross-dataset
+check" section of REPORT.md (results in var/bench_nlu/cross/).
 
 Results are kept in var/bench_nlu/<full|quick>/ (one JSON per run, so a run can be resumed with
 --pipelines).  A full run writes bench/nlu/REPORT.md and nlu.png from all full results; a quick
@@ -44,6 +51,33 @@ HERE = Path(__file__).resolve().parent
 PY = sys.executable
 GOV_TRAIN_DIR = REPO / "nlu_data" / "nlu"
 GOV_TEST = HERE / "gov_test.yml"
+CROSS_DATASETS = ("gov", "smp2019", "rasa_init")
+CROSS_PIPELINES = ("config", "rasa_default")
+# the language of each data set, for Rasa's default pipeline (ours is Chinese whatever the data)
+LANGUAGES = {"gov": "zh", "smp2019": "zh", "rasa_init": "en"}
+
+
+def rasa_init_nlu() -> Path:
+    """The NLU data of Rasa's initial project (`rasa init`), inside the installed rasa package."""
+    import rasa.cli
+
+    return Path(rasa.cli.__file__).parent / "initial_project" / "data" / "nlu.yml"
+
+
+def _split_yaml(source: Path, train: Path, test: Path, test_every: int) -> None:
+    """Every `test_every`-th example of each intent (from the second on) to the test file, the rest
+    to training: no example in both, every intent in both."""
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    seen: dict[str, int] = {}
+    kept, held = [], []
+    for example in load_data(str(source)).intent_examples:
+        n = seen.get(example.get("intent"), 0)
+        seen[example.get("intent")] = n + 1
+        (held if n % test_every == test_every - 1 else kept).append(example)
+    train.write_text(TrainingData(kept).nlu_as_yaml(), encoding="utf-8")
+    test.write_text(TrainingData(held).nlu_as_yaml(), encoding="utf-8")
 
 
 def smp2019_dir() -> Path:
@@ -87,6 +121,10 @@ def prepare_dataset(name: str, work: Path, quick: bool) -> tuple[Path, Path]:
         else:
             shutil.copy(smp / "train.yml", data_dir / "train.yml")
             shutil.copy(smp / "test.yml", test)
+        return data_dir, test
+    if name == "rasa_init":
+        test = work / "rasa_init_test.yml"
+        _split_yaml(rasa_init_nlu(), data_dir / "train.yml", test, test_every=3)
         return data_dir, test
     for path in sorted(GOV_TRAIN_DIR.glob("*.yml")):
         shutil.copy(path, data_dir / path.name)
@@ -165,15 +203,25 @@ def server_cold_start(model: str, env: dict[str, str], log: Path, timeout: float
             server.wait()
 
 
-def run_one(dataset: str, name: str, pipeline: list, data: tuple[Path, Path], work: Path, servers: int) -> dict:
+def run_one(
+    dataset: str,
+    name: str,
+    pipeline: list,
+    data: tuple[Path, Path],
+    work: Path,
+    servers: int,
+    config_data: dict | None = None,
+) -> dict:
+    """Train, load and query one pipeline on one data set; `config_data`, a whole config, replaces
+    the candidate `pipeline` with the usual entity components."""
     data_dir, test = data
     run_dir = work / f"{dataset}__{name}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     config = run_dir / "config.yml"
-    config.write_text(
-        yaml.safe_dump(pipelines.config_yaml_data(pipeline, with_entities=dataset == "gov"), allow_unicode=True)
-    )
+    if config_data is None:
+        config_data = pipelines.config_yaml_data(pipeline, with_entities=dataset == "gov")
+    config.write_text(yaml.safe_dump(config_data, allow_unicode=True))
     env = _env(run_dir / "cache")
     log = run_dir / "log.txt"
     worker = [PY, "-m", "bench.nlu.worker"]
@@ -185,7 +233,7 @@ def run_one(dataset: str, name: str, pipeline: list, data: tuple[Path, Path], wo
         "load_average": os.getloadavg()[0],  # other jobs share the 2 cores: times depend on it
         "dataset": dataset,
         "pipeline": name,
-        "config": pipeline,
+        "config": config_data["pipeline"],
         **{k: trained[k] for k in ("import_s", "train_s", "train_peak_mb")},
         "load_s": served["load_s"],
         "serve_peak_mb": served["serve_peak_mb"],
@@ -252,6 +300,43 @@ def whole_assistant(work: Path, servers: int) -> dict:
     return result
 
 
+def cross_dataset(datasets: list[str], epochs: int, quick: bool, chosen: tuple[str, ...] = CROSS_PIPELINES) -> Path:
+    """config.yml's pipeline against Rasa's default one on each data set; rewrites that section."""
+    results_dir = REPO / "var" / "bench_nlu" / "cross"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_nlu_cross_") as tmp:
+        work = Path(tmp)
+        for dataset in tqdm(datasets, desc="bench.nlu cross-dataset", unit="set"):
+            data = prepare_dataset(dataset, work, quick)
+            configs = {
+                "config": pipelines.config_yaml_data(pipelines.config_pipeline(), with_entities=True),
+                "rasa_default": pipelines.rasa_default_config(LANGUAGES[dataset], epochs),
+            }
+            for name, config_data in configs.items():
+                if name not in chosen:
+                    continue
+                tqdm.write(f"-- {dataset} / {name}")
+                try:
+                    result = run_one(dataset, name, [], data, work, servers=0, config_data=config_data)
+                except RuntimeError as error:
+                    tqdm.write(f"   failed: {error}")
+                    log = work / f"{dataset}__{name}" / "log.txt"
+                    if log.exists():
+                        tqdm.write(log.read_text()[-3000:])
+                    result = {"dataset": dataset, "pipeline": name, "failed": str(error).split(";")[0]}
+                result.update(epochs=epochs, subset=quick and dataset == "smp2019", n_train=_count(data[0]))
+                (results_dir / f"{dataset}__{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+                if "failed" not in result:
+                    tqdm.write(f"   {metrics.one_line(result)}")
+    return report.write_cross_section(results_dir, HERE / "REPORT.md")
+
+
+def _count(data_dir: Path) -> int:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return len(load_data(str(data_dir)).intent_examples)
+
+
 def main(argv: list[str] | None = None) -> int:
     names = list(pipelines.candidates(1))
     parser = argparse.ArgumentParser(
@@ -259,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a third of SMP2019, DIET 2 epochs, no server, 2 folds")
     parser.add_argument("--pipelines", default=",".join(names), help=f"comma-separated subset of: {', '.join(names)}")
-    parser.add_argument("--datasets", default="smp2019,gov", help="comma-separated: smp2019, gov")
+    parser.add_argument(
+        "--datasets", default=None, help="comma-separated: smp2019, gov (default both); rasa_init with --cross-dataset"
+    )
     parser.add_argument("--diet-epochs", type=int, default=12, help="DIET epoch cap (12: ~8 min on SMP2019)")
     parser.add_argument("--servers", type=int, default=3, help="`rasa run` cold starts per gov model (median; 0: skip)")
     parser.add_argument("--cv-folds", type=int, default=5, help="cross-validation folds on our data (0: skip)")
@@ -270,7 +357,32 @@ def main(argv: list[str] | None = None) -> int:
         "--assistant", action="store_true", help="also time scripts/train.sh and `rasa run` on the whole assistant"
     )
     parser.add_argument("--report-only", action="store_true", help="only rebuild REPORT.md and the plot")
+    parser.add_argument(
+        "--cross-dataset",
+        action="store_true",
+        help=f"only config.yml vs Rasa's default pipeline on --datasets (default {','.join(CROSS_DATASETS)}); "
+        "with --quick a third of SMP2019",
+    )
+    parser.add_argument(
+        "--cross-pipelines", default=",".join(CROSS_PIPELINES), help="with --cross-dataset: config and/or rasa_default"
+    )
+    parser.add_argument(
+        "--default-epochs", type=int, default=100, help="cap on the epochs of Rasa's default pipeline (its own: 100)"
+    )
     args = parser.parse_args(argv)
+    if args.cross_dataset:
+        datasets = [d for d in args.datasets.split(",") if d] if args.datasets is not None else CROSS_DATASETS
+        if set(datasets) - set(CROSS_DATASETS):
+            parser.error(f"cross-dataset sets are {', '.join(CROSS_DATASETS)}")
+        if args.report_only:
+            path = report.write_cross_section(REPO / "var" / "bench_nlu" / "cross", HERE / "REPORT.md")
+        else:
+            chosen_pipelines = tuple(p for p in args.cross_pipelines.split(",") if p)
+            if set(chosen_pipelines) - set(CROSS_PIPELINES):
+                parser.error(f"cross-dataset pipelines are {', '.join(CROSS_PIPELINES)}")
+            path = cross_dataset(list(datasets), args.default_epochs, args.quick, chosen_pipelines)
+        print(f"bench.nlu: wrote the cross-dataset section of {path}")
+        return 0
 
     mode = "quick" if args.quick else "full"
     results_dir = REPO / "var" / "bench_nlu" / mode
@@ -281,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(chosen) - set(names)
         if unknown:
             parser.error(f"unknown pipeline(s): {', '.join(sorted(unknown))}")
-        datasets = [d for d in args.datasets.split(",") if d]  # '' runs only the cross-validation
+        chosen_sets = "smp2019,gov" if args.datasets is None else args.datasets
+        datasets = [d for d in chosen_sets.split(",") if d]  # '' runs only the cross-validation
         folds = 2 if args.quick else args.cv_folds
         cv_names = [c for c in args.cv.split(",") if c] if folds else []
         if set(cv_names) - {"config", *names}:

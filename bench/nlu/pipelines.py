@@ -88,6 +88,25 @@ def candidates(diet_epochs: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
     }
 
 
+def rasa_default_config(language: str, epochs: int) -> dict[str, Any]:
+    """Rasa's own default configuration (the default_config.yml inside the installed rasa package,
+    what `rasa init` and a config without a pipeline get), NLU only, for a data set's language.
+    Its WhitespaceTokenizer refuses Chinese, so for "zh" it is Rasa's JiebaTokenizer instead, the
+    tokenizer Rasa's documentation names for Chinese.  DIET's and ResponseSelector's epochs are
+    capped at `epochs` (Rasa's default is 100)."""
+    import rasa.engine.recipes.default_recipe as recipe
+
+    default = Path(recipe.__file__).parent / "config_files" / "default_config.yml"
+    pipeline = yaml.safe_load(default.read_text(encoding="utf-8"))["pipeline"]
+    for component in pipeline:
+        if component["name"] == "WhitespaceTokenizer" and language == "zh":
+            component["name"] = "JiebaTokenizer"
+        if "epochs" in component:
+            component["epochs"] = min(int(component["epochs"]), epochs)
+            component["random_seed"] = 42
+    return {"recipe": "default.v1", "language": language, "assistant_id": "bench-nlu", "pipeline": pipeline}
+
+
 def config_pipeline() -> list[dict[str, Any]]:
     """The pipeline of config.yml, without the entity components (added per data set)."""
     if not CONFIG.exists():
