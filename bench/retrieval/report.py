@@ -6,7 +6,7 @@ import os
 import platform
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .metrics import Scores
@@ -29,6 +29,7 @@ class Run:
     fallback_queries: int = 0  # a remote backend's queries answered by its embedded fallback
     hybrid: Run | None = None  # the same questions with the dense stage on (search/dense.py)
     hybrid_rss_mb: float | None = None  # extra resident memory of the encoder and the vectors
+    export_sets: list[SetResult] = field(default_factory=list)  # the export-shaped corpus (export_corpus.py)
 
 
 def _pct(x: float) -> str:
