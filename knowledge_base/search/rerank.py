@@ -41,7 +41,8 @@ class Candidate:
     title_only: bool = False  # a Q&A named by its title alone (no similar questions: a real export)
 
 
-TITLE_MISS = 0.8  # score factor per title term the query lacks, for title-only entries
+TITLE_MISS = 0.75  # score factor per title term the query lacks, for title-only entries
+TITLE_FIT_DEPTH = 30  # lexical hits fetched at least, so the title fit can lift an entry from below the 10th
 
 
 def is_title_only(kind: str, field_terms: Mapping[str, str]) -> bool:
