@@ -139,7 +139,9 @@ class QA(_Model):
     id: str
     domain: str = ""
     question: str
-    similar: list[str] = Field(..., min_items=3)
+    # Citizens' wordings: at least 3 when given.  None at all is allowed, because real exported
+    # knowledge bases have none (a title of staff keywords and a long answer; issue #11).
+    similar: list[str] = []
     answer: str
     guide: str | None = None  # id of the related guide
     keywords: list[str] = []
@@ -149,6 +151,12 @@ class QA(_Model):
     @validator("id")
     def _id(cls, value: str) -> str:  # noqa: N805
         return _check_id(value, "qa")
+
+    @validator("similar")
+    def _similar(cls, value: list[str]) -> list[str]:  # noqa: N805
+        if 0 < len(value) < 3:
+            raise ValueError("give at least 3 similar questions, or none")
+        return value
 
 
 class Center(_Model):

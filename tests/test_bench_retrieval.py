@@ -221,3 +221,36 @@ def test_report_shows_lexical_and_hybrid_side_by_side(tmp_path):
     assert "hybrid (KB_DENSE=true, the default): test set R@1 1.000" in text
     assert "search p95 at 1k entries 40.0 ms" in text
     assert "## Hybrid" in text and "12 MB" in text
+
+
+# -- the export-shaped corpus -------------------------------------------------------------------
+def test_export_corpus_has_the_shape_of_a_real_export():
+    from bench.retrieval.export_corpus import build_export_corpus
+
+    entries = build_export_corpus()
+    assert len(entries) >= 2000 and len({e.id for e in entries}) == len(entries)
+    assert all(e.similar == [] and e.keywords == [] for e in entries)
+    assert all(200 <= len(e.answer) <= 1500 for e in entries)
+    assert max(len(e.question) for e in entries) <= 20  # a few staff keywords
+    assert len({e.domain for e in entries}) >= 14
+    assert [e.answer for e in build_export_corpus()[:50]] == [e.answer for e in entries[:50]]  # deterministic
+
+
+@pytest.mark.parametrize("name", ["export-test", "export-dev"])
+def test_export_question_sets_fit_their_corpus(name):
+    from bench.retrieval.export_corpus import domains
+    from bench.retrieval.questions import EXPORT_SETS
+
+    questions = load_questions(EXPORT_SETS[name])
+    assert len(questions) >= 250
+    assert label_problems(questions, domains()) == []
+
+
+def test_export_sets_do_not_overlap_and_are_not_titles():
+    from bench.retrieval.export_corpus import build_export_corpus
+    from bench.retrieval.questions import EXPORT_SETS
+
+    test, dev = (load_questions(EXPORT_SETS[n]) for n in ("export-test", "export-dev"))
+    assert not {normalise(q.q) for q in test} & {normalise(q.q) for q in dev}
+    titles = {normalise(e.question) for e in build_export_corpus()}
+    assert [q.q for q in test + dev if normalise(q.q) in titles] == []

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.loader import DATA_DIR, KnowledgeBaseError, load_data_dir, load_files
+from knowledge_base.models import QA
 
 GOOD_QA = """
 sample_data: true
@@ -80,3 +81,10 @@ def test_yaml_syntax_error_names_the_file(tmp_path):
     with pytest.raises(KnowledgeBaseError) as caught:
         load_files([write(tmp_path, "broken.yml", "qa: [\n  - id: x\n")])
     assert caught.value.problems[0].source == "broken.yml"
+
+
+def test_a_qa_may_have_no_similar_questions_but_not_one_or_two():
+    # Real exported knowledge bases have none; curated entries have at least 3.
+    assert QA(id="qa.x.one", question="社保 转移", answer="答复。").similar == []
+    with pytest.raises(ValueError, match="at least 3"):
+        QA(id="qa.x.two", question="社保 转移", similar=["一", "二"], answer="答复。")

@@ -3,10 +3,12 @@ matter's guide comes before its own Q&As; nothing else moves and every hit keeps
 
 from pathlib import Path
 
+import pytest
+
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import QA
 from knowledge_base.search.embedded import EmbeddedSearch
-from knowledge_base.search.rerank import Candidate, load_families, rerank
+from knowledge_base.search.rerank import Candidate, is_title_only, load_families, rerank
 from knowledge_base.store import Store
 
 
@@ -96,4 +98,44 @@ async def test_the_embedded_backend_applies_the_rule(tmp_path: Path):
     hits = await kb.search("新生儿上户口怎么办", top_k=3)
     assert hits[0].id == "guide.birth-household-registration"
     assert "qa.identity.birth-registration-materials" in [h.id for h in hits]
+    await kb.close()
+
+
+# -- the title fit of title-only entries (real exports: no similar questions) ----------------------
+def export_qa(entry_id: str, title_terms: str, score: float) -> Candidate:
+    return Candidate(entry_id, "qa", entry_id, title_terms, score, title_only=True)
+
+
+def test_a_title_only_entry_whose_title_the_question_covers_wins():
+    # Same matter, two aspects; the question asks about the matter, not its materials.
+    overview = export_qa("qa.x.rent", "住房公积金 提取 租房", 20.0)
+    materials = export_qa("qa.x.rent-materials", "住房公积金 提取 租房 申请材料", 20.5)
+    assert ids(rerank([materials, overview], ["租房", "住房公积金", "提取"])) == ["qa.x.rent", "qa.x.rent-materials"]
+    # Asked about the materials, the materials entry covers more of its title and stays first.
+    ranked = rerank([materials, overview], ["租房", "住房公积金", "提取", "申请材料"])
+    assert ids(ranked) == ["qa.x.rent-materials", "qa.x.rent"]
+    assert ranked[0].score == 20.5  # nothing missing: the backend's score
+
+
+def test_entries_with_similar_questions_keep_their_scores():
+    curated = qa("qa.curated", "qa.curated", "住房公积金 提取 租房 申请材料", 20.5)
+    overview = export_qa("qa.x.rent", "住房公积金 提取 租房", 20.0)
+    ranked = rerank([curated, overview], ["租房", "住房公积金", "提取"])
+    assert ids(ranked) == ["qa.curated", "qa.x.rent"]
+    assert [c.score for c in ranked] == [20.5, pytest.approx(20.0)]
+
+
+async def test_both_steps_know_a_title_only_entry_from_its_empty_questions_field(tmp_path: Path):
+    kb = KnowledgeBase(Store(tmp_path / "kb.sqlite3"))
+    answer = "根据有关规定，租房提取住房公积金须提交身份证、租赁合同，承诺时限为即时办结，不收费。"
+    await kb.publish(
+        [
+            QA(id="qa.x.rent", domain="housing_fund", question="公积金提取 租房", answer=answer),
+            QA(id="qa.x.rent-materials", domain="housing_fund", question="公积金提取 租房 要件", answer=answer),
+        ]
+    )
+    rows = {row.id: row for row in EmbeddedSearch(kb.store).current_index().rows}
+    assert all(is_title_only(row.kind, row.field_terms) for row in rows.values())
+    hits = await kb.search("租房子能提公积金吗", top_k=2)
+    assert [h.id for h in hits] == ["qa.x.rent", "qa.x.rent-materials"]
     await kb.close()

@@ -13,6 +13,9 @@ HERE = Path(__file__).parent
 TEST_SET = HERE / "questions.yml"
 DEV_SET = HERE / "dev_questions.yml"
 SETS = {"test": TEST_SET, "dev": DEV_SET}
+# The export-shaped corpus (export_corpus.py) has its own sets, named so in the report.
+EXPORT_DIR = HERE / "export"
+EXPORT_SETS = {"export-test": EXPORT_DIR / "questions.yml", "export-dev": EXPORT_DIR / "dev_questions.yml"}
 
 
 @dataclass(frozen=True)

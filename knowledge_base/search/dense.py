@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import embeddings
 from ..question import question_part
-from .rerank import RERANK_DEPTH, Candidate, rerank
+from .rerank import RERANK_DEPTH, TITLE_FIT_DEPTH, Candidate, rerank
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -183,7 +183,7 @@ class DenseStage:
 
 def fetch_depth(top_k: int, dense: DenseStage | None) -> int:
     """How many lexical hits a backend fetches for the shared post-retrieval step."""
-    return max(top_k, RERANK_DEPTH, DENSE_DEPTH if dense is not None else 0)
+    return max(top_k, RERANK_DEPTH, TITLE_FIT_DEPTH, DENSE_DEPTH if dense is not None else 0)
 
 
 def post_retrieval(

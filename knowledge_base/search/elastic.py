@@ -65,7 +65,7 @@ from .elastic_index import (
     store_stamps,
 )
 from .hits import make_hit
-from .rerank import Candidate, Families, load_families
+from .rerank import Candidate, Families, is_title_only, load_families
 
 log = logging.getLogger(__name__)
 
@@ -382,8 +382,17 @@ class ElasticsearchSearch:
             rows[row["id"]] = (row, field_terms(source))
             # Rescaled to the embedded backend's scale (see elastic_index.py).
             score = float(raw["_score"]) * SCORE_SCALE
-            title_terms = rows[row["id"]][1]["title"]
-            candidates.append(Candidate(row["id"], row["kind"], families.of(row["id"]), title_terms, score))
+            field_terms_of_row = rows[row["id"]][1]
+            candidates.append(
+                Candidate(
+                    row["id"],
+                    row["kind"],
+                    families.of(row["id"]),
+                    field_terms_of_row["title"],
+                    score,
+                    is_title_only(row["kind"], field_terms_of_row),
+                )
+            )
         hits = []
         for candidate in post_retrieval(query, terms, candidates, self.dense)[:top_k]:
             row, terms_of_row = rows[candidate.id]

@@ -37,7 +37,7 @@ from ..store import Store
 from .base import SearchHit, prepare_query
 from .dense import DenseStage, fetch_depth, make_stage, post_retrieval
 from .hits import make_hit
-from .rerank import FAMILY_SQL, Candidate
+from .rerank import FAMILY_SQL, Candidate, is_title_only
 
 if TYPE_CHECKING:  # numpy and scipy load on the first search, not on import: worker processes
     # (the action server's, the tests' spawned readers) start half a second sooner.
@@ -110,7 +110,14 @@ class EmbeddedSearch:
         for row, score in index.top(terms, fetch_depth(top_k, self.dense), kinds):
             rows[row.id] = row
             candidates.append(
-                Candidate(row.id, row.kind, row.family or row.id, row.field_terms.get("title", ""), score)
+                Candidate(
+                    row.id,
+                    row.kind,
+                    row.family or row.id,
+                    row.field_terms.get("title", ""),
+                    score,
+                    is_title_only(row.kind, row.field_terms),
+                )
             )
         hits = []
         for candidate in post_retrieval(query, terms, candidates, self.dense)[:top_k]:

@@ -22,7 +22,7 @@ holds)) gained 3 dev questions but lost 35 held-out wordings, and was not kept.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,6 +38,31 @@ class Candidate:
     family: str  # a Q&A's guide id; an entry's own id when it has no guide
     title_terms: str  # the space-joined terms of the title field (a guide's title and aliases)
     score: float
+    title_only: bool = False  # a Q&A named by its title alone (no similar questions: a real export)
+
+
+TITLE_MISS = 0.75  # score factor per title term the query lacks, for title-only entries
+TITLE_FIT_DEPTH = 30  # lexical hits fetched at least, so the title fit can lift an entry from below the 10th
+
+
+def is_title_only(kind: str, field_terms: Mapping[str, str]) -> bool:
+    """A Q&A without citizens' wordings: its title is all that says what it answers."""
+    return kind == "qa" and not field_terms.get("questions", "").strip()
+
+
+def title_fit(candidates: Sequence[Candidate], query_terms: Sequence[str]) -> list[Candidate]:
+    """Title-only entries lose TITLE_MISS per title term the query does not hold, then all are
+    re-sorted by score (stable).  Entries with similar questions keep their scores."""
+    terms = frozenset(query_terms)
+    out = []
+    for candidate in candidates:
+        if candidate.title_only:
+            missing = sum(1 for t in set(candidate.title_terms.split()) if t not in terms)
+            candidate = replace(candidate, score=candidate.score * TITLE_MISS**missing)
+        out.append(candidate)
+    if len(out) == len([c for c in out if not c.title_only]):
+        return out
+    return sorted(out, key=lambda c: -c.score)
 
 
 def names_the_matter(guide: Candidate, query_terms: frozenset[str]) -> bool:
@@ -46,8 +71,9 @@ def names_the_matter(guide: Candidate, query_terms: frozenset[str]) -> bool:
 
 
 def rerank(candidates: Sequence[Candidate], query_terms: Sequence[str], depth: int = RERANK_DEPTH) -> list[Candidate]:
-    """The candidates (best first), a guide moved to the front of its family where the question
-    names only its matter."""
+    """The candidates (best first), title-only entries scored by their title's fit (title_fit), and
+    a guide moved to the front of its family where the question names only its matter."""
+    candidates = title_fit(candidates, query_terms)
     head, tail = list(candidates[:depth]), list(candidates[depth:])
     places: dict[str, list[int]] = {}
     for place, candidate in enumerate(head):
