@@ -16,14 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge_base.models import Entry, Guide
 
-from . import knowledge, payloads, slots, texts, turns
+from . import knowledge, payloads, texts, turns
+from . import state as st
 from .payloads import HandoffReason
 from .privacy import mask, shorten
+from .state import State
 
 REASON_LABELS: dict[str, str] = {
     "request_human": "用户要求人工",
@@ -34,12 +36,12 @@ REASON_LABELS: dict[str, str] = {
 SUMMARY_QUOTE_CHARS = 40
 
 
-def walkthrough_position(tracker: Tracker) -> tuple[Guide | None, int | None]:
+def walkthrough_position(state: State) -> tuple[Guide | None, int | None]:
     """The guide and step of an active walkthrough, or (None, None)."""
-    if not tracker.get_slot(slots.WALKTHROUGH_ACTIVE):
+    if not state.walkthrough_active:
         return None, None
-    guide = knowledge.get(tracker.get_slot(slots.WALKTHROUGH_ID))
-    step = tracker.get_slot(slots.WALKTHROUGH_STEP)
+    guide = knowledge.get(state.walkthrough_id)
+    step = state.walkthrough_step
     if not isinstance(guide, Guide) or step is None:
         return None, None
     return guide, int(step)
@@ -61,12 +63,13 @@ def hand_over(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason, lead: str = ""
 ) -> list[EventType]:
     """Tell the citizen, emit the payload and mark the conversation as handed over."""
-    guide, step = walkthrough_position(tracker)
-    service = guide or knowledge.get(tracker.get_slot(slots.SERVICE_ID))
+    state = State.of(tracker)
+    guide, step = walkthrough_position(state)
+    service = guide or knowledge.get(state.service_id)
     # A complaint or a "stuck" message describes the problem itself; otherwise the last question does.
     own_words = reason in ("complaint", "stuck")
     question = turns.latest_text(tracker) if own_words else turns.last_question(tracker)
-    already = bool(tracker.get_slot(slots.HANDOFF_ACTIVE))
+    already = state.handoff_active
     if reason == "stuck" and guide is not None and step is not None:
         text = lead + texts.WALK_STUCK.format(title=guide.title, step=step)
     else:
@@ -75,11 +78,7 @@ def hand_over(
     dispatcher.utter_message(
         json_message=payloads.handoff(reason, service, step, summary(reason, service, step, question))
     )
-    return [
-        SlotSet(slots.HANDOFF_ACTIVE, True),
-        SlotSet(slots.PENDING_OFFER, None),
-        SlotSet(slots.FALLBACK_STREAK, 0),
-    ]
+    return st.handed_over()
 
 
 class ActionHandoff(Action):

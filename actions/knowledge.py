@@ -140,6 +140,46 @@ def center_for_place(text: str) -> Center | None:
     return best[1] if best else None
 
 
+def centers_in(text: str) -> list[Center]:
+    """Every centre whose area, name or place `text` names, in the order they are named."""
+    text = "".join(text.split())
+    found: list[tuple[int, Center]] = []
+    for center in all_centers():
+        short_area = re.sub(r"(街道|镇)$", "", center.area)
+        candidates = [center.area, center.name, *center.places]
+        if len(short_area) >= 2 and center.level != "区级":
+            candidates.append(short_area)
+        positions = [text.find(name) for name in candidates if name and name in text]
+        if positions:
+            found.append((min(positions), center))
+    named = [c for _, c in sorted(found, key=lambda pair: pair[0])]
+    if len(named) > 1:
+        # "济阳街道" also names the district ("济阳"): a street or town named beats the district.
+        named = [c for c in named if c.level != "区级"] or named
+    return named
+
+
+# A misspelt street or town ("回合街道", "崔宅镇"): two characters before 街道/镇/乡, one of them
+# right and in its place.  Only the shape "XX街道" is trusted, so ordinary words do not match.
+_AREA_SHAPED = re.compile(r"([\u4e00-\u9fff]{2})(?:街道|街办|镇|乡)")
+
+
+def center_by_misspelling(text: str) -> Center | None:
+    """The one street or town centre an area-shaped word is a misspelling of, or None."""
+    for match in _AREA_SHAPED.finditer(text):
+        word = match.group(1)
+        hits = []
+        for center in all_centers():
+            if center.level == "区级":
+                continue
+            short = re.sub(r"(街道|镇)$", "", center.area)
+            if len(short) == 2 and short != word and (short[0] == word[0] or short[1] == word[1]):
+                hits.append(center)
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
 def district_center() -> Center | None:
     return next((c for c in all_centers() if c.level == "区级"), None)
 
