@@ -68,11 +68,22 @@ def _in_context(entries: tuple[Entry, ...], current: Entry | None) -> Entry | No
     return next((e for e in entries if matter_of(e) == wanted), None)
 
 
-def search_text(tracker: Tracker, text: str) -> str:
-    """What is searched for a question: the asking part of the message, place names cut out (a
-    place tells where the citizen lives, not what they ask)."""
-    without_places = turns.without_entities(text, tracker, ("place",))
-    return question_part(without_places)
+async def find_in(tracker: Tracker, text: str, kinds: tuple[str, ...] | None = None, strip_cues: bool = False) -> Match:
+    """Search the asking part of the message; when that alone finds nothing, the whole message
+    (the story before the question may name the matter: "孩子今年该上小学了……要准备啥材料")."""
+
+    def prepared(words: str) -> str:
+        return texts.strip_element_cues(words) if strip_cues else words
+
+    without_places = turns.without_entities(text, tracker, ("place", "element") if strip_cues else ("place",))
+    part = question_part(without_places)
+    args = (kinds,) if kinds else ()
+    match = await knowledge.find(prepared(part), *args)
+    if match.outcome == "none" and part != without_places:
+        match = await knowledge.find(prepared(without_places), *args)
+        if match.outcome == "none":
+            match = await knowledge.find_agreeing(prepared(part), prepared(without_places), *args)
+    return match
 
 
 def requested_element(tracker: Tracker, text: str, state: State | None = None) -> str | None:
@@ -116,7 +127,7 @@ async def resolve(tracker: Tracker, state: State, text: str, element: str | None
         named = back_reference(state, text)
     if element:
         return await _resolve_element_question(tracker, state, text, named, current)
-    return await _resolve_question(search_text(tracker, text), name, named, current)
+    return await _resolve_question(tracker, text, name, named, current)
 
 
 def _ignored_clarification(state: State) -> Entry | None:
@@ -132,13 +143,12 @@ async def _resolve_element_question(
     if named is not None:
         return Resolution("answer", (named,))
     rest = texts.strip_element_cues(turns.without_entities(text, tracker, ("element", "place")))
-    rest = question_part(rest)
     if not knowledge.has_terms(rest) or BACK_REFERENCE.search(text):
         # Nothing but the element ("那要多少钱?"): a follow-up on the clarification let pass, else
         # on the service in context.
         context = _ignored_clarification(state) or current
         return Resolution("answer", (context,)) if context else Resolution("ask")
-    match = await knowledge.find(rest, GUIDE_ONLY)
+    match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
     if match.outcome == "answer":
         return Resolution("answer", _entries(match))
     context = current or _ignored_clarification(state)
@@ -151,13 +161,15 @@ async def _resolve_element_question(
     return Resolution("none")
 
 
-async def _resolve_question(text: str, name: str | None, named: Entry | None, current: Entry | None) -> Resolution:
-    if not knowledge.has_terms(text):
+async def _resolve_question(
+    tracker: Tracker, text: str, name: str | None, named: Entry | None, current: Entry | None
+) -> Resolution:
+    if not knowledge.has_terms(turns.without_entities(text, tracker, ("place",))):
         # A button ("其他要素") or words without content: the service in context.
         if named is not None:
             return Resolution("answer", (named,))
         return Resolution("answer", (current,)) if current else Resolution("ask")
-    match = await knowledge.find(text)
+    match = await find_in(tracker, text)
     choices = _entries(match)
     if match.outcome == "answer" and (named is None or matter_of(choices[0]) == matter_of(named)):
         return Resolution("answer", choices)

@@ -109,8 +109,11 @@ class ValidateCenterForm(FormValidationAction):
     ) -> list[str]:
         if (tracker.get_slot(slots.PLACE_ATTEMPTS) or 0) >= MAX_PLACE_ATTEMPTS:
             return []  # stop asking: the form ends and the district centre is offered
-        if follow_up_center(State.of(tracker), turns.latest_text(tracker)) is not None:
+        text = turns.latest_text(tracker)
+        if follow_up_center(State.of(tracker), text) is not None:
             return []  # about the centre just shown: action_nearest_center answers it
+        if not tracker.get_slot(slots.PLACE) and text and knowledge.center_by_misspelling(text) is not None:
+            return []  # a misspelt street or town ("回合街道"): action_nearest_center finds it
         return domain_slots
 
     async def validate_place(
@@ -192,6 +195,8 @@ class ActionNearestCenter(Action):
             return events + answer_center_detail(dispatcher, state, *follow_up)
         place = tracker.get_slot(slots.PLACE)
         center = await find_center(str(place)) if place else None
+        if center is None and text and turns.latest_intent(tracker) == "ask_nearest_center":
+            center = knowledge.center_by_misspelling(text)
         if center is not None:
             others = tuple(c for c in knowledge.centers_in(text) if c.id != center.id) if text else ()
             detail = detail_asked(text) if text and detail_asked(text) != "address" else None

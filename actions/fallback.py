@@ -37,7 +37,7 @@ class ActionFallback(DialogueAction):
             return await answers.answer_question(dispatcher, tracker, state, text, element)
         if not knowledge.has_terms(text):
             return cannot_help(dispatcher, tracker, texts.NOT_FOUND_BLANK, "no_words")
-        match = await knowledge.find(answers.search_text(tracker, text))
+        match = await answers.find_in(tracker, text)
         if match.outcome == "answer":
             entry = knowledge.get(match.choices[0].id)
             if entry is not None:

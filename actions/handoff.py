@@ -13,9 +13,9 @@ entry per conversation) with a "please wait" text.
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -25,6 +25,7 @@ from . import knowledge, payloads, texts, turns
 from . import state as st
 from .payloads import HandoffReason
 from .privacy import mask, shorten
+from .router import DialogueAction
 from .state import State
 
 REASON_LABELS: dict[str, str] = {
@@ -81,32 +82,39 @@ def hand_over(
     return st.handed_over()
 
 
-class ActionHandoff(Action):
+class _HandoffAction(DialogueAction, ABC):
+    """Typed text is checked first (actions/router.py): "人呢" while waiting gets the queue state,
+    not a new complaint.  A pending choice is never taken from these messages."""
+
+    takes_choice = False
+
+
+class ActionHandoff(_HandoffAction):
     """request_human: hand over at once."""
 
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "request_human")
 
 
-class ActionComplaint(Action):
+class ActionComplaint(_HandoffAction):
     """complain: apologise and hand over, quoting the complaint for the helper."""
 
     def name(self) -> str:
         return "action_complaint"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "complaint", lead=texts.COMPLAINT)
 
 
-class ActionStuck(Action):
+class ActionStuck(_HandoffAction):
     """stuck ("卡住了"): hand over with the walkthrough step, if any; the walkthrough stays where
     it is so the citizen can continue after the helper's hand-back."""
 
     def name(self) -> str:
         return "action_stuck"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "stuck", lead=texts.STUCK)

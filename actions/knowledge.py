@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from knowledge_base import KnowledgeBase
+from knowledge_base import KnowledgeBase, SearchHit
 from knowledge_base.models import QA, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
@@ -105,10 +105,33 @@ def matter(entry_id: str) -> str:
 
 async def find(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
     """Search and decide: answer / clarify / none, with the thresholds of actions/config.py."""
+    return judge(await hits_for(query, kinds), settings().thresholds, matter)
+
+
+async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[SearchHit]:
     if not has_terms(query):
+        return []
+    return await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
+
+
+AGREEING_RANKS = 3  # how deep two searches of one message must agree (answers.find_in)
+
+
+async def find_agreeing(part: str, whole: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
+    """A long message whose question part and whole text are each too weak to answer: the
+    entries both searches rank near the top are offered as choices (never answered outright)."""
+    part_hits = await hits_for(part, kinds)
+    whole_hits = await hits_for(whole, kinds)
+    near = {matter(h.id) for h in part_hits[:AGREEING_RANKS]}
+    agreed, seen = [], set()
+    for hit in whole_hits[:AGREEING_RANKS]:
+        if matter(hit.id) in near and matter(hit.id) not in seen:
+            agreed.append(hit)
+            seen.add(matter(hit.id))
+    thresholds = settings().thresholds
+    if not agreed or agreed[0].score < thresholds.min_score:
         return NO_MATCH
-    hits = await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
-    return judge(hits, settings().thresholds, matter)
+    return Match("clarify", tuple(agreed[: thresholds.max_choices]))
 
 
 def guide_by_name(name: str) -> Guide | None:

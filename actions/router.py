@@ -106,7 +106,7 @@ def waiting_reply(dispatcher: CollectingDispatcher) -> list[EventType]:
 def unreadable_reply(dispatcher: CollectingDispatcher, tracker: Tracker, kind: ood.Kind) -> list[EventType]:
     from .recovery import cannot_help
 
-    lead = texts.NOT_UNDERSTOOD if kind == "mash" else texts.ONLY_CHINESE
+    lead = (texts.NOT_UNDERSTOOD if kind == "mash" else texts.ONLY_CHINESE) + texts.CAPABILITIES
     return cannot_help(dispatcher, tracker, lead, "no_words" if kind == "mash" else "not_found")
 
 
@@ -117,7 +117,8 @@ async def intercept(
     text = turns.latest_text(tracker)
     if not text:
         return None
-    if state.handoff_active and asks_presence(text):
+    # Asking for a person again while waiting is request_human's own reply (the same queue place).
+    if state.handoff_active and asks_presence(text) and turns.latest_intent(tracker) != "request_human":
         return waiting_reply(dispatcher)
     if takes_choice:
         found = picked(state, text)
@@ -131,6 +132,25 @@ async def intercept(
     if kind is not None:
         return unreadable_reply(dispatcher, tracker, kind)
     return None
+
+
+DOUBTFUL_CONFIDENCE = 0.5
+
+
+def doubtful(tracker: Tracker, words: tuple[str, ...]) -> bool:
+    """The NLU named the intent without conviction and the message has none of its usual words:
+    better "没听明白" than acting on a guess (measured on mash: docs/dialogue.md)."""
+    text = turns.latest_text(tracker).lower()
+    if not text:
+        return False
+    confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+    return confidence < DOUBTFUL_CONFIDENCE and not any(word in text for word in words)
+
+
+def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    from .recovery import cannot_help
+
+    return cannot_help(dispatcher, tracker, texts.NOT_UNDERSTOOD + texts.CAPABILITIES, "not_found")
 
 
 class DialogueAction(Action, ABC):

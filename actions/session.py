@@ -20,13 +20,12 @@ from .router import DialogueAction
 from .state import State
 from .walkthrough import paused_position, resume
 
-# Small talk the NLU names with less confidence than this, in a message without any of the usual
-# small-talk words, is not taken as small talk: "没听明白" instead of "不客气！" (see docs/dialogue.md).
-SMALL_TALK_MIN_CONFIDENCE = 0.5
-SMALL_TALK_WORDS = (
-    "你好 您好 嗨 哈喽 早上好 下午好 晚上好 在吗 谢 感谢 多谢 辛苦 麻烦你了 再见 拜拜 回见 走了 没事了 就这样 "
-    "你是谁 机器人 真人 名字 厉害 聪明 笨 好的 知道了 明白了 hello hi thanks bye"
-).split()
+SMALL_TALK_WORDS = tuple(
+    (
+        "你好 您好 嗨 哈喽 早上好 下午好 晚上好 在吗 谢 感谢 多谢 辛苦 麻烦你了 再见 拜拜 回见 走了 没事了 就这样 "
+        "你是谁 机器人 真人 名字 厉害 聪明 笨 好的 知道了 明白了 hello hi thanks bye"
+    ).split()
+)
 RESPONSES = {"goodbye": "utter_goodbye", "thanks": "utter_thanks", "chitchat": "utter_chitchat"}
 
 
@@ -45,26 +44,13 @@ class ActionSessionStart(Action):
         return events
 
 
-def doubtful_small_talk(tracker: Tracker) -> bool:
-    """Small talk named without conviction and without a small-talk word: not small talk."""
-    text = turns.latest_text(tracker).lower()
-    if not text:
-        return False
-    confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-    return confidence < SMALL_TALK_MIN_CONFIDENCE and not any(word in text for word in SMALL_TALK_WORDS)
-
-
-def not_small_talk(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    return cannot_help(dispatcher, tracker, texts.NOT_UNDERSTOOD + texts.CAPABILITIES, "not_found")
-
-
 class ActionGreet(DialogueAction):
     def name(self) -> str:
         return "action_greet"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
-        if doubtful_small_talk(tracker):
-            return not_small_talk(dispatcher, tracker)
+        if router.doubtful(tracker, SMALL_TALK_WORDS):
+            return router.not_understood(dispatcher, tracker)
         guide, step = paused_position(state)
         if guide is not None and step is not None and guide.online is not None:
             total = len(guide.online.steps)
@@ -85,8 +71,8 @@ class ActionSmallTalk(DialogueAction):
         return "action_small_talk"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
-        if doubtful_small_talk(tracker):
-            return not_small_talk(dispatcher, tracker)
+        if router.doubtful(tracker, SMALL_TALK_WORDS):
+            return router.not_understood(dispatcher, tracker)
         intent = turns.latest_intent(tracker) or "chitchat"
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_chitchat"))
         return [*st.offer(None), *st.helped()]
@@ -100,8 +86,16 @@ class ActionReplyToOffer(DialogueAction):
         return "action_reply_to_offer"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+        from . import answers
+
         offer = state.pending_offer
         yes = turns.latest_intent(tracker) == "affirm"
+        text = turns.latest_text(tracker)
+        element = texts.detect_element(text) if text else None
+        if element is not None and not yes:
+            # "贵不贵" read as a no: it is an element question, about the clarification's first
+            # choice or the service in context (actions/answers.py).
+            return await answers.answer_question(dispatcher, tracker, state, text, element)
         if offer == slots.OFFER_HANDOFF:
             if yes:
                 return hand_over(dispatcher, tracker, "fallback")

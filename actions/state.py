@@ -52,8 +52,10 @@ def _int(value: Any) -> int | None:
 
 def _pushed(first: str | None, rest: Iterable[str], size: int) -> list[str]:
     """`first` at the front of `rest`, without repeats, at most `size` long."""
-    out = [first] if first else []
-    out += [r for r in rest if r and r != first]
+    out: list[str] = []
+    for item in (first, *rest):
+        if item and item not in out:
+            out.append(item)
     return out[:size]
 
 

@@ -11,7 +11,7 @@ from knowledge_base.models import ELEMENT_LABELS, QA, Center, Entry, Guide
 from .privacy import shorten
 
 HANDOFF_DONE = "已为您转接人工帮办，工作人员会尽快联系您，请稍候。"
-HANDOFF_AGAIN = "已经在为您转接人工帮办了，工作人员会尽快联系您，请稍候。"
+HANDOFF_AGAIN = "已经在为您转接人工帮办了，您还在队列里，帮办人员接入后会在这里回复您，请稍候。"
 STUCK = "别着急，"
 COMPLAINT = "非常抱歉给您带来不好的体验。"
 ASK_WHICH_SERVICE = "请问您想办理哪项业务？可以直接说事项名称，比如下面这些："

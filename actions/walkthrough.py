@@ -13,10 +13,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge_base.models import Guide
 
-from . import answers, knowledge, payloads, texts, turns
+from . import answers, knowledge, payloads, router, texts, turns
 from . import state as st
 from .router import DialogueAction
 from .state import State
+
+# The usual words of these intents: a doubtful guess without them is "没听明白" (router.doubtful).
+MOVE_WORDS = ("步", "下一", "上一", "再说", "重复", "没看清", "继续", "next", "back")
+RESUME_WORDS = ("继续", "接着", "上次", "刚才", "恢复", "回到")
 
 
 def paused_position(state: State) -> tuple[Guide | None, int | None]:
@@ -103,6 +107,8 @@ class _MoveAction(DialogueAction, ABC):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         guide, step = paused_position(state)
         if guide is None or step is None or guide.online is None:
+            if router.doubtful(tracker, MOVE_WORDS):
+                return router.not_understood(dispatcher, tracker)
             dispatcher.utter_message(text=texts.WALK_NONE_ACTIVE)
             return st.walk_not_running()
         total = len(guide.online.steps)
@@ -144,6 +150,8 @@ class ActionResume(DialogueAction):
         return "action_resume"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+        if router.doubtful(tracker, RESUME_WORDS):
+            return router.not_understood(dispatcher, tracker)
         return resume(dispatcher, state)
 
 
