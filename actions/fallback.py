@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from . import answers, knowledge, texts, turns
+from . import answers, knowledge, slots, texts, turns
 from .recovery import cannot_help
 from .router import DialogueAction
 from .state import State
@@ -30,8 +30,8 @@ class ActionFallback(DialogueAction):
         if turns.latest_intent(tracker) == "out_of_scope":
             return cannot_help(dispatcher, tracker, OUT_OF_SCOPE, "out_of_scope")
         element = answers.requested_element(tracker, text, state)
-        context = state.service_id or (state.choices and state.pending_offer)
-        if turns.entity_value(tracker, "service") or (element and context) or answers.back_reference(state, text):
+        in_context = bool(state.service_id) or state.pending_offer == slots.OFFER_CLARIFY
+        if turns.entity_value(tracker, "service") or (element and in_context) or answers.back_reference(state, text):
             # The NLU found a service, or an element of the service in context ("怎么收费"), or
             # the citizen went back to an earlier one: answer it like any question about a service.
             return await answers.answer_question(dispatcher, tracker, state, text, element)
