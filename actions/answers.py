@@ -1,40 +1,52 @@
 """Answering questions about services from the knowledge base (ask_service, ask_element,
-choose_entry), with the service in context for follow-ups and a clarifying question when the
-search is not sure.
+choose_entry), resolved against the conversation state (actions/state.py, docs/dialogue.md).
 
 Which entry a question is about:
-- element questions ("要带什么材料", "那要多少钱") are answered from a guide's elements: the
-  guide named by the NLU's `service` entity, else the guide the rest of the message names (the
-  element words cut out) when the search is sure of it, else the service in context (slot
-  `service_id`);
-- other questions search guides and Q&As with the whole message; a Q&A is answered verbatim, a
+- a service the message names (the NLU's `service` entity, or the search when it is sure) wins;
+- "刚才那个" / "前面那个" goes back to the service discussed before the current one;
+- otherwise the current service: element questions ("要带什么材料", "那要多少钱") are answered
+  from its elements; after a clarification the citizen let pass, a bare element question
+  ("贵不贵") is about the clarification's first choice;
+- an elliptical follow-up that names another matter ("那补办呢") keeps the element asked last;
+- other questions search guides and Q&As with the asking part of the message
+  (knowledge_base.question.question_part, place names cut out): a Q&A is answered verbatim, a
   guide with its plain summary and the elements to ask next;
 - close hits or weak coverage lead to "您想问的是…?" with at most 3 choices, unless one of them
-  is about the service in context (or, for an element question, there is a service in context
-  at all); below the confidence floor nothing is answered
-  (thresholds and their measurements: actions/config.py).
+  is about the service in context; what the citizen asked for with the question (an element,
+  the online walkthrough) is kept for after the choice; below the confidence floor nothing is
+  answered (thresholds and their measurements: actions/config.py).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge_base.models import ELEMENT_LABELS, QA, Entry, Guide
+from knowledge_base.question import question_part
 
 from . import knowledge, payloads, slots, texts, turns
+from . import state as st
 from .matching import Match, matter_of
 from .privacy import mask, shorten
 from .recovery import cannot_help
+from .router import DialogueAction
+from .state import State, Then
 
 logger = logging.getLogger(__name__)
 
 GUIDE_ONLY = ("guide",)
+# "刚才那个", "前面那个", "上一个": back to the service discussed before the current one.
+BACK_REFERENCE = re.compile(r"(刚才|刚刚|前面|之前|上一个|上个|先前|开始)(那个|那件|的那个|说的|问的|那项|那事)")
+# An elliptical follow-up ("那补办呢?", "要是新办呢"): it keeps the element asked last.
+ELLIPTICAL = re.compile(r"^(那|那么|那要是|要是|如果是|换成)|呢[？?]*$")
+MAX_ELLIPTICAL_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,28 @@ def _in_context(entries: tuple[Entry, ...], current: Entry | None) -> Entry | No
     return next((e for e in entries if matter_of(e) == wanted), None)
 
 
-def requested_element(tracker: Tracker, text: str) -> str | None:
+async def find_in(tracker: Tracker, text: str, kinds: tuple[str, ...] | None = None, strip_cues: bool = False) -> Match:
+    """Search the asking part of the message; when that alone finds nothing, the whole message
+    (the story before the question may name the matter: "孩子今年该上小学了……要准备啥材料")."""
+
+    def prepared(words: str) -> str:
+        return texts.strip_element_cues(words) if strip_cues else words
+
+    without_places = turns.without_entities(text, tracker, ("place", "element") if strip_cues else ("place",))
+    part = question_part(without_places)
+    args = (kinds,) if kinds else ()
+    match = await knowledge.find(prepared(part), *args)
+    if match.outcome == "none" and part != without_places:
+        match = await knowledge.find(prepared(without_places), *args)
+        if match.outcome == "none":
+            match = await knowledge.find_agreeing(prepared(part), prepared(without_places), *args)
+    return match
+
+
+def requested_element(tracker: Tracker, text: str, state: State | None = None) -> str | None:
     """The element asked about: the NLU's entity, else a cue word when the intent is ask_element
-    or when the message is nothing but an element question ("多少钱?")."""
+    or when the message is nothing but an element question ("多少钱?"), else — for an elliptical
+    follow-up that names a matter ("那补办呢") — the element asked last."""
     value = turns.entity_value(tracker, "element")
     if value in ELEMENT_LABELS:
         return value
@@ -67,51 +98,84 @@ def requested_element(tracker: Tracker, text: str) -> str | None:
         turns.latest_intent(tracker) == "ask_element" or not knowledge.has_terms(texts.strip_element_cues(text))
     ):
         return detected
+    if (
+        state is not None
+        and state.element
+        and state.element != "online"
+        and detected is None
+        and len(text) <= MAX_ELLIPTICAL_CHARS
+        and ELLIPTICAL.search(text)
+        and knowledge.has_terms(text)
+    ):
+        return state.element
     return None
 
 
-async def resolve(tracker: Tracker, text: str, element: str | None) -> Resolution:
-    current = knowledge.get(tracker.get_slot(slots.SERVICE_ID))
+def back_reference(state: State, text: str) -> Entry | None:
+    """The earlier service a "刚才那个" means, if the message says so and there is one."""
+    if not BACK_REFERENCE.search(text):
+        return None
+    earlier = state.earlier_service()
+    return knowledge.get(earlier) if earlier else None
+
+
+async def resolve(tracker: Tracker, state: State, text: str, element: str | None) -> Resolution:
+    current = knowledge.get(state.service_id)
     name = turns.entity_value(tracker, "service")
-    named = knowledge.guide_by_name(name) if name else None
+    named: Entry | None = knowledge.guide_by_name(name) if name else None
+    if named is None:
+        named = back_reference(state, text)
     if element:
-        return await _resolve_element_question(tracker, text, named, current)
-    return await _resolve_question(text, name, named, current)
+        return await _resolve_element_question(tracker, state, text, named, current)
+    return await _resolve_question(tracker, text, name, named, current)
+
+
+def _ignored_clarification(state: State) -> Entry | None:
+    """The first choice of a clarification the citizen let pass by asking on."""
+    if state.pending_offer != slots.OFFER_CLARIFY or state.choice_kind != "entry" or not state.choices:
+        return None
+    return knowledge.get(state.choices[0])
 
 
 async def _resolve_element_question(
-    tracker: Tracker, text: str, named: Guide | None, current: Entry | None
+    tracker: Tracker, state: State, text: str, named: Entry | None, current: Entry | None
 ) -> Resolution:
     if named is not None:
         return Resolution("answer", (named,))
-    rest = texts.strip_element_cues(turns.without_entities(text, tracker, ("element",)))
-    if not knowledge.has_terms(rest):
-        # Nothing but the element ("那要多少钱?"): a follow-up on the service in context.
-        return Resolution("answer", (current,)) if current else Resolution("ask")
-    match = await knowledge.find(rest, GUIDE_ONLY)
+    rest = texts.strip_element_cues(turns.without_entities(text, tracker, ("element", "place")))
+    if not knowledge.has_terms(rest) or BACK_REFERENCE.search(text):
+        # Nothing but the element ("那要多少钱?"): a follow-up on the clarification let pass, else
+        # on the service in context.
+        context = _ignored_clarification(state) or current
+        return Resolution("answer", (context,)) if context else Resolution("ask")
+    match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
     if match.outcome == "answer":
         return Resolution("answer", _entries(match))
-    if current is not None:
+    context = current or _ignored_clarification(state)
+    if context is not None:
         # Only a confident match moves a follow-up away from the service in context: "要多久能
         # 办好" has words ("办好") that many guides share, and it is still about this service.
-        return Resolution("answer", (current,))
+        return Resolution("answer", (context,))
     if match.outcome == "clarify":
         return Resolution("clarify", _entries(match))
     return Resolution("none")
 
 
-async def _resolve_question(text: str, name: str | None, named: Guide | None, current: Entry | None) -> Resolution:
-    if not knowledge.has_terms(text):
+async def _resolve_question(
+    tracker: Tracker, text: str, name: str | None, named: Entry | None, current: Entry | None
+) -> Resolution:
+    if not knowledge.has_terms(turns.without_entities(text, tracker, ("place",))):
         # A button ("其他要素") or words without content: the service in context.
         if named is not None:
             return Resolution("answer", (named,))
         return Resolution("answer", (current,)) if current else Resolution("ask")
-    match = await knowledge.find(text)
+    match = await find_in(tracker, text)
     choices = _entries(match)
-    if match.outcome == "answer" and (named is None or matter_of(choices[0]) == named.id):
+    if match.outcome == "answer" and (named is None or matter_of(choices[0]) == matter_of(named)):
         return Resolution("answer", choices)
     if named is not None:
-        # The NLU recognised a service: the most specific hit about it, else its guide.
+        # The NLU recognised a service (or the citizen went back to one): the most specific hit
+        # about it, else its guide.
         return Resolution("answer", (_in_context(choices, named) or named,))
     if name:
         by_name = await knowledge.find(name)
@@ -139,31 +203,21 @@ def _next_steps(guide: Guide, shown: str | None) -> list[dict[str, Any]]:
     return texts.buttons(*elements, online, texts.BUTTON_HUMAN)
 
 
-def _answered(entry: Entry, service: Entry) -> list[EventType]:
-    return [
-        SlotSet(slots.SERVICE_ID, service.id),
-        SlotSet(slots.LAST_ANSWER_ID, entry.id),
-        SlotSet(slots.PENDING_ELEMENT, None),
-        SlotSet(slots.PENDING_OFFER, None),
-        SlotSet(slots.FALLBACK_STREAK, 0),
-    ]
-
-
-def answer_element(dispatcher: CollectingDispatcher, guide: Guide, element: str) -> list[EventType]:
+def answer_element(dispatcher: CollectingDispatcher, state: State, guide: Guide, element: str) -> list[EventType]:
     content = knowledge.knowledge_base().element(guide.id, element)
     if not content:
         label = ELEMENT_LABELS[element]
         dispatcher.utter_message(
             text=texts.ELEMENT_MISSING.format(title=guide.title, label=label), buttons=_next_steps(guide, element)
         )
-        events = _answered(guide, guide)
+        events = st.answered(state, guide.id, guide.id, element)
         return [e for e in events if e.get("name") != slots.LAST_ANSWER_ID]
     dispatcher.utter_message(text=texts.guide_element(guide, element, content), buttons=_next_steps(guide, element))
     dispatcher.utter_message(json_message=payloads.answer(guide, element))
-    return _answered(guide, guide)
+    return st.answered(state, guide.id, guide.id, element)
 
 
-def answer_entry(dispatcher: CollectingDispatcher, entry: Entry) -> list[EventType]:
+def answer_entry(dispatcher: CollectingDispatcher, state: State, entry: Entry) -> list[EventType]:
     """An entry's own answer: a Q&A verbatim, a guide's summary, a centre's card."""
     guide = knowledge.guide_of(entry)
     if isinstance(entry, Guide):
@@ -174,26 +228,30 @@ def answer_entry(dispatcher: CollectingDispatcher, entry: Entry) -> list[EventTy
         button_list = [texts.BUTTON_HUMAN]
     dispatcher.utter_message(text=texts.entry_answer(entry), buttons=button_list)
     dispatcher.utter_message(json_message=payloads.answer(entry, None))
-    return _answered(entry, guide or entry)
+    return st.answered(state, entry.id, (guide or entry).id, None)
 
 
 def respond(
-    dispatcher: CollectingDispatcher, entry: Entry, element: str | None, chosen: bool = False
+    dispatcher: CollectingDispatcher, state: State, entry: Entry, element: str | None, chosen: bool = False
 ) -> list[EventType]:
     guide = knowledge.guide_of(entry)
     if element is None:
-        return answer_entry(dispatcher, entry)
+        return answer_entry(dispatcher, state, entry)
     if guide is not None:
-        return answer_element(dispatcher, guide, element)
+        return answer_element(dispatcher, state, guide, element)
     if chosen or not isinstance(entry, QA):
-        return answer_entry(dispatcher, entry)
+        return answer_entry(dispatcher, state, entry)
     label = ELEMENT_LABELS[element]
     dispatcher.utter_message(text=texts.QA_HAS_NO_ELEMENTS.format(title=knowledge.title(entry), label=label))
-    return [SlotSet(slots.PENDING_OFFER, None)]
+    return st.offer(None)
 
 
 def clarify(
-    dispatcher: CollectingDispatcher, tracker: Tracker, choices: tuple[Entry, ...], element: str | None
+    dispatcher: CollectingDispatcher,
+    state: State,
+    choices: tuple[Entry, ...],
+    element: str | None,
+    then: Then | None = None,
 ) -> list[EventType]:
     titles = [knowledge.title(e) for e in choices]
     if len(choices) == 1:
@@ -205,37 +263,27 @@ def clarify(
         button_list.append(texts.BUTTON_NONE_OF_THEM)
     dispatcher.utter_message(text=text, buttons=button_list)
     dispatcher.utter_message(json_message=payloads.unresolved("clarify", choices))
-    return [
-        SlotSet(slots.PENDING_ELEMENT, element),
-        SlotSet(slots.PENDING_OFFER, slots.OFFER_CLARIFY),
-        # Asking is neither a success nor a failure: the streak stays as it was.
-        SlotSet(slots.FALLBACK_STREAK, turns.previous_fallback_streak(tracker)),
-    ]
+    return st.asking(state, [e.id for e in choices], "entry", element, then, offer=slots.OFFER_CLARIFY)
 
 
-def ask_which_service(dispatcher: CollectingDispatcher, tracker: Tracker, element: str | None) -> list[EventType]:
+def ask_which_service(
+    dispatcher: CollectingDispatcher, state: State, element: str | None, then: Then | None = None
+) -> list[EventType]:
     guides = knowledge.example_guides(3)
-    text = "\n".join([texts.ASK_WHICH_SERVICE, *(f"· {g.title}" for g in guides)])
+    text = "\n".join([texts.ASK_WHICH_SERVICE, *(f"{i}. {g.title}" for i, g in enumerate(guides, start=1))])
     dispatcher.utter_message(text=text, buttons=[texts.button_entry(g.id, g.title) for g in guides])
-    return [
-        SlotSet(slots.PENDING_ELEMENT, element),
-        SlotSet(slots.PENDING_OFFER, None),
-        SlotSet(slots.FALLBACK_STREAK, turns.previous_fallback_streak(tracker)),
-    ]
+    return st.asking(state, [g.id for g in guides], "entry", element, then)
 
 
 def not_found(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[EventType]:
     lead = texts.NOT_FOUND.format(query=texts.quote(text)) if text else texts.NOT_FOUND_BLANK
-    return [
-        SlotSet(slots.PENDING_ELEMENT, None),
-        *cannot_help(dispatcher, tracker, lead, "not_found" if text else "no_words"),
-    ]
+    return cannot_help(dispatcher, tracker, lead, "not_found" if text else "no_words")
 
 
 async def answer_question(
-    dispatcher: CollectingDispatcher, tracker: Tracker, text: str, element: str | None
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: State, text: str, element: str | None
 ) -> list[EventType]:
-    resolution = await resolve(tracker, text, element)
+    resolution = await resolve(tracker, state, text, element)
     logger.info(
         "question %r element=%s -> %s %s",
         shorten(mask(text), 60),
@@ -244,28 +292,33 @@ async def answer_question(
         [e.id for e in resolution.entries],
     )
     if resolution.outcome == "answer":
-        return respond(dispatcher, resolution.entries[0], element)
+        return respond(dispatcher, state, resolution.entries[0], element)
     if resolution.outcome == "clarify":
-        return clarify(dispatcher, tracker, resolution.entries, element)
+        return clarify(dispatcher, state, resolution.entries, element)
     if resolution.outcome == "ask":
-        return ask_which_service(dispatcher, tracker, element)
+        return ask_which_service(dispatcher, state, element)
     return not_found(dispatcher, tracker, text)
 
 
-class ActionAnswer(Action):
+class ActionAnswer(DialogueAction):
     """ask_service / ask_element / choose_entry."""
 
     def name(self) -> str:
         return "action_answer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        knowledge.adopt_question_vector(tracker)
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         if turns.latest_intent(tracker) == "choose_entry":
             entry = knowledge.get(turns.entity_value(tracker, "entry_id"))
             if entry is None:
                 return not_found(dispatcher, tracker, "")
-            element = tracker.get_slot(slots.PENDING_ELEMENT)
-            return respond(dispatcher, entry, element if element in ELEMENT_LABELS else None, chosen=True)
+            if state.then == "walkthrough" and entry.id in state.choices:
+                from .walkthrough import start
+
+                guide = knowledge.guide_of(entry)
+                if guide is not None:
+                    return start(dispatcher, state, guide)
+            element = state.pending_element if entry.id in state.choices else None
+            return respond(dispatcher, state, entry, element if element in ELEMENT_LABELS else None, chosen=True)
         text = turns.latest_text(tracker)
-        element = requested_element(tracker, text)
-        return await answer_question(dispatcher, tracker, text, element)
+        element = requested_element(tracker, text, state)
+        return await answer_question(dispatcher, tracker, state, text, element)

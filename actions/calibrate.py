@@ -140,6 +140,9 @@ def tally(cases: Sequence[Case], thresholds: Thresholds, related: Relatedness) -
                 counts["answer related" if related(ids[0], case.expected) else "answer wrong"] += 1
         else:
             counts["clarify right" if any(related(i, case.expected) for i in ids) else "clarify wrong"] += 1
+            if related(ids[0], case.expected):
+                # A needless clarification: answering choice 1 would have been right.
+                counts["of which 1st right"] += 1
     return counts
 
 
@@ -159,14 +162,25 @@ UTILITY = {
 
 def utility(pos: Counter[str], n_pos: int, neg: Counter[str], n_neg: int) -> float:
     """Mean utility over positives plus mean over negatives (each set weighs the same)."""
-    return sum(UTILITY[k] * v for k, v in pos.items()) / n_pos + sum(UTILITY[k] * v for k, v in neg.items()) / n_neg
+    return (
+        sum(UTILITY.get(k, 0.0) * v for k, v in pos.items() if k in UTILITY) / n_pos
+        + sum(UTILITY[k] * v for k, v in neg.items()) / n_neg
+    )
 
 
 def _pct(count: int, total: int) -> str:
     return f"{100 * count / total:.1f}%"
 
 
-POSITIVE_KEYS = ("answer right", "answer related", "answer wrong", "clarify right", "clarify wrong", "none")
+POSITIVE_KEYS = (
+    "answer right",
+    "answer related",
+    "answer wrong",
+    "clarify right",
+    "of which 1st right",
+    "clarify wrong",
+    "none",
+)
 NEGATIVE_KEYS = ("answer (wrong)", "clarify (wrong)", "none")
 
 

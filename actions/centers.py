@@ -1,13 +1,20 @@
 """就近办: the service centre for the citizen's street, town, village or landmark.
 
 The place comes from the `place` entity or, when missing, from `center_form`, which asks for it
-(buttons list the streets and towns of the knowledge base's centres).  A place that matches no
-centre is asked once more; after that the district centre is offered instead of asking forever.
+(buttons list the streets and towns of the knowledge base's centres; "第二个" picks a button).  A
+place that matches no centre, even as a misspelling ("回合街道"), is asked once more; after that
+the district centre is offered instead of asking forever.
+
+Right after a centre was shown, "几点上班" / "电话多少" are about that centre, and "那另一个呢"
+is about the other centre named (or the one shown before it).  A place mentioned as context in a
+question about something else ("俺住崔寨，想问问孩子上学要啥材料") does not make the answer a
+centre card: the question is answered (actions/answers.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -16,21 +23,80 @@ from rasa_sdk.types import DomainDict
 
 from knowledge_base.models import Center
 
-from . import knowledge, payloads, slots, texts
+from . import choices, knowledge, payloads, slots, texts, turns
+from . import state as st
 from .privacy import mask, shorten
+from .state import State
 
 MAX_PLACE_ATTEMPTS = 2
+Detail = Literal["hours", "phone", "address"]
+
+# Words that ask for a centre (as opposed to a service question that mentions a place).
+CENTER_CUES = re.compile(r"(中心|大厅|便民|服务站|网点|办事处|就近|附近|最近|离.{0,6}近|哪个.{0,4}(?:办|去)|营业)")
+DETAIL_CUES: dict[Detail, re.Pattern[str]] = {
+    "hours": re.compile(r"(几点|上班|下班|开门|关门|营业|开放|时间|周末|周六|周日|星期|礼拜|中午|节假日)"),
+    "phone": re.compile(r"(电话|号码|联系)"),
+    "address": re.compile(r"(地址|在哪|哪儿|哪里|怎么走|咋走|位置|怎么去|咋去)"),
+}
+OTHER_ONE = re.compile(r"(另一个|另外一个|另外那个|另一家|另外一家|那个呢|别的那个|另一处)")
+MAX_FOLLOW_UP_CHARS = 16
+
+
+def detail_asked(text: str) -> Detail | None:
+    for detail, pattern in DETAIL_CUES.items():
+        if pattern.search(text):
+            return detail
+    return None
 
 
 async def find_center(place: str) -> Center | None:
-    """By name first (area, centre name, villages, landmarks), then by search over centres."""
+    """By name first (area, centre name, villages, landmarks), then a misspelt street or town,
+    then by search over centres."""
     center = knowledge.center_for_place(place)
+    if center is not None:
+        return center
+    center = knowledge.center_by_misspelling(place)
     if center is not None:
         return center
     match = await knowledge.find(place, ("center",))
     if match.outcome == "answer":
         found = knowledge.get(match.choices[0].id)
         return found if isinstance(found, Center) else None
+    return None
+
+
+def place_choices() -> list[Center]:
+    return [c for c in knowledge.all_centers() if c.level != "区级"]
+
+
+def picked_area(text: str) -> Center | None:
+    """A centre button picked by number or ordinal ("第二个") while the place is asked for."""
+    offered = place_choices()
+    index = choices.by_position(text, len(offered))
+    return offered[index] if index is not None else None
+
+
+def follow_up_center(state: State, text: str) -> tuple[Center, Detail | None] | None:
+    """The centre a short follow-up right after a centre answer is about: its own hours, phone,
+    address; or "那另一个呢": the other centre named, else the one shown before."""
+    if not state.center_id or state.last_answer_id != state.center_id or len(text) > MAX_FOLLOW_UP_CHARS:
+        return None
+    if knowledge.center_for_place(text) is not None:
+        return None  # a place is named: that place's centre, not a follow-up
+    if OTHER_ONE.search(text):
+        if state.choice_kind == "center" and state.choices:
+            other_id: str | None = state.choices[0]
+        else:
+            other_id = state.other_center()
+            if other_id is None:
+                district = knowledge.district_center()
+                other_id = district.id if district is not None and district.id != state.center_id else None
+        other = knowledge.get(other_id)
+        return (other, detail_asked(text)) if isinstance(other, Center) else None
+    detail = detail_asked(text)
+    current = knowledge.get(state.center_id)
+    if detail is not None and isinstance(current, Center):
+        return current, detail
     return None
 
 
@@ -43,13 +109,18 @@ class ValidateCenterForm(FormValidationAction):
     ) -> list[str]:
         if (tracker.get_slot(slots.PLACE_ATTEMPTS) or 0) >= MAX_PLACE_ATTEMPTS:
             return []  # stop asking: the form ends and the district centre is offered
+        text = turns.latest_text(tracker)
+        if follow_up_center(State.of(tracker), text) is not None:
+            return []  # about the centre just shown: action_nearest_center answers it
+        if not tracker.get_slot(slots.PLACE) and text and knowledge.center_by_misspelling(text) is not None:
+            return []  # a misspelt street or town ("回合街道"): action_nearest_center finds it
         return domain_slots
 
     async def validate_place(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         place = str(slot_value or "").strip()
-        center = await find_center(place) if place else None
+        center = (await find_center(place) or picked_area(place)) if place else None
         if center is not None:
             return {slots.PLACE: center.area, slots.PLACE_ATTEMPTS: 0}
         attempts = int(tracker.get_slot(slots.PLACE_ATTEMPTS) or 0) + 1
@@ -65,15 +136,42 @@ class ActionAskPlace(Action):
         return "action_ask_place"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        areas = [c.area for c in knowledge.all_centers() if c.level != "区级"]
+        areas = [c.area for c in place_choices()]
         dispatcher.utter_message(text=texts.ASK_PLACE, buttons=[texts.button_place(a) for a in areas])
         return []
 
 
-def answer_center(dispatcher: CollectingDispatcher, center: Center, intro: str = "") -> list[EventType]:
+def answer_center(
+    dispatcher: CollectingDispatcher, state: State, center: Center, intro: str = "", others: tuple[Center, ...] = ()
+) -> list[EventType]:
     dispatcher.utter_message(text=texts.center_answer(center, intro))
     dispatcher.utter_message(json_message=payloads.answer(center, None))
-    return [SlotSet(slots.LAST_ANSWER_ID, center.id), SlotSet(slots.FALLBACK_STREAK, 0)]
+    events = st.center_shown(state, center.id)
+    if others:
+        # More than one place named: "那另一个呢" is about the next one.
+        events += st.offered([c.id for c in others], "center")
+    return events
+
+
+def answer_center_detail(
+    dispatcher: CollectingDispatcher, state: State, center: Center, detail: Detail | None
+) -> list[EventType]:
+    if detail is None:
+        return answer_center(dispatcher, state, center)
+    value = {"hours": center.hours, "phone": center.phone, "address": center.address}[detail]
+    label = {"hours": "办公时间", "phone": "电话", "address": "地址"}[detail]
+    dispatcher.utter_message(text=f"{center.name}的{label}：{value}\n{texts.source_center(center)}")
+    dispatcher.utter_message(json_message=payloads.answer(center, None))
+    return st.center_shown(state, center.id)
+
+
+def asks_something_else(text: str) -> bool:
+    """A question that only mentions a place as context: it asks about a service element or has
+    question words, and asks for no centre ("俺住崔寨，想问问孩子上学要啥材料")."""
+    if CENTER_CUES.search(text):
+        return False
+    element = texts.detect_element(text)
+    return element is not None and element not in ("location", "phone")
 
 
 class ActionNearestCenter(Action):
@@ -84,13 +182,29 @@ class ActionNearestCenter(Action):
         return "action_nearest_center"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from . import answers
+
+        state = State.of(tracker)
+        text = turns.latest_text(tracker)
+        events: list[EventType] = [SlotSet(slots.PLACE, None), SlotSet(slots.PLACE_ATTEMPTS, 0)]
+        if text and turns.latest_intent(tracker) == "ask_nearest_center" and asks_something_else(text):
+            element = answers.requested_element(tracker, text, state)
+            return events + await answers.answer_question(dispatcher, tracker, state, text, element)
+        follow_up = follow_up_center(state, text) if text else None
+        if follow_up is not None and not tracker.get_slot(slots.PLACE):
+            return events + answer_center_detail(dispatcher, state, *follow_up)
         place = tracker.get_slot(slots.PLACE)
         center = await find_center(str(place)) if place else None
-        events: list[EventType] = [SlotSet(slots.PLACE, None), SlotSet(slots.PLACE_ATTEMPTS, 0)]
+        if center is None and text and turns.latest_intent(tracker) == "ask_nearest_center":
+            center = knowledge.center_by_misspelling(text)
         if center is not None:
-            return events + answer_center(dispatcher, center)
+            others = tuple(c for c in knowledge.centers_in(text) if c.id != center.id) if text else ()
+            detail = detail_asked(text) if text and detail_asked(text) != "address" else None
+            if detail is not None and not others:
+                return events + answer_center_detail(dispatcher, state, center, detail)
+            return events + answer_center(dispatcher, state, center, others=others)
         district = knowledge.district_center()
         if district is not None:
-            return events + answer_center(dispatcher, district, intro=texts.PLACE_GIVE_UP)
+            return events + answer_center(dispatcher, state, district, intro=texts.PLACE_GIVE_UP)
         dispatcher.utter_message(text=texts.NOT_FOUND_BLANK, buttons=[texts.BUTTON_HUMAN])
         return events

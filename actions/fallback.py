@@ -9,42 +9,42 @@ emoji) are not searched.  Otherwise: rephrase first, a helper offered the second
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import answers, knowledge, slots, texts, turns
 from .recovery import cannot_help
+from .router import DialogueAction
+from .state import State
 
 OUT_OF_SCOPE = "抱歉，这个问题我回答不了。我是济阳区政务服务助手，只能帮您查办事指南。"
 
 
-class ActionFallback(Action):
+class ActionFallback(DialogueAction):
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        knowledge.adopt_question_vector(tracker)
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         text = turns.latest_text(tracker)
         if turns.latest_intent(tracker) == "out_of_scope":
             return cannot_help(dispatcher, tracker, OUT_OF_SCOPE, "out_of_scope")
-        element = answers.requested_element(tracker, text)
-        if turns.entity_value(tracker, "service") or (element and tracker.get_slot(slots.SERVICE_ID)):
-            # The NLU found a service, or an element of the service in context ("怎么收费"):
-            # answer it like any question about a service.
-            return await answers.answer_question(dispatcher, tracker, text, element)
+        element = answers.requested_element(tracker, text, state)
+        in_context = bool(state.service_id) or state.pending_offer == slots.OFFER_CLARIFY
+        if turns.entity_value(tracker, "service") or (element and in_context) or answers.back_reference(state, text):
+            # The NLU found a service, or an element of the service in context ("怎么收费"), or
+            # the citizen went back to an earlier one: answer it like any question about a service.
+            return await answers.answer_question(dispatcher, tracker, state, text, element)
         if not knowledge.has_terms(text):
             return cannot_help(dispatcher, tracker, texts.NOT_FOUND_BLANK, "no_words")
-        match = await knowledge.find(text)
+        match = await answers.find_in(tracker, text)
         if match.outcome == "answer":
             entry = knowledge.get(match.choices[0].id)
             if entry is not None:
-                return answers.respond(dispatcher, entry, None)
+                return answers.respond(dispatcher, state, entry, None)
         if match.outcome == "clarify":
             choices = tuple(e for e in (knowledge.get(h.id) for h in match.choices) if e is not None)
             if choices:
-                return answers.clarify(dispatcher, tracker, choices, None)
+                return answers.clarify(dispatcher, state, choices, None)
         lead = texts.NOT_FOUND.format(query=texts.quote(text))
-        return [SlotSet(slots.PENDING_ELEMENT, None), *cannot_help(dispatcher, tracker, lead)]
+        return cannot_help(dispatcher, tracker, lead)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from . import payloads, slots, texts, turns
+from . import payloads, texts, turns
+from . import state as st
 from .privacy import mask, shorten
+from .state import State
 
 COMMENT_CHARS = 200
 
@@ -23,10 +25,10 @@ class ActionRating(Action):
         good = turns.latest_intent(tracker) == "rate_good"
         words = turns.latest_text(tracker)  # "" when a rating button was pressed
         comment = shorten(mask(words), COMMENT_CHARS) if words else None
-        entry_id = tracker.get_slot(slots.LAST_ANSWER_ID)
+        entry_id = State.of(tracker).last_answer_id
         if good:
             dispatcher.utter_message(text=texts.THANKS_GOOD)
         else:
             dispatcher.utter_message(text=texts.THANKS_BAD, buttons=[texts.BUTTON_HUMAN])
         dispatcher.utter_message(json_message=payloads.rating("good" if good else "bad", entry_id, comment))
-        return [SlotSet(slots.PENDING_OFFER, None)]
+        return st.offer(None)

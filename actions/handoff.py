@@ -13,17 +13,20 @@ entry per conversation) with a "please wait" text.
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge_base.models import Entry, Guide
 
-from . import knowledge, payloads, slots, texts, turns
+from . import knowledge, payloads, texts, turns
+from . import state as st
 from .payloads import HandoffReason
 from .privacy import mask, shorten
+from .router import DialogueAction
+from .state import State
 
 REASON_LABELS: dict[str, str] = {
     "request_human": "用户要求人工",
@@ -34,12 +37,12 @@ REASON_LABELS: dict[str, str] = {
 SUMMARY_QUOTE_CHARS = 40
 
 
-def walkthrough_position(tracker: Tracker) -> tuple[Guide | None, int | None]:
+def walkthrough_position(state: State) -> tuple[Guide | None, int | None]:
     """The guide and step of an active walkthrough, or (None, None)."""
-    if not tracker.get_slot(slots.WALKTHROUGH_ACTIVE):
+    if not state.walkthrough_active:
         return None, None
-    guide = knowledge.get(tracker.get_slot(slots.WALKTHROUGH_ID))
-    step = tracker.get_slot(slots.WALKTHROUGH_STEP)
+    guide = knowledge.get(state.walkthrough_id)
+    step = state.walkthrough_step
     if not isinstance(guide, Guide) or step is None:
         return None, None
     return guide, int(step)
@@ -61,12 +64,13 @@ def hand_over(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason, lead: str = ""
 ) -> list[EventType]:
     """Tell the citizen, emit the payload and mark the conversation as handed over."""
-    guide, step = walkthrough_position(tracker)
-    service = guide or knowledge.get(tracker.get_slot(slots.SERVICE_ID))
+    state = State.of(tracker)
+    guide, step = walkthrough_position(state)
+    service = guide or knowledge.get(state.service_id)
     # A complaint or a "stuck" message describes the problem itself; otherwise the last question does.
     own_words = reason in ("complaint", "stuck")
     question = turns.latest_text(tracker) if own_words else turns.last_question(tracker)
-    already = bool(tracker.get_slot(slots.HANDOFF_ACTIVE))
+    already = state.handoff_active
     if reason == "stuck" and guide is not None and step is not None:
         text = lead + texts.WALK_STUCK.format(title=guide.title, step=step)
     else:
@@ -75,39 +79,42 @@ def hand_over(
     dispatcher.utter_message(
         json_message=payloads.handoff(reason, service, step, summary(reason, service, step, question))
     )
-    return [
-        SlotSet(slots.HANDOFF_ACTIVE, True),
-        SlotSet(slots.PENDING_OFFER, None),
-        SlotSet(slots.FALLBACK_STREAK, 0),
-    ]
+    return st.handed_over()
 
 
-class ActionHandoff(Action):
+class _HandoffAction(DialogueAction, ABC):
+    """Typed text is checked first (actions/router.py): "人呢" while waiting gets the queue state,
+    not a new complaint.  A pending choice is never taken from these messages."""
+
+    takes_choice = False
+
+
+class ActionHandoff(_HandoffAction):
     """request_human: hand over at once."""
 
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "request_human")
 
 
-class ActionComplaint(Action):
+class ActionComplaint(_HandoffAction):
     """complain: apologise and hand over, quoting the complaint for the helper."""
 
     def name(self) -> str:
         return "action_complaint"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "complaint", lead=texts.COMPLAINT)
 
 
-class ActionStuck(Action):
+class ActionStuck(_HandoffAction):
     """stuck ("卡住了"): hand over with the walkthrough step, if any; the walkthrough stays where
     it is so the citizen can continue after the helper's hand-back."""
 
     def name(self) -> str:
         return "action_stuck"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "stuck", lead=texts.STUCK)

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from rasa_sdk import Tracker
 
-from knowledge_base import KnowledgeBase, embeddings
+from knowledge_base import KnowledgeBase, SearchHit, embeddings
 from knowledge_base.models import QA, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
@@ -107,10 +107,33 @@ def matter(entry_id: str) -> str:
 
 async def find(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
     """Search and decide: answer / clarify / none, with the thresholds of actions/config.py."""
+    return judge(await hits_for(query, kinds), settings().thresholds, matter)
+
+
+async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[SearchHit]:
     if not has_terms(query):
+        return []
+    return await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
+
+
+AGREEING_RANKS = 3  # how deep two searches of one message must agree (answers.find_in)
+
+
+async def find_agreeing(part: str, whole: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
+    """A long message whose question part and whole text are each too weak to answer: the
+    entries both searches rank near the top are offered as choices (never answered outright)."""
+    part_hits = await hits_for(part, kinds)
+    whole_hits = await hits_for(whole, kinds)
+    near = {matter(h.id) for h in part_hits[:AGREEING_RANKS]}
+    agreed, seen = [], set()
+    for hit in whole_hits[:AGREEING_RANKS]:
+        if matter(hit.id) in near and matter(hit.id) not in seen:
+            agreed.append(hit)
+            seen.add(matter(hit.id))
+    thresholds = settings().thresholds
+    if not agreed or agreed[0].score < thresholds.min_score:
         return NO_MATCH
-    hits = await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
-    return judge(hits, settings().thresholds, matter)
+    return Match("clarify", tuple(agreed[: thresholds.max_choices]))
 
 
 def guide_by_name(name: str) -> Guide | None:
@@ -140,6 +163,46 @@ def center_for_place(text: str) -> Center | None:
                 if best is None or len(name) > best[0]:
                     best = (len(name), center)
     return best[1] if best else None
+
+
+def centers_in(text: str) -> list[Center]:
+    """Every centre whose area, name or place `text` names, in the order they are named."""
+    text = "".join(text.split())
+    found: list[tuple[int, Center]] = []
+    for center in all_centers():
+        short_area = re.sub(r"(街道|镇)$", "", center.area)
+        candidates = [center.area, center.name, *center.places]
+        if len(short_area) >= 2 and center.level != "区级":
+            candidates.append(short_area)
+        positions = [text.find(name) for name in candidates if name and name in text]
+        if positions:
+            found.append((min(positions), center))
+    named = [c for _, c in sorted(found, key=lambda pair: pair[0])]
+    if len(named) > 1:
+        # "济阳街道" also names the district ("济阳"): a street or town named beats the district.
+        named = [c for c in named if c.level != "区级"] or named
+    return named
+
+
+# A misspelt street or town ("回合街道", "崔宅镇"): two characters before 街道/镇/乡, one of them
+# right and in its place.  Only the shape "XX街道" is trusted, so ordinary words do not match.
+_AREA_SHAPED = re.compile(r"([\u4e00-\u9fff]{2})(?:街道|街办|镇|乡)")
+
+
+def center_by_misspelling(text: str) -> Center | None:
+    """The one street or town centre an area-shaped word is a misspelling of, or None."""
+    for match in _AREA_SHAPED.finditer(text):
+        word = match.group(1)
+        hits = []
+        for center in all_centers():
+            if center.level == "区级":
+                continue
+            short = re.sub(r"(街道|镇)$", "", center.area)
+            if len(short) == 2 and short != word and (short[0] == word[0] or short[1] == word[1]):
+                hits.append(center)
+        if len(hits) == 1:
+            return hits[0]
+    return None
 
 
 def district_center() -> Center | None:

@@ -1,14 +1,17 @@
 """What the assistant does when it cannot help: the first time it asks the citizen to rephrase
 and shows questions it can answer; the second time in a row it offers an online helper (a "yes"
-then hands over with reason `fallback`, see handoff.py and session.py)."""
+then hands over with reason `fallback`, see handoff.py and session.py).  The examples shown are
+choices too: "2" or "第二个" picks one (actions/router.py)."""
 
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from . import knowledge, payloads, slots, texts, turns
+from . import knowledge, payloads, slots, texts
+from . import state as st
+from .state import State
 
 EXAMPLE_COUNT = 3
 OFFER_AFTER = 2  # failures in a row before a helper is offered
@@ -20,13 +23,15 @@ def cannot_help(
     lead: str,
     reason: payloads.UnresolvedReason = "not_found",
 ) -> list[EventType]:
+    state = State.of(tracker)
     # Staff see every question the assistant could not help with (bot worklist, docs/payloads.md).
     dispatcher.utter_message(json_message=payloads.unresolved(reason))
-    streak = turns.previous_fallback_streak(tracker) + 1
-    if streak >= OFFER_AFTER:
+    if state.misses + 1 >= OFFER_AFTER:
         dispatcher.utter_message(text=texts.OFFER_HANDOFF, buttons=[texts.BUTTON_YES_HANDOFF, texts.BUTTON_NO])
-        return [SlotSet(slots.FALLBACK_STREAK, streak), SlotSet(slots.PENDING_OFFER, slots.OFFER_HANDOFF)]
+        return st.missed(state, offer=slots.OFFER_HANDOFF)
     examples = knowledge.example_questions(EXAMPLE_COUNT)
     lines = [lead + texts.REPHRASE, *(f"· {qa.question}" for qa in examples)]
     dispatcher.utter_message(text="\n".join(lines), buttons=[texts.button_entry(qa.id, qa.question) for qa in examples])
-    return [SlotSet(slots.FALLBACK_STREAK, streak), SlotSet(slots.PENDING_OFFER, None)]
+    events = st.missed(state)
+    # The examples can be picked by number or by part of their words, like any choices.
+    return events + st.offered([qa.id for qa in examples], "entry")

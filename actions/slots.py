@@ -1,6 +1,7 @@
-"""Names of the slots the actions read and set (declared in domain.yml), and which of them a new
-session keeps.  None of them influences the dialogue policy: rules map intents to actions and the
-actions read these slots to decide what to say."""
+"""Names of the slots the actions read and set (declared in domain.yml; read and written only
+through actions/state.py), and which of them a new session keeps.  None of them influences the
+dialogue policy: rules map intents to actions and the actions read these slots to decide what to
+say."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ HANDOFF_ACTIVE = "handoff_active"  # a helper has the conversation; the bot serv
 FALLBACK_STREAK = "fallback_streak"  # how many turns in a row the assistant could not help
 PLACE = "place"  # street / town for 就近办 (filled by the place entity or the centre form)
 PLACE_ATTEMPTS = "place_attempts"  # places given that matched no centre, in this form
+CURRENT_ELEMENT = "current_element"  # the element of the service in context answered last
+RECENT_SERVICES = "recent_services"  # services discussed, newest first ("刚才那个")
+PENDING_CHOICES = "pending_choices"  # ids offered last (entries, or centres), in the order shown
+CHOICE_KIND = "choice_kind"  # what the pending choices are: entry / center
+PENDING_THEN = "pending_then"  # what to do once a choice is made: walkthrough (or nothing)
+CENTER_ID = "center_id"  # the centre shown last (its hours, phone, "那另一个呢")
+RECENT_CENTERS = "recent_centers"  # centres shown, newest first
 
 # Offers a yes/no can answer.
 OFFER_HANDOFF = "handoff"
@@ -23,4 +31,4 @@ OFFER_CLARIFY = "clarify"
 
 # Kept when a new session starts (a returning citizen continues where they left off); the others
 # only make sense inside one exchange and are reset.
-CARRIED_OVER = (SERVICE_ID, LAST_ANSWER_ID, WALKTHROUGH_ID, WALKTHROUGH_STEP, HANDOFF_ACTIVE)
+CARRIED_OVER = (SERVICE_ID, LAST_ANSWER_ID, RECENT_SERVICES, WALKTHROUGH_ID, WALKTHROUGH_STEP, HANDOFF_ACTIVE)

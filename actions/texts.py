@@ -11,12 +11,18 @@ from knowledge_base.models import ELEMENT_LABELS, QA, Center, Entry, Guide
 from .privacy import shorten
 
 HANDOFF_DONE = "已为您转接人工帮办，工作人员会尽快联系您，请稍候。"
-HANDOFF_AGAIN = "已经在为您转接人工帮办了，工作人员会尽快联系您，请稍候。"
+HANDOFF_AGAIN = "已经在为您转接人工帮办了，您还在队列里，帮办人员接入后会在这里回复您，请稍候。"
 STUCK = "别着急，"
 COMPLAINT = "非常抱歉给您带来不好的体验。"
 ASK_WHICH_SERVICE = "请问您想办理哪项业务？可以直接说事项名称，比如下面这些："
 NOT_FOUND = "抱歉，知识库里暂时没有找到和“{query}”有关的内容。"
 NOT_FOUND_BLANK = "抱歉，我没有看懂您的意思。"
+NOT_UNDERSTOOD = "抱歉，我没听明白。"
+ONLY_CHINESE = "您好，我目前只能看懂中文。"
+CAPABILITIES = "我是济时办智能助手，可以帮您查济阳区的办事指南、要带的材料和办理地点，还能一步一步教您在网上办理。"
+STILL_WAITING_FOR_HELPER = (
+    "您还在人工帮办的队列里，帮办人员接入后会在这里回复您，请稍候。不需要人工了，可以点“继续问智能助手”。"
+)
 REPHRASE = "您可以换个说法，或者说出要办的事项名称。大家常问的有："
 OFFER_HANDOFF = "抱歉，还是没能帮上您。需要为您转接人工帮办吗？"
 OFFER_DECLINED = "好的。您可以换个说法再问我，或者随时说“转人工”。"
@@ -79,7 +85,7 @@ ELEMENT_CUES: dict[str, tuple[str, ...]] = {
     "conditions": ("条件", "资格", "符合什么", "能不能办", "谁能办"),
     "process": ("流程", "步骤", "程序", "环节"),
     "time_limit": ("多久", "几天", "多长时间", "多少天", "时限", "什么时候能拿", "多快"),
-    "fee": ("多少钱", "收费", "费用", "要钱", "收钱", "花钱", "交钱", "免费", "钱"),
+    "fee": ("多少钱", "收费", "费用", "要钱", "收钱", "花钱", "交钱", "免费", "贵不贵", "贵吗", "便宜", "钱"),
     "location": (
         "在哪里办",
         "在哪办",

@@ -202,6 +202,7 @@ async def test_returning_citizen_new_session_keeps_the_position(store: Knowledge
     assert carried == {
         "service_id": g.id,
         "last_answer_id": g.id,
+        "recent_services": [g.id],  # for "刚才那个" after the break
         "walkthrough_id": g.id,
         "walkthrough_step": 3,
         "handoff_active": False,

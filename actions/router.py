@@ -1,0 +1,173 @@
+"""What every typed message is checked for before its intent is acted on.
+
+The NLU classifies one message without the conversation, so three kinds of message are read
+against the state first, whatever intent they got (rules: docs/dialogue.md):
+
+1. waiting for a helper and asking whether anyone is there ("有人吗", "人呢"): the queue state,
+   not a greeting;
+2. choices on offer and the message picks one ("2", "第二个", "后面那个", part of a title): that
+   choice, and what the citizen asked for with it (an element, the online walkthrough);
+3. right after a centre answer, a short follow-up about it ("几点上班", "那另一个呢", "那回河呢");
+4. unreadable (keyboard mash, pinyin, English, another language): "没听明白" or "只能看懂中文"
+   and what the assistant can do; it counts as a miss (two in a row: a helper is offered).
+
+Button payloads are not typed text and skip these checks.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from knowledge_base.models import ELEMENT_LABELS, Center
+
+from . import choices, knowledge, ood, texts, turns
+from .state import State
+
+# "Is anybody there?" while waiting for a helper.
+PRESENCE = re.compile(
+    r"(有人吗|有没有人|人呢|在吗|在不在|还在吗|怎么还没人|咋还没人|还没人|多久(?:才)?(?:有人|能到|回复)|还要等多久|"
+    r"要等多久|等多久|等了半天|人工呢|客服呢|帮办呢|工作人员呢|怎么没人|咋没人|没人理|没人回)"
+)
+MAX_PRESENCE_CHARS = 16
+
+
+def asks_presence(text: str) -> bool:
+    return len(text) <= MAX_PRESENCE_CHARS and bool(PRESENCE.search(text))
+
+
+def choice_titles(state: State) -> list[str]:
+    out = []
+    for entry_id in state.choices:
+        entry = knowledge.get(entry_id)
+        out.append(knowledge.title(entry) if entry is not None else entry_id)
+    return out
+
+
+def picked(state: State, text: str) -> tuple[int, str | None] | None:
+    """(index, element) when the message picks one of the pending choices; the element is one the
+    same message asks about ("第二个要多少钱"), else None."""
+    if not state.choices:
+        return None
+    titles = choice_titles(state)
+    index = choices.pick(text, titles)
+    element = texts.detect_element(text)
+    if index is None and element is not None:
+        index = choices.pick(texts.strip_element_cues(text), titles)
+    if index is None:
+        return None
+    return index, element
+
+
+async def choose(
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: State, index: int, element: str | None
+) -> list[EventType]:
+    """Act on choice `index` of the pending choices, including what was asked with them."""
+    from . import answers, centers, walkthrough
+
+    entry = knowledge.get(state.choices[index])
+    if entry is None:
+        return answers.not_found(dispatcher, tracker, "")
+    if isinstance(entry, Center):
+        return centers.answer_center(dispatcher, state, entry)
+    if state.then == "walkthrough":
+        guide = knowledge.guide_of(entry)
+        if guide is not None:
+            return walkthrough.start(dispatcher, state, guide)
+    wanted = element or state.pending_element
+    return answers.respond(dispatcher, state, entry, wanted if wanted in ELEMENT_LABELS else None, chosen=True)
+
+
+def center_follow_up(dispatcher: CollectingDispatcher, state: State, text: str) -> list[EventType] | None:
+    """Right after a centre answer: its hours / phone / address, "那另一个呢", "那回河呢"."""
+    from . import centers
+
+    if not state.center_id or state.last_answer_id != state.center_id or len(text) > centers.MAX_FOLLOW_UP_CHARS:
+        return None
+    found = centers.follow_up_center(state, text)
+    if found is not None:
+        return centers.answer_center_detail(dispatcher, state, *found)
+    named = knowledge.center_for_place(text) or knowledge.center_by_misspelling(text)
+    if named is not None and texts.detect_element(text) in (None, "location", "phone"):
+        return centers.answer_center_detail(dispatcher, state, named, centers.detail_asked(text))
+    return None
+
+
+def waiting_reply(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(text=texts.STILL_WAITING_FOR_HELPER)
+    return []
+
+
+def unreadable_reply(dispatcher: CollectingDispatcher, tracker: Tracker, kind: ood.Kind) -> list[EventType]:
+    from .recovery import cannot_help
+
+    lead = (texts.NOT_UNDERSTOOD if kind == "mash" else texts.ONLY_CHINESE) + texts.CAPABILITIES
+    return cannot_help(dispatcher, tracker, lead, "no_words" if kind == "mash" else "not_found")
+
+
+async def intercept(
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: State, takes_choice: bool = True
+) -> list[EventType] | None:
+    """The reply to a message that must not be read by its intent alone, else None."""
+    text = turns.latest_text(tracker)
+    if not text:
+        return None
+    # Asking for a person again while waiting is request_human's own reply (the same queue place).
+    if state.handoff_active and asks_presence(text) and turns.latest_intent(tracker) != "request_human":
+        return waiting_reply(dispatcher)
+    if takes_choice:
+        found = picked(state, text)
+        if found is not None:
+            return await choose(dispatcher, tracker, state, *found)
+    if not turns.entity_value(tracker, "service"):
+        center_reply = center_follow_up(dispatcher, state, text)
+        if center_reply is not None:
+            return center_reply
+    kind = ood.unreadable(text)
+    if kind is not None:
+        return unreadable_reply(dispatcher, tracker, kind)
+    return None
+
+
+DOUBTFUL_CONFIDENCE = 0.5
+
+
+def doubtful(tracker: Tracker, words: tuple[str, ...]) -> bool:
+    """The NLU named the intent without conviction and the message has none of its usual words:
+    better "没听明白" than acting on a guess (measured on mash: docs/dialogue.md)."""
+    text = turns.latest_text(tracker).lower()
+    if not text:
+        return False
+    confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+    return confidence < DOUBTFUL_CONFIDENCE and not any(word in text for word in words)
+
+
+def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    from .recovery import cannot_help
+
+    return cannot_help(dispatcher, tracker, texts.NOT_UNDERSTOOD + texts.CAPABILITIES, "not_found")
+
+
+class DialogueAction(Action, ABC):
+    """An action that first lets `intercept` look at the message, then acts with the state."""
+
+    takes_choice = True  # whether a typed pick of a pending choice is handled before this action
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        knowledge.adopt_question_vector(tracker)  # the NLU encoded this message already: search reuses it
+        state = State.of(tracker)
+        intercepted = await intercept(dispatcher, tracker, state, self.takes_choice)
+        if intercepted is not None:
+            return intercepted
+        return await self.act(dispatcher, tracker, state)
