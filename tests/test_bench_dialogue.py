@@ -181,3 +181,19 @@ def test_button_presses() -> None:
     assert pick_button(Turn(press="网上怎么办", outcome="walkthrough"), [first, second])["payload"] == (
         "/start_walkthrough"
     )
+
+
+def test_a_centre_among_acceptable_entries_accepts_a_centre_answer() -> None:
+    turn = Turn(say="太平街道能办残疾证吗", entry=["center.taiping-jiedao", "guide.disability-certificate-first"])
+    centre = {"id": "center.taiping-jiedao", "title": "太平", "kind": "center", "element": None}
+    assert judge(turn, Observed([reply("…", centre)], "bot")).passed
+    assert judge(turn, Observed([reply("…", guide("guide.disability-certificate-first"))], "bot")).passed
+
+
+def test_the_services_late_notices_are_not_judged() -> None:
+    from bench.dialogue.run import is_late_notice
+    from bot import texts
+
+    assert is_late_notice({"kind": "notice", "text": texts.APOLOGY})
+    assert is_late_notice({"kind": "notice", "text": texts.LATE_ANSWER.format(question="社保卡")})
+    assert not is_late_notice({"kind": "notice", "text": texts.HANDOFF_NOTICE})

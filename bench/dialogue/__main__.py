@@ -91,13 +91,18 @@ def main(argv: list[str] | None = None) -> int:
 
             results = asyncio.run(play_all(stack.bot_url, stack.tracker, chosen, args.jobs, progress))
             seconds = time.perf_counter() - started
+            log = stack.log_path.read_text(errors="replace") if stack.log_path.exists() else ""
+            rasa_unavailable = log.count("rasa.unavailable")
     print()
     print(console_summary(results))
-    print(f"played in {seconds:.0f} s")
+    print(f"played in {seconds:.0f} s; rasa.unavailable in the stack log: {rasa_unavailable}")
     if args.report:
         args.out.mkdir(parents=True, exist_ok=True)
         command = "python -m bench.dialogue " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-        meta = Meta(command, _commit(), started_at, seconds, load_before, os.getloadavg(), args.jobs, STACK_ENV)
+        load_after = os.getloadavg()
+        meta = Meta(
+            command, _commit(), started_at, seconds, load_before, load_after, args.jobs, STACK_ENV, rasa_unavailable
+        )
         write_plot(results, args.out / "dialogue.png")
         write_markdown(results, meta, args.out / "REPORT.md", "dialogue.png")
         write_dev_json(results, args.out / "dev_results.json")

@@ -201,7 +201,9 @@ def judge(turn: Turn, observed: Observed, last_choices: list[str] | None = None)
     failed: list[str] = []
     got = describe(observed)
     if observed.error:
-        return Verdict(False, ["error"], "other", got)
+        # A press of a button the previous reply did not offer: the conversation is not where it should be.
+        failure = "wrong_state" if observed.error.startswith("no button") else "other"
+        return Verdict(False, ["error"], failure, got)
     outcomes = observed.outcomes()
     wanted = turn.expected_outcomes()
     acceptable = resolve_entries(turn.entry, last_choices)

@@ -47,6 +47,7 @@ class Meta:
     load_after: tuple[float, float, float]
     jobs: int
     env: dict[str, str]
+    rasa_unavailable: int = 0  # "rasa.unavailable" lines in the stack's log: the service retried
 
 
 @dataclass
@@ -196,6 +197,9 @@ def write_markdown(results: list[ScenarioResult], meta: Meta, path: Path, plot_n
         + " (REST flood limit raised, since every turn comes from one address; apology later than the Rasa timeout so"
         ' slow answers still arrive in the reply; helpers always "at work" so the waiting state does not depend on'
         " the hour)",
+        f"- answers that came late (the service apologised, retried and answered; judged on the final answer): "
+        f"{sum(t.late for r in results for t in r.turns)} turns; `rasa.unavailable` in the stack log: "
+        f"{meta.rasa_unavailable}",
         "",
         "## Overall",
         "",
@@ -249,6 +253,15 @@ def write_markdown(results: list[ScenarioResult], meta: Meta, path: Path, plot_n
     for name in FAILURE_CLASSES:
         cells = [f"{counts[s][name]} ({_pct(counts[s][name] / table[(s, '*')].turns)})" for s in splits]
         lines.append(f"| {CLASS_LABELS[name]} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Needless clarifications whose first choice was an acceptable entry: "
+        + ", ".join(
+            f"{split} {first_choice_right(results, split)} of {counts[split]['needless_clarification']}"
+            for split in splits
+        )
+        + ".",
+    ]
     misses = dev_misses(results)
     lines += [
         "",
@@ -267,6 +280,19 @@ def write_markdown(results: list[ScenarioResult], meta: Meta, path: Path, plot_n
             f"| {turn.verdict.failure} |"
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def first_choice_right(results: list[ScenarioResult], split: str) -> int:
+    count = 0
+    for result in results:
+        if result.scenario.split != split:
+            continue
+        for turn in result.turns:
+            if turn.verdict and turn.verdict.failure == "needless_clarification":
+                choices = turn.observed.choices() or []
+                acceptable = set(turn.turn.entry or []) | {turn.turn.centre or ""}
+                count += bool(choices) and choices[0] in acceptable
+    return count
 
 
 def _verdicts(table: dict[tuple[str, str], Tally], counts: dict[str, Counter[str]]) -> list[str]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from bot import texts as service_texts
+
 from .checks import Observed, Verdict, judge, read_slots, turn_payloads, user_messages
 from .scenarios import Scenario, Turn
 
@@ -32,6 +34,14 @@ STACK_ENV = {
     # Helpers "at work" whatever the hour of the run: the waiting state then behaves the same.
     "HELPDESK_HOURS": "always",
 }
+# How long a turn may wait for an answer the service is still retrying (Rasa busy or restarting).
+PENDING_WAIT_S = 150.0
+# The service's own notices about a late answer: not the assistant's reply, so not judged.
+_LATE_NOTICES = (service_texts.APOLOGY, service_texts.STILL_QUEUED, service_texts.LATE_ANSWER.split("“")[0])
+
+
+def is_late_notice(message: dict[str, Any]) -> bool:
+    return message.get("kind") == "notice" and str(message.get("text", "")).startswith(_LATE_NOTICES)
 
 
 @dataclass
@@ -42,6 +52,7 @@ class TurnResult:
     observed: Observed
     verdict: Verdict | None = None
     seconds: float = 0.0
+    late: bool = False  # the service first apologised and answered after a retry
 
 
 @dataclass
@@ -118,10 +129,15 @@ class Player:
                 body["text"] = turn.say
                 sent = turn.say
             started = time.perf_counter()
+            late = False
             try:
                 data = await self._post(body)
                 conversation_id = str(data["conversation_id"])
                 replies = [r for r in data.get("replies") or [] if r.get("direction", "out") == "out"]
+                if data.get("status") == "pending":
+                    late = True
+                    data, replies = await self._wait_answer(conversation_id, data)
+                replies = [r for r in replies if not is_late_notice(r)]
                 last_seq = max([last_seq, int(data["message"]["seq"]), *(int(r["seq"]) for r in replies)])
                 tracker = await asyncio.to_thread(self.tracker, conversation_id)
                 observed = Observed(
@@ -134,7 +150,8 @@ class Player:
                 users_seen = user_messages(tracker)
             except (aiohttp.ClientError, RuntimeError, KeyError, OSError, asyncio.TimeoutError) as err:
                 observed = Observed([], history[-1].state if history else "bot", error=str(err)[:200])
-            result.turns.append(TurnResult(index, turn, sent, observed, seconds=time.perf_counter() - started))
+            seconds = time.perf_counter() - started
+            result.turns.append(TurnResult(index, turn, sent, observed, seconds=seconds, late=late))
             history.append(observed)
         if conversation_id is not None and history:
             await self._catch_up(conversation_id, last_seq, history[-1])
@@ -146,12 +163,34 @@ class Player:
                 last_choices = choices
         return result
 
+    async def _wait_answer(
+        self, conversation_id: str, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The service apologised and keeps retrying: wait until the message is settled, as the
+        citizen would, and take every reply it got."""
+        seq = int(data["message"]["seq"])
+        deadline = time.monotonic() + PENDING_WAIT_S
+        messages: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            messages = await self._history(conversation_id, seq - 1)
+            mine = next((m for m in messages if int(m["seq"]) == seq), None)
+            if mine is not None and mine.get("status") != "pending":
+                break
+        state = await self._state(conversation_id) or data.get("state")
+        replies = [m for m in messages if m.get("direction") == "out" and int(m["seq"]) > seq]
+        return {**data, "state": state}, replies
+
+    async def _state(self, conversation_id: str) -> str | None:
+        async with self.session.get(f"{self.bot_url}/api/v1/conversations/{conversation_id}") as response:
+            return str((await response.json()).get("state")) if response.status == 200 else None
+
     async def _catch_up(self, conversation_id: str, last_seq: int, observed: Observed) -> int:
         """Messages sent after the previous turn's reply, before this turn: they belong to it."""
         await asyncio.sleep(0.2)
         for message in await self._history(conversation_id, last_seq):
             last_seq = max(last_seq, int(message["seq"]))
-            if message.get("direction") == "out":
+            if message.get("direction") == "out" and not is_late_notice(message):
                 observed.replies.append(message)
         return last_seq
 

@@ -108,9 +108,10 @@ class Turn(BaseModel):
         if self.choices is not None:
             return ["clarify"]
         if self.entry is not None or self.element is not None:
-            if self.entry and all(entry.startswith("center.") for entry in self.entry):
+            centres = [entry.startswith("center.") for entry in self.entry or []]
+            if centres and all(centres):
                 return ["centre"]
-            return ["answer"]
+            return ["answer", "centre"] if any(centres) else ["answer"]
         return None
 
     def entry_ids(self) -> list[str]:
