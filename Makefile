@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk
+.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-load
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,3 +41,6 @@ bench-bot: setup  ## bot-service overhead and websocket memory -> bench/bot/REPO
 
 bench-helpdesk: setup  ## citizen-to-helper latency under 50 handoffs -> bench/helpdesk/REPORT.md
 	$(PY) -m bench.helpdesk
+
+bench-load: setup  ## whole stack under 1/8/16/32 citizens (REST + widget) vs plain Rasa -> bench/load/REPORT.md
+	$(PY) -m bench.load
