@@ -101,13 +101,15 @@ def test_level_summary_counts_replies_pending_and_errors() -> None:
         Turn(1, "widget", 10, 0.0, 4.0, "pending"),
         Turn(0, "rest", 10, 1.0, 0.0, "error:ClientError"),
         Turn(1, "widget", 10, 5.0, 0.4, "answered"),
+        Turn(0, "rest", 10, 6.0, 0.1, "for_helper"),  # went to a helper: not a turn Rasa answered
     ]
     level.cpu_before, level.cpu_after = {"rasa": 1.0}, {"rasa": 1.6}
     summary = level.summary()
-    assert summary["turns"] == 4
+    assert summary["turns"] == 5
+    assert summary["for_helper"] == 1
     assert summary["turns_per_s"] == pytest.approx(0.3)  # three replies in 10 s; the error is not one
     assert summary["answered_per_s"] == pytest.approx(0.2)
-    assert summary["pending_share"] == pytest.approx(0.25)
+    assert summary["pending_share"] == pytest.approx(0.2)
     assert summary["errors"] == 1
     assert summary["cpu_ms_per_turn"]["rasa"] == pytest.approx(200.0)
     assert summary["p50_ms"] == pytest.approx(400.0)
@@ -125,3 +127,11 @@ def test_script_walks_every_message_before_repeating() -> None:
     first = [script.next() for _ in range(3)]
     assert sorted(first) == ["a", "b", "c"]
     assert [script.next() for _ in range(3)] == first
+
+
+def test_latency_by_length_bucket() -> None:
+    found = metrics.by_length([(2, 0.1), (10, 0.3), (135, 1.0), (4_000, 9.0)])
+    assert found["1–20"] == {"turns": 2, "p50_ms": pytest.approx(200.0), "p95_ms": pytest.approx(290.0)}
+    assert found["21–135"]["turns"] == 1
+    assert "136–330" not in found
+    assert found["1000–4000"]["p50_ms"] == pytest.approx(9000.0)

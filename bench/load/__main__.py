@@ -7,7 +7,7 @@ plain Rasa 3.6 with its default pipeline on the same messages as the anchor line
     python -m bench.load --report-only         # rewrite REPORT.md from bench/load/results.json
 
 Writes bench/load/REPORT.md, bench/load/load.png and bench/load/results.json (summaries, RSS
-timeline, head-of-line probe; per-turn records go to var/load_turns.json).
+timeline, head-of-line probe; per-turn records go to var/load_turns_<system>.json).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bench.stack import REPO, running_stack
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
-TURNS = REPO / "var" / "load_turns.json"
+TURNS = REPO / "var" / "load_turns_{system}.json"
 # The REST API's flood limit is per client address, and every simulated citizen comes from
 # 127.0.0.1; the widget's is per connection (1 frame/s).  Both are lifted so that the benchmark
 # measures the assistant, not the limiter (issue #12 item 6 is about fitting the limits to callers).
@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.json")
     parser.add_argument("--out", type=Path, default=HERE, help="where REPORT.md, load.png, results.json go")
     return parser.parse_args(argv)
+
+
+def _save_turns(system: str, turns: list[dict[str, Any]]) -> None:
+    path = Path(str(TURNS).format(system=system))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(turns, ensure_ascii=False), encoding="utf-8")
 
 
 def _save(results: dict[str, Any], out: Path) -> None:
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     run_began = time.monotonic()
     messages = message_set(args.seed)
     texts = [message.text for message in messages]
-    results["run"] = {
+    info = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "levels": args.levels,
@@ -124,7 +130,10 @@ def main(argv: list[str] | None = None) -> None:
         "rate_env": UNLIMITED,
         "load_at_start": list(os.getloadavg()),
     }
-    all_turns: list[dict[str, Any]] = []
+    if args.skip_stack and "run" in results:
+        results["run"]["anchor_run"] = info  # the stack's run stays described as it was
+    else:
+        results["run"] = info
     if not args.skip_stack:
         # A fresh bot store and tracker store each run; the KB store is kept (unchanged entries are not
         # encoded again, so a rerun starts in seconds rather than a minute).
@@ -137,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"stack ready after {ready:.0f} s: {stack.pids()}", flush=True)
             found = asyncio.run(drive(stack.bot_url, stack.pids(), "jishiban", args, texts))
         found["ready_s"] = round(ready, 1)
-        all_turns += found.pop("turns")
+        _save_turns("jishiban", found.pop("turns"))
         results["jishiban"] = found
         _save(results, out)
     if not args.skip_anchor:
@@ -147,13 +156,11 @@ def main(argv: list[str] | None = None) -> None:
             ready = time.monotonic() - began
             found = asyncio.run(drive(plain.url, plain.pids(), "anchor", args, texts))
         found["ready_s"] = round(ready, 1)
-        all_turns += found.pop("turns")
+        _save_turns("anchor", found.pop("turns"))
         results["anchor"] = found
-    results["run"]["load_at_end"] = list(os.getloadavg())
-    results["run"]["minutes"] = round((time.monotonic() - run_began) / 60, 1)
+    info["load_at_end"] = list(os.getloadavg())
+    info["minutes"] = round((time.monotonic() - run_began) / 60, 1)
     _save(results, out)
-    TURNS.parent.mkdir(parents=True, exist_ok=True)
-    TURNS.write_text(json.dumps(all_turns, ensure_ascii=False), encoding="utf-8")
     report.write(results, out)
     print(f"wrote {out / 'REPORT.md'}", flush=True)
 

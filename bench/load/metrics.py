@@ -38,3 +38,17 @@ def head_of_line_delay(baseline: Sequence[float], during: Sequence[float]) -> fl
     """What the long message adds to the others' replies: median latency while it is in flight
     minus the median without it (seconds in, milliseconds out)."""
     return (percentile(during, 50) - percentile(baseline, 50)) * 1000
+
+
+LENGTH_BUCKETS = ((1, 20), (21, 135), (136, 330), (331, 999), (1_000, 4_000))
+
+
+def by_length(turns: Sequence[tuple[int, float]]) -> dict[str, dict[str, float]]:
+    """Latency by message length: (characters, seconds) pairs -> {"21–135": {turns, p50_ms, p95_ms}}."""
+    found = {}
+    for low, high in LENGTH_BUCKETS:
+        chosen = [latency for chars, latency in turns if low <= chars <= high]
+        if chosen:
+            summary = latency_summary(chosen)
+            found[f"{low}–{high}"] = {"turns": len(chosen), "p50_ms": summary["p50_ms"], "p95_ms": summary["p95_ms"]}
+    return found

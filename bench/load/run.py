@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from bench.load.metrics import cpu_ms_per_turn, head_of_line_delay, latency_summary, percentile
+from bench.load.metrics import by_length, cpu_ms_per_turn, head_of_line_delay, latency_summary, percentile
 from bot import texts
 
 TURN_TIMEOUT = 90.0  # a turn without any reply after this long is an error (and the citizen moves on)
@@ -50,6 +50,7 @@ class Level:
     turns: list[Turn] = field(default_factory=list)
     cpu_before: dict[str, float] = field(default_factory=dict)
     cpu_after: dict[str, float] = field(default_factory=dict)
+    cpu_drained: dict[str, float] = field(default_factory=dict)  # after the backlog drained
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     backlog_at_end: int | None = None
@@ -60,7 +61,9 @@ class Level:
         done = [turn for turn in self.turns if not turn.long_probe]
         answered = [turn for turn in done if turn.status == "answered"]
         errors = [turn for turn in done if turn.status.startswith("error")]
-        replied = [turn for turn in done if turn.status in ("answered", "pending")]  # answers from Rasa
+        sent = [turn for turn in done if turn.status != "for_helper" and turn.chars > 0]
+        # Turns Rasa answered (plain Rasa may answer with no message at all: `empty`, still a finished turn).
+        replied = [turn for turn in done if turn.status in ("answered", "pending", "empty")]
         return {
             "system": self.system,
             "concurrency": self.concurrency,
@@ -74,6 +77,7 @@ class Level:
             "first_reply_p95_ms": percentile([turn.first * 1000 for turn in replied], 95),
             "pending_share": sum(turn.status == "pending" for turn in done) / len(done) if done else 0.0,
             "for_helper": sum(turn.status == "for_helper" for turn in done),
+            "empty": sum(turn.status == "empty" for turn in done),
             "errors": len(errors),
             "error_kinds": sorted({turn.status for turn in errors}),
             "by_channel": {
@@ -85,7 +89,12 @@ class Level:
                 for channel in sorted({turn.channel for turn in done})
                 if (chosen := [turn for turn in done if turn.channel == channel])
             },
+            "by_length": by_length([(turn.chars, turn.latency) for turn in replied]),
             "cpu_ms_per_turn": cpu_ms_per_turn(self.cpu_before, self.cpu_after, len(replied)),
+            # Every message sent reaches Rasa sooner or later (those whose citizen gave up too): the CPU of
+            # the level and its drain over all of them is the cost of one message, whatever the latency.
+            "cpu_ms_per_message": cpu_ms_per_turn(self.cpu_before, self.cpu_drained or self.cpu_after, len(sent)),
+            "messages_sent": len(sent),
             "load_before": list(self.load_before),
             "load_after": list(self.load_after),
             "backlog_at_end": self.backlog_at_end,
@@ -361,6 +370,7 @@ async def run_level(
                 await asyncio.sleep(2)
                 left = await backlog(http, url)
             level.drain_seconds = round(time.monotonic() - drained, 1)
+            level.cpu_drained = sampler.cpu()
             level.backlog_after_drain = left
     sampler.label = "idle"
     return level
