@@ -8,6 +8,7 @@ from typing import Any
 
 ROLES = ("rasa", "actions", "bot", "client")
 SYSTEMS = {"jishiban": "济时办 (real stack)", "anchor": "plain Rasa 3.6 (anchor)"}
+PLOT_NAMES = {"jishiban": "ours (real stack)", "anchor": "plain Rasa 3.6 (anchor)"}  # the plot font has no CJK
 
 
 def _f(value: Any, digits: int = 0) -> str:
@@ -73,7 +74,7 @@ def cpu_table(results: dict[str, Any]) -> list[str]:
 
 
 def channel_table(results: dict[str, Any]) -> list[str]:
-    lines = ["| citizens | channel | turns | p50 ms | p95 ms | pending |", "|---:|---|---:|---:|---:|---:|"]
+    lines = ["| citizens | channel | answered turns | p50 ms | p95 ms | pending |", "|---:|---|---:|---:|---:|---:|"]
     for row in results.get("jishiban", {}).get("levels", []):
         for channel, data in row["by_channel"].items():
             lines.append(
@@ -165,7 +166,7 @@ def meaning(results: dict[str, Any]) -> list[str]:
     notes.append(
         f"- **Shared machine.**  The 1-minute load average during our levels was {min(loads):.1f}–{max(loads):.1f} "
         "on 2 cores: other work took a large share of the CPU, so absolute numbers are pessimistic and noisy.  "
-        "Compare runs by their CPU ms per turn (less sensitive to sharing) and by the anchor run on the same "
+        "Compare runs by their CPU ms per message (less sensitive to sharing) and by the anchor run on the same "
         "machine, not by wall-clock numbers alone."
     )
     top = max(ours, key=lambda row: row["turns_per_s"])
@@ -175,7 +176,7 @@ def meaning(results: dict[str, Any]) -> list[str]:
     if total > 0:
         biggest = max(services, key=lambda role: services[role] if not math.isnan(services[role]) else -1)
         notes.append(
-            f"- **CPU is the limit.**  At {top['concurrency']} citizens (the best throughput, "
+            f"- **CPU is the limit.**  At {top['concurrency']} citizen(s) (the best throughput, "
             f"{top['turns_per_s']:.1f} turns/s) a turn cost {total:,.0f} ms of CPU across the services, "
             f"{services[biggest] / total:.0%} of it in `{biggest}`.  Two cores give at most "
             f"{2000 / total:.1f} turns/s at that cost even with the machine to itself; the 40 turns/s target "
@@ -190,12 +191,12 @@ def meaning(results: dict[str, Any]) -> list[str]:
     for row in ours[1:]:
         backlog = row["backlog_at_end"]
         notes.append(
-            f"- **{row['concurrency']} citizens:** {row['turns_per_s']:.1f} turns/s, p95 {row['p95_ms']:,.0f} ms, "
+            f"- **{row['concurrency']} citizens:** {row['turns_per_s']:.1f} turns/s, p95 {_f(row['p95_ms'])} ms, "
             f"{row['pending_share']:.0%} of turns apologised for first (`pending`), {row['errors']} errors, "
             f"{backlog if backlog is not None else '?'} messages still pending when the level ended"
             + (
                 f" (anchor at the same level: {plain[row['concurrency']]['turns_per_s']:.1f} turns/s, "
-                f"p95 {plain[row['concurrency']]['p95_ms']:,.0f} ms)"
+                f"p95 {_f(plain[row['concurrency']]['p95_ms'])} ms)"
                 if row["concurrency"] in plain
                 else ""
             )
@@ -233,7 +234,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-    for system, name in SYSTEMS.items():
+    for system, name in PLOT_NAMES.items():
         levels = results.get(system, {}).get("levels", [])
         if not levels:
             continue
@@ -290,10 +291,12 @@ def write(results: dict[str, Any], out: Path) -> None:
         "service, fresh data folder).  Citizens in a closed loop: each sends its next message when the reply to "
         "the last one arrives.  Even-numbered citizens use the REST API (`POST /api/v1/messages`, one `user_id` "
         "each), odd-numbered ones a widget websocket (so `1` is REST only).  A turn's latency runs from sending "
-        "to the reply: the REST response, or on the widget the first outgoing message that answers it.  When "
-        "Rasa is slower than `BOT_APOLOGY_AFTER` (4 s) the service answers with an apology: the turn counts as "
-        '`pending` (its real answer comes later) and the citizen goes on.  "转人工" hands the conversation '
-        "to helpers; that citizen's next message opens a new conversation.",
+        "to the answer: the REST response, or on the widget the first outgoing message that answers it.  When "
+        "Rasa is slower than `BOT_APOLOGY_AFTER` (4 s) the service first sends an apology (it says not to send "
+        "again): the turn counts as `pending` and the citizen waits for the real answer (REST: polling the "
+        "conversation's history 4×/s; widget: the pushed message) before its next message.  A turn without an "
+        'answer after 90 s is an error and the citizen goes on.  "转人工" (and messages the classifier takes '
+        "for a complaint) hand the conversation to helpers; that citizen's next message opens a new one.",
         "- **Flood limits lifted**: every simulated citizen comes from 127.0.0.1, and the REST API limits "
         "requests per client address (5/s), the widget 1 frame/s per connection.  The run sets "
         + ", ".join(f"`{k}={v}`" for k, v in run.get("rate_env", {}).items())
@@ -351,6 +354,9 @@ def write(results: dict[str, Any], out: Path) -> None:
         "## What the numbers mean",
         "",
         *meaning(results),
+        "",
+        "Observations that need the services' logs (retries, time-outs) are in [NOTES.md](NOTES.md), written by "
+        "hand after the run.",
         "",
     ]
     (out / "REPORT.md").write_text("\n".join(lines), encoding="utf-8")

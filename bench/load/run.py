@@ -87,7 +87,7 @@ class Level:
                     "pending_share": sum(turn.status == "pending" for turn in chosen) / len(chosen),
                 }
                 for channel in sorted({turn.channel for turn in done})
-                if (chosen := [turn for turn in done if turn.channel == channel])
+                if (chosen := [turn for turn in replied if turn.channel == channel])
             },
             "by_length": by_length([(turn.chars, turn.latency) for turn in replied]),
             "cpu_ms_per_turn": cpu_ms_per_turn(self.cpu_before, self.cpu_after, len(replied)),
@@ -242,7 +242,10 @@ class Widget:
             left = deadline - time.monotonic()
             if left <= 0:
                 return "error:timeout", first or 0.0
-            frame = await self.frame(left)
+            try:
+                frame = await self.frame(left)
+            except asyncio.TimeoutError:
+                return "error:timeout", first or 0.0  # recorded with its message and wait, not as a lost socket
             replies: list[dict[str, Any]] = []
             if frame["type"] == "ack" and frame.get("client_id") == client_id:
                 seq = frame["message"]["seq"]
