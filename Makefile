@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-dialogue
+.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-dialogue bench-load
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,3 +44,5 @@ bench-helpdesk: setup  ## citizen-to-helper latency under 50 handoffs -> bench/h
 
 bench-dialogue: setup  ## multi-turn conversations against the real stack (dev + test) -> bench/dialogue/REPORT.md
 	$(PY) -m bench.dialogue --split all --report
+bench-load: setup  ## whole stack under 1/8/16/32 citizens (REST + widget) vs plain Rasa -> bench/load/REPORT.md
+	$(PY) -m bench.load
