@@ -80,7 +80,7 @@ def _save(results: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-async def drive(url: str, pids: dict[str, int], system: str, args: argparse.Namespace, texts: list[str]) -> dict:
+async def drive(url: str, pids: dict[str, list[int]], system: str, args: argparse.Namespace, texts: list[str]) -> dict:
     levels = [int(value) for value in args.levels.split(",")]
     found: dict[str, Any] = {"levels": [], "timeline": []}
     turns: list[dict[str, Any]] = []
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         began = time.monotonic()
         with running_stack(args.data_dir, env=UNLIMITED) as stack:
             ready = time.monotonic() - began
-            print(f"stack ready after {ready:.0f} s: {stack.pids()}", flush=True)
-            found = asyncio.run(drive(stack.bot_url, stack.pids(), "jishiban", args, texts))
+            print(f"stack ready after {ready:.0f} s: {stack.processes()}", flush=True)
+            found = asyncio.run(drive(stack.bot_url, stack.processes(), "jishiban", args, texts))
         found["ready_s"] = round(ready, 1)
         _save_turns("jishiban", found.pop("turns"))
         results["jishiban"] = found
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         began = time.monotonic()
         with anchor.running_anchor() as plain:
             ready = time.monotonic() - began
-            found = asyncio.run(drive(plain.url, plain.pids(), "anchor", args, texts))
+            processes = {role: [pid] for role, pid in plain.pids().items()}
+            found = asyncio.run(drive(plain.url, processes, "anchor", args, texts))
         found["ready_s"] = round(ready, 1)
         _save_turns("anchor", found.pop("turns"))
         results["anchor"] = found

@@ -106,9 +106,10 @@ class Level:
 class Sampler:
     """CPU times and RSS of each process, every `interval` seconds, into a timeline."""
 
-    def __init__(self, pids: dict[str, int], interval: float = 1.0) -> None:
-        self.processes = {role: psutil.Process(pid) for role, pid in pids.items()}
-        self.processes["client"] = psutil.Process(os.getpid())  # the load generator shares the 2 cores
+    def __init__(self, pids: dict[str, list[int]], interval: float = 1.0) -> None:
+        # A role may have several processes (Rasa: a main process and its Sanic workers): summed.
+        self.processes = {role: [psutil.Process(pid) for pid in group] for role, group in pids.items()}
+        self.processes["client"] = [psutil.Process(os.getpid())]  # the load generator shares the 2 cores
         self.interval = interval
         self.timeline: list[dict[str, Any]] = []
         self.label = "idle"
@@ -117,20 +118,30 @@ class Sampler:
 
     def cpu(self) -> dict[str, float]:
         found = {}
-        for role, process in self.processes.items():
+        for role, group in self.processes.items():
             try:
-                times = process.cpu_times()
-                found[role] = times.user + times.system
+                found[role] = sum(p.cpu_times().user + p.cpu_times().system for p in group)
             except psutil.Error:
                 found[role] = float("nan")
         return found
 
     def rss_mb(self) -> dict[str, float]:
+        """Resident memory per role, summed over its processes (forked workers share pages, which
+        RSS counts in each: pss_mb below splits them fairly)."""
         found = {}
-        for role, process in self.processes.items():
+        for role, group in self.processes.items():
             try:
-                found[role] = process.memory_info().rss / 2**20
+                found[role] = sum(p.memory_info().rss for p in group) / 2**20
             except psutil.Error:
+                found[role] = float("nan")
+        return found
+
+    def pss_mb(self) -> dict[str, float]:
+        found = {}
+        for role, group in self.processes.items():
+            try:
+                found[role] = sum(p.memory_full_info().pss for p in group) / 2**20
+            except (psutil.Error, AttributeError):
                 found[role] = float("nan")
         return found
 
@@ -141,6 +152,7 @@ class Sampler:
                     "t": round(time.monotonic() - self.started, 1),
                     "phase": self.label,
                     "rss_mb": self.rss_mb(),
+                    "pss_mb": self.pss_mb(),
                     "load1": os.getloadavg()[0],
                 }
             )
