@@ -155,6 +155,7 @@ CROSS_START, CROSS_END = "<!-- cross-dataset: python -m bench.nlu --cross-datase
 CROSS_TITLES = {
     "gov": "ours: nlu_data/nlu -> bench/nlu/gov_test.yml",
     "smp2019": "SMP2019 (public, MIT, 23 intents)",
+    "smp2019_third": "SMP2019, every third example (`--quick`)",
     "rasa_init": "Rasa's initial-project NLU data (public, English, Apache-2.0, 7 intents)",
 }
 
@@ -190,7 +191,7 @@ def cross_section(results_dir: Path) -> list[str]:
             r = runs.get((dataset, name))
             if r is None:
                 continue
-            subset = " (a third of train and test)" if r.get("subset") else ""
+            subset = ""
             label = f"`{name}`" + (f" ({r.get('epochs', 100)} epochs)" if name == "rasa_default" else "")
             if "failed" in r:
                 lines.append(f"| {title} | {r.get('n_train', '?')}{subset} | {label} | failed: {r['failed']} |||||")
