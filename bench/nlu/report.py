@@ -176,7 +176,8 @@ def cross_section(results_dir: Path) -> list[str]:
         "which the latter refuses; DIET and ResponseSelector at the epochs shown, Rasa's 100 or fewer on the "
         "large sets for time). Both with their FallbackClassifier: a message that falls back counts as wrong. "
         "Train time is `train_nlu` alone, one run each, on the shared 2-core machine (load average in the last "
-        "column).",
+        "column). A pipeline missing for a set did not finish in the time the run had; `--quick` rows are "
+        "the same comparison on every third example of SMP2019's train and test files.",
         "",
         "- SMP2019: `../shared/datasets/smp2019` (SMP2019 ECDT data as split by nghuyong/rasa-nlu-benchmark, MIT).",
         "- Rasa's initial project: `rasa/cli/initial_project/data/nlu.yml` of the rasa 3.6 wheel (Rasa Open "
