@@ -324,8 +324,9 @@ def cross_dataset(datasets: list[str], epochs: int, quick: bool, chosen: tuple[s
                     if log.exists():
                         tqdm.write(log.read_text()[-3000:])
                     result = {"dataset": dataset, "pipeline": name, "failed": str(error).split(";")[0]}
-                result.update(epochs=epochs, subset=quick and dataset == "smp2019", n_train=_count(data[0]))
-                (results_dir / f"{dataset}__{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+                key = "smp2019_third" if quick and dataset == "smp2019" else dataset  # kept beside the full set
+                result.update(dataset=key, epochs=epochs, subset=key != dataset, n_train=_count(data[0]))
+                (results_dir / f"{key}__{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
                 if "failed" not in result:
                     tqdm.write(f"   {metrics.one_line(result)}")
     return report.write_cross_section(results_dir, HERE / "REPORT.md")
