@@ -29,6 +29,9 @@ STACK_ENV = {
     # Every turn comes from 127.0.0.1: the REST flood limit (5/s, burst 20) would refuse a benchmark.
     "BOT_API_RATE": "1000",
     "BOT_API_RATE_BURST": "1000",
+    # A scenario sends its next turn as soon as the reply is in, faster than a person types (2/s).
+    "BOT_API_USER_RATE": "1000",
+    "BOT_API_USER_BURST": "1000",
     # A slow answer on a busy machine must still come back in the REST reply, not as an apology.
     "BOT_APOLOGY_AFTER": "55",
     # Helpers "at work" whatever the hour of the run: the waiting state then behaves the same.

@@ -184,7 +184,9 @@ async def test_preview_finds_a_new_entry_only_in_the_draft(curation_bot: Any, st
     assert status == 200, preview
     assert preview["outcome"] == "answer" and preview["uses_draft"] and preview["entry_id"] == new["id"]
     assert new["answer"] in preview["text"] and preview["hits"][0]["is_draft"]
-    status, refused = await editor.post("/api/kb/preview", {"question": "狗证怎么办", "data": dict(new, similar=[])})
+    # A Q&A may come without similar questions (real exports, issue #16), but one or two are too few.
+    one = dict(new, similar=["狗证怎么办"])
+    status, refused = await editor.post("/api/kb/preview", {"question": "狗证怎么办", "data": one})
     assert status == 422 and refused["error"]["details"][0]["field"] == "similar"
     status, listed = await editor.get("/api/kb/entries?q=养犬")
     assert listed["total"] == 0  # a preview stores nothing
