@@ -84,19 +84,32 @@ def channel_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def rss_table(results: dict[str, Any]) -> list[str]:
+def rss_table(results: dict[str, Any], key: str = "rss_mb") -> list[str]:
     lines = ["| system | process | at start MB | max MB | at end MB |", "|---|---|---:|---:|---:|"]
     for system, name in SYSTEMS.items():
-        timeline = results.get(system, {}).get("timeline", [])
+        timeline = [sample for sample in results.get(system, {}).get("timeline", []) if key in sample]
         if not timeline:
             continue
-        for role in timeline[0]["rss_mb"]:
-            series = [sample["rss_mb"][role] for sample in timeline if not math.isnan(sample["rss_mb"][role])]
+        for role in timeline[0][key]:
+            series = [sample[key][role] for sample in timeline if not math.isnan(sample[key][role])]
             if series:
                 lines.append(f"| {name} | {role} | {_f(series[0])} | {_f(max(series))} | {_f(series[-1])} |")
-        services = [sum(value for role, value in sample["rss_mb"].items() if role != "client") for sample in timeline]
+        services = [sum(value for role, value in sample[key].items() if role != "client") for sample in timeline]
         lines.append(f"| {name} | **all services** | {_f(services[0])} | {_f(max(services))} | {_f(services[-1])} |")
     return lines
+
+
+def pss_lines(results: dict[str, Any]) -> list[str]:
+    """PSS splits the pages that forked workers share (Rasa's main process and its workers)."""
+    table = rss_table(results, "pss_mb")
+    if len(table) <= 2:
+        return []
+    return [
+        "RSS counts the pages Rasa's forked workers share once in every process; PSS (proportional set "
+        "size) splits them, so its sum is what the stack really holds:",
+        "",
+        *table,
+    ]
 
 
 def hol_lines(results: dict[str, Any]) -> list[str]:
@@ -342,6 +355,8 @@ def write(results: dict[str, Any], out: Path) -> None:
         "## Memory (RSS)",
         "",
         *rss_table(results),
+        "",
+        *pss_lines(results),
         "",
         "## Head-of-line blocking: one long message while others chat",
         "",
