@@ -38,6 +38,11 @@ DETAIL_CUES: dict[Detail, re.Pattern[str]] = {
     "phone": re.compile(r"(电话|号码|联系)"),
     "address": re.compile(r"(地址|在哪|哪儿|哪里|怎么走|咋走|位置|怎么去|咋去)"),
 }
+# The district's own hall named without a place ("区政务服务中心", "区里那个政务大厅"); 社区 / 开发区 /
+# 小区 centres are not the district's.
+DISTRICT_HALL = re.compile(
+    r"(?<![社小园景片辖城发])区(?:里|上|级|政府)?(?:那个|那|的)?(?:政务|行政|便民)?(?:服务)?(?:中心|大厅)"
+)
 OTHER_ONE = re.compile(r"(另一个|另外一个|另外那个|另一家|另外一家|那个呢|别的那个|另一处)")
 MAX_FOLLOW_UP_CHARS = 16
 
@@ -63,6 +68,15 @@ async def find_center(place: str) -> Center | None:
         found = knowledge.get(match.choices[0].id)
         return found if isinstance(found, Center) else None
     return None
+
+
+def named_center(text: str) -> Center | None:
+    """The centre a message names by itself, with no place entity: a street, town, village or
+    landmark (also spaced out, "崔 寨"), a misspelt street or town, or the district's own hall."""
+    center = knowledge.center_for_place(text) or knowledge.center_by_misspelling(text)
+    if center is None and DISTRICT_HALL.search("".join(text.split())):
+        center = knowledge.district_center()
+    return center
 
 
 def place_choices() -> list[Center]:
@@ -112,8 +126,8 @@ class ValidateCenterForm(FormValidationAction):
         text = turns.latest_text(tracker)
         if follow_up_center(State.of(tracker), text) is not None:
             return []  # about the centre just shown: action_nearest_center answers it
-        if not tracker.get_slot(slots.PLACE) and text and knowledge.center_by_misspelling(text) is not None:
-            return []  # a misspelt street or town ("回合街道"): action_nearest_center finds it
+        if not tracker.get_slot(slots.PLACE) and text and named_center(text) is not None:
+            return []  # the message names the centre itself ("回合街道", "区政务大厅"): action_nearest_center finds it
         return domain_slots
 
     async def validate_place(
@@ -196,7 +210,7 @@ class ActionNearestCenter(Action):
         place = tracker.get_slot(slots.PLACE)
         center = await find_center(str(place)) if place else None
         if center is None and text and turns.latest_intent(tracker) == "ask_nearest_center":
-            center = knowledge.center_by_misspelling(text)
+            center = named_center(text)
         if center is not None:
             others = tuple(c for c in knowledge.centers_in(text) if c.id != center.id) if text else ()
             detail = detail_asked(text) if text and detail_asked(text) != "address" else None

@@ -6,6 +6,7 @@ were doing and can say "继续上次的".  Everything that belonged to one excha
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -25,6 +26,15 @@ SMALL_TALK_WORDS = tuple(
         "你好 您好 嗨 哈喽 早上好 下午好 晚上好 在吗 谢 感谢 多谢 辛苦 麻烦你了 再见 拜拜 回见 走了 没事了 就这样 "
         "你是谁 机器人 真人 名字 厉害 聪明 笨 好的 知道了 明白了 hello hi thanks bye"
     ).split()
+)
+# A bare yes / no and its fillers.  With nothing on offer, an "affirm" that says more than this
+# ("嗯嗯那个东西呢", "就是那个啥你懂的") is an unfinished question the NLU read by its filler words:
+# a miss ("没听明白", two in a row offer a helper), not "好的。还有什么可以帮您？".
+PLAIN_YES_NO = re.compile(
+    r"^(?:好|好的|好滴|好嘞|好吧|行|行的|可以|中|成|嗯|恩|哦|噢|喔|对|对的|对对|是|是的|没错|没问题|要|需要|"
+    r"不|不是|不用|不要|不需要|没有|算了|知道了|明白了|收到|谢谢|ok|okay|yes|no|"
+    r"[啊呀吧呢哈嘛啦了呗哇]|[\s\W_])+$",
+    re.IGNORECASE,
 )
 RESPONSES = {"goodbye": "utter_goodbye", "thanks": "utter_thanks", "chitchat": "utter_chitchat"}
 
@@ -111,5 +121,7 @@ class ActionReplyToOffer(DialogueAction):
         if offer == slots.OFFER_CLARIFY and not yes:
             # "都不是": the assistant did not find what the citizen meant; counts as a failed turn.
             return cannot_help(dispatcher, tracker, texts.CLARIFY_NONE_OF_THEM, "none_of_them")
+        if text and not PLAIN_YES_NO.match(text.strip()):
+            return router.not_understood(dispatcher, tracker)
         dispatcher.utter_message(text=texts.AFFIRM_NOTHING_PENDING if yes else texts.DENY_NOTHING_PENDING)
         return st.offer(None)

@@ -104,3 +104,23 @@ async def test_nearest_centre_answer_comes_from_the_kb(store: KnowledgeBase) -> 
     }
     # the place is cleared so that the next question about another place asks again
     assert c.slots["place"] is None and c.slots["last_answer_id"] == center.id
+
+
+@pytest.mark.parametrize("text", ["区政务服务中心在哪", "区里那个政务大厅礼拜六上班不"])
+async def test_the_district_hall_named_without_a_place_is_answered_not_asked(store: KnowledgeBase, text: str) -> None:
+    c = Conversation()
+    form = ValidateCenterForm()
+    c.events.append({"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": "x"}}})
+    assert await form.required_slots(["place"], CollectingDispatcher(), c.tracker({"text": text}), DOMAIN) == []
+    reply = await c.run(ActionNearestCenter(), {"text": text, "intent": {"name": "ask_nearest_center"}})
+    district = next(x for x in centers(store) if x.level == "区级")
+    assert reply.payload("answer")["entry_id"] == district.id
+
+
+def test_a_community_centre_is_not_the_district_hall(store: KnowledgeBase) -> None:
+    from actions.centers import named_center
+
+    assert named_center("社区服务中心在哪") is None
+    center = street_center(store)
+    spaced = " ".join(center.area.removesuffix("街道").removesuffix("镇")) + " 便民服务中心地址"
+    assert named_center(spaced) == center

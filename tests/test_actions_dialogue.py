@@ -329,3 +329,19 @@ async def test_asking_whether_anyone_is_there_while_waiting_gets_the_queue_state
     # Asked for a person again (the NLU's request_human): the same queue place, said as such.
     again = await c.say(ActionHandoff(), "有人吗", "request_human")
     assert "已经在为您转接" in again.text and "队列" in again.text
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("好的", True),
+        ("嗯嗯，谢谢！", True),
+        ("不用了", True),
+        ("嗯嗯嗯那个东西呢", False),
+        ("就是那个啥你懂的", False),
+    ],
+)
+def test_only_a_bare_yes_or_no_is_read_as_one_with_nothing_on_offer(text: str, plain: bool) -> None:
+    from actions.session import PLAIN_YES_NO
+
+    assert bool(PLAIN_YES_NO.match(text)) is plain
