@@ -9,12 +9,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import knowledge
+from knowledge_base import KnowledgeBase
+from knowledge_base.models import Guide
+
 REPO = Path(__file__).resolve().parent.parent
 DOMAIN: dict[str, Any] = yaml.safe_load((REPO / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def store(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The action server's knowledge base is a private copy of the curated data (tests/conftest.py
+    offers it; the action test modules use it for every test through `pytestmark`)."""
+    monkeypatch.setenv("KB_DB", str(kb.store.path))
+    monkeypatch.setenv("KB_BACKEND", "embedded")
+    knowledge.reset()
+    yield kb
+    knowledge.reset()
+
+
+def guide(kb: KnowledgeBase, guide_id: str) -> Guide:
+    entry = kb.get(guide_id)
+    assert isinstance(entry, Guide), guide_id
+    return entry
 
 
 def initial_slots() -> dict[str, Any]:

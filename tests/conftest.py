@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from actions_harness import store  # noqa: F401 - fixtures are found by name
 from kb_fixtures import kb, loaded_db  # noqa: F401 - fixtures are found by name
 from rasa_stack import RasaStack, start_stack
 

@@ -8,7 +8,7 @@ docs/payloads.md."""
 from __future__ import annotations
 
 import pytest
-from actions_harness import Conversation, button_intent, entity
+from actions_harness import Conversation, button_intent, entity, guide
 
 from actions import knowledge
 from actions.answers import ActionAnswer
@@ -17,7 +17,9 @@ from actions.feedback import ActionRating
 from actions.handoff import ActionComplaint, ActionHandoff
 from actions.session import ActionReplyToOffer
 from knowledge_base import KnowledgeBase
-from knowledge_base.models import ELEMENT_LABELS, QA, Guide
+from knowledge_base.models import ELEMENT_LABELS, QA
+
+pytestmark = pytest.mark.usefixtures("store")  # the action server reads a private KB copy
 
 INDIVIDUAL = "guide.individual-business-registration"
 CARD = "guide.social-security-card"
@@ -25,22 +27,6 @@ CARD = "guide.social-security-card"
 ANSWER_KEYS = {"type", "entry_id", "entry_title", "entry_kind", "element", "entry_version"}
 HANDOFF_KEYS = {"type", "reason", "service", "service_title", "step", "summary"}
 RATING_KEYS = {"type", "value", "entry_id", "comment"}
-
-
-@pytest.fixture(autouse=True)
-def store(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
-    """The action server's knowledge base is a private copy of the curated data."""
-    monkeypatch.setenv("KB_DB", str(kb.store.path))
-    monkeypatch.setenv("KB_BACKEND", "embedded")
-    knowledge.reset()
-    yield kb
-    knowledge.reset()
-
-
-def guide(kb: KnowledgeBase, guide_id: str) -> Guide:
-    entry = kb.get(guide_id)
-    assert isinstance(entry, Guide), guide_id
-    return entry
 
 
 async def ask_element(c: Conversation, text: str, element: str | None, service: str | None = None):

@@ -7,19 +7,11 @@ import pytest
 from actions_harness import DOMAIN, Conversation, button_intent, entity
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import knowledge
 from actions.centers import ActionAskPlace, ActionNearestCenter, ValidateCenterForm
 from knowledge_base import KnowledgeBase
 from knowledge_base.models import Center
 
-
-@pytest.fixture(autouse=True)
-def store(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
-    monkeypatch.setenv("KB_DB", str(kb.store.path))
-    monkeypatch.setenv("KB_BACKEND", "embedded")
-    knowledge.reset()
-    yield kb
-    knowledge.reset()
+pytestmark = pytest.mark.usefixtures("store")  # the action server reads a private KB copy
 
 
 def centers(kb: KnowledgeBase) -> list[Center]:

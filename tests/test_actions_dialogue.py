@@ -7,9 +7,8 @@ the curated data; expected facts are read from the store."""
 from __future__ import annotations
 
 import pytest
-from actions_harness import Conversation, entity
+from actions_harness import Conversation, entity, guide
 
-from actions import knowledge
 from actions.answers import ActionAnswer
 from actions.centers import ActionNearestCenter
 from actions.fallback import ActionFallback
@@ -20,26 +19,13 @@ from actions.walkthrough import ActionResume, ActionWalkthroughNext, ActionWalkt
 from knowledge_base import KnowledgeBase
 from knowledge_base.models import Center, Guide
 
+pytestmark = pytest.mark.usefixtures("store")  # the action server reads a private KB copy
+
 INDIVIDUAL = "guide.individual-business-registration"
 CARD = "guide.social-security-card"
 CHANGE = "guide.business-license-change"
 CUIZHAI = "center.cuizhai-jiedao"
 HUIHE = "center.huihe-jiedao"
-
-
-@pytest.fixture(autouse=True)
-def store(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
-    monkeypatch.setenv("KB_DB", str(kb.store.path))
-    monkeypatch.setenv("KB_BACKEND", "embedded")
-    knowledge.reset()
-    yield kb
-    knowledge.reset()
-
-
-def guide(kb: KnowledgeBase, guide_id: str) -> Guide:
-    entry = kb.get(guide_id)
-    assert isinstance(entry, Guide), guide_id
-    return entry
 
 
 def center(kb: KnowledgeBase, center_id: str) -> Center:

@@ -23,16 +23,9 @@ from actions.walkthrough import (
 from knowledge_base import KnowledgeBase
 from knowledge_base.models import Guide
 
+pytestmark = pytest.mark.usefixtures("store")  # the action server reads a private KB copy
+
 INDIVIDUAL = "guide.individual-business-registration"
-
-
-@pytest.fixture(autouse=True)
-def store(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
-    monkeypatch.setenv("KB_DB", str(kb.store.path))
-    monkeypatch.setenv("KB_BACKEND", "embedded")
-    knowledge.reset()
-    yield kb
-    knowledge.reset()
 
 
 def online_guide(kb: KnowledgeBase, guide_id: str = INDIVIDUAL) -> Guide:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from nlu_training import trained_agent
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,25 +67,11 @@ def generated_nlu(seed: int = 13) -> str:
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory):
-    from rasa.core.agent import Agent
-    from rasa.model_training import train_nlu
-
     work = tmp_path_factory.mktemp("nlu_any_data")
     data = work / "data"
     data.mkdir()
     (data / "other.yml").write_text(generated_nlu(), encoding="utf-8")
-    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
-    config["policies"] = []  # NLU only
-    (work / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RASA_CACHE_DIRECTORY", str(work / "cache"))  # train from scratch, no shared cache
-    mp.setenv("RASA_TELEMETRY_ENABLED", "false")
-    try:
-        model = train_nlu(str(work / "config.yml"), str(data), str(work / "models"), fixed_model_name="nlu")
-    finally:
-        mp.undo()
-    assert model, "Rasa produced no model"
-    return Agent.load(model)
+    return trained_agent(work, data)
 
 
 def parse(agent, text: str) -> dict:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from nlu_training import trained_agent
 
 from knowledge_base.nlu_lookups import main as write_lookups
 
@@ -29,9 +29,6 @@ nlu:
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory):
-    from rasa.core.agent import Agent
-    from rasa.model_training import train_nlu
-
     work = tmp_path_factory.mktemp("nlu_pipeline")
     data = work / "data"
     data.mkdir()
@@ -39,19 +36,7 @@ def agent(tmp_path_factory):
     shutil.copy(REPO / "nlu_data" / "nlu" / "centers.yml", data / "centers.yml")
     (data / "smalltalk.yml").write_text(SMALL_TALK, encoding="utf-8")
     assert write_lookups([str(data)]) == 0
-    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
-    config["policies"] = []  # NLU only: the dialogue policies are not under test here
-    (work / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RASA_CACHE_DIRECTORY", str(work / "cache"))  # no reuse of anybody's cached training
-    mp.setenv("RASA_TELEMETRY_ENABLED", "false")
-    try:
-        model = train_nlu(str(work / "config.yml"), str(data), str(work / "models"), fixed_model_name="nlu")
-    finally:
-        mp.undo()
-    assert model, "Rasa produced no model"
-    return Agent.load(model)
+    return trained_agent(work, data)
 
 
 def parse(agent, text: str, full: bool = False) -> dict:
