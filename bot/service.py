@@ -34,6 +34,7 @@ from bot.conversations import (
     Status,
 )
 from bot.logs import fields
+from bot.masking import mask
 from bot.payloads import interpret, rating_payload
 from bot.rasa_client import RasaClient, RasaUnavailableError
 from bot.store import Store
@@ -398,7 +399,7 @@ class ConversationService:
         result = interpret(replies)
         drafts = list(result.drafts)
         if message.apologized:
-            question = message.text if len(message.text) <= 20 else message.text[:20] + "…"
+            question = _echo(message.text)
             drafts.insert(0, OutgoingDraft(texts.LATE_ANSWER.format(question=question), Kind.NOTICE))
         events = result.events
         queued_now = result.handoff is not None and conversation.state == State.BOT
@@ -447,7 +448,7 @@ class ConversationService:
 
     async def give_up(self, conversation: Conversation, message: Message, reason: str) -> None:
         """Tell the citizen this one will not be answered; the message stays stored for helpers."""
-        question = message.text if len(message.text) <= 20 else message.text[:20] + "…"
+        question = _echo(message.text)
         replies = await self.store.record_answer(
             conversation,
             [OutgoingDraft(texts.GAVE_UP.format(question=question), Kind.NOTICE)],
@@ -559,6 +560,13 @@ class ConversationService:
             if not future.done():
                 future.set_result(Outcome("pending"))
         self._outcomes.clear()
+
+
+def _echo(text: str, limit: int = 20) -> str:
+    """The citizen's question quoted back, masked before it is cut: a cut ID number (17 of its 18
+    digits) would no longer look like one, and helpers and staff would then see it unmasked."""
+    text = mask(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _str(value: Any) -> str | None:
