@@ -57,7 +57,8 @@ class Status(str, enum.Enum):
     FOR_HELPER = "for_helper"  # incoming while a helper owns the conversation; not sent to Rasa
     UNANSWERED = "unanswered"  # incoming, given up on (too old, or Rasa keeps answering nothing); kept for helpers
     SENT = "sent"  # outgoing, handed to the channel
-    UNDELIVERED = "undelivered"  # outgoing, the channel failed; the retry loop sends it again
+    UNDELIVERED = "undelivered"  # outgoing, the channel failed; the retry loop sends it again (with backoff)
+    DEAD_LETTER = "dead_letter"  # outgoing, every try failed; listed for admins (/api/admin/dead-letters)
 
 
 @dataclass(frozen=True)

@@ -521,14 +521,49 @@ class Store:
     async def pending_count(self) -> int:
         return await self._run(self._scalar, "SELECT COUNT(*) FROM messages WHERE status = 'pending'")
 
-    async def undelivered(self, limit: int = 100) -> list[Message]:
-        return await self._run(self._undelivered, limit)
+    async def undelivered(self, limit: int = 100, due_before: float | None = None) -> list[Message]:
+        """Answers a channel failed to send; with `due_before`, only those whose next try is due."""
+        return await self._run(self._undelivered, limit, due_before)
 
-    def _undelivered(self, limit: int) -> list[Message]:
+    def _undelivered(self, limit: int, due_before: float | None) -> list[Message]:
+        due = "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)" if due_before is not None else ""
+        args: tuple[Any, ...] = (due_before, limit) if due_before is not None else (limit,)
         rows = self.db.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = 'undelivered' ORDER BY seq LIMIT ?", (limit,)
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = 'undelivered' {due} ORDER BY seq LIMIT ?", args
         )
         return [_message(row) for row in rows]
+
+    async def delivery_failed(self, seq: int, next_attempt_at: float | None) -> None:
+        """One more failed send; None: no more tries, the message goes to the dead letters."""
+        await self._run(self._delivery_failed, seq, next_attempt_at)
+
+    def _delivery_failed(self, seq: int, next_attempt_at: float | None) -> None:
+        if next_attempt_at is None:
+            self.db.execute(
+                "UPDATE messages SET attempts = attempts + 1, next_attempt_at = NULL, status = 'dead_letter' "
+                "WHERE seq = ?",
+                (seq,),
+            )
+        else:
+            self.db.execute(
+                "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?, status = 'undelivered' "
+                "WHERE seq = ?",
+                (next_attempt_at, seq),
+            )
+
+    async def dead_letters(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Answers never delivered after every try, newest first, with their conversation's channel."""
+        return await self._run(self._dead_letters, limit)
+
+    def _dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT m.seq, m.conversation_id, c.channel, m.text, m.attempts, m.created_at FROM messages m "
+            "JOIN conversations c ON c.id = m.conversation_id WHERE m.status = 'dead_letter' "
+            "ORDER BY m.seq DESC LIMIT ?",
+            (limit,),
+        )
+        keys = ("seq", "conversation_id", "channel", "text", "attempts", "created_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     async def history(self, conversation_id: str, after_seq: int = 0, limit: int = 200) -> list[Message]:
         """The newest `limit` messages after `after_seq`, oldest first."""

@@ -232,7 +232,17 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                         "rating": {"enum": ["good", "bad", None]},
                         "client_id": {"type": ["string", "null"]},
                         "reply_to": {"type": ["integer", "null"]},
-                        "status": {"enum": ["pending", "answered", "for_helper", "unanswered", "sent", "undelivered"]},
+                        "status": {
+                            "enum": [
+                                "pending",
+                                "answered",
+                                "for_helper",
+                                "unanswered",
+                                "sent",
+                                "undelivered",
+                                "dead_letter",
+                            ]
+                        },
                         "created_at": {"type": "string", "format": "date-time"},
                         "walkthrough": {"type": "object"},
                     },

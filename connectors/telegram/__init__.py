@@ -47,6 +47,10 @@ async def webhook(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="update is not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise web.HTTPBadRequest(text="not a Telegram update (an object with update_id)")
+    if not _chat_ids_are_integers(data):
+        # Telegram's chat ids are integers; anything else would become a conversation we can never
+        # answer (deliver() does int(chat_id)) and a message retried forever.
+        raise web.HTTPBadRequest(text="not a Telegram update: chat.id must be an integer")
     application = request.app[CONNECTOR].application
     try:
         update = Update.de_json(data, application.bot)
@@ -56,6 +60,22 @@ async def webhook(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="empty update")
     await application.update_queue.put(update)
     return web.Response(text="ok")
+
+
+def _chat_ids_are_integers(value: object, depth: int = 0) -> bool:
+    """Every `chat` object anywhere in the update has an integer `id` (bool is not one)."""
+    if depth > 8:
+        return True  # real updates nest 3-4 levels; deeper parts are not read for chats
+    if isinstance(value, dict):
+        chat = value.get("chat")
+        if chat is not None:
+            chat_id = chat.get("id") if isinstance(chat, dict) else None
+            if not isinstance(chat_id, int) or isinstance(chat_id, bool):
+                return False
+        return all(_chat_ids_are_integers(item, depth + 1) for item in value.values())
+    if isinstance(value, list):
+        return all(_chat_ids_are_integers(item, depth + 1) for item in value)
+    return True
 
 
 async def _start(connector: TelegramConnector, config: BotConfig, secret: str, ready: asyncio.Event) -> None:

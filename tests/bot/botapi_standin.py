@@ -67,6 +67,9 @@ class BotApiStandin:
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_deliveries: list[int] = field(default_factory=list)  # HTTP status per delivery
+    # Chats whose sendMessage fails as Telegram answers for a chat it cannot reach (kept: when).
+    unreachable_chats: set[int] = field(default_factory=set)
+    refused_sends: list[tuple[int, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(10_000)
@@ -184,6 +187,9 @@ class BotApiStandin:
         if len(text) > 4096:
             raise _ApiError(400, "Bad Request: message is too long")
         chat_id = int(params["chat_id"])
+        if chat_id in self.unreachable_chats:
+            self.refused_sends.append((chat_id, time.monotonic()))
+            raise _ApiError(400, "Bad Request: chat not found")
         markup = _json_field(params.get("reply_markup"))
         message = {
             "message_id": next(self._message_ids),
