@@ -258,7 +258,8 @@ class HelpDesk:
             "SELECT direction, text FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
             (conversation_id, QUEUE_LAST_MESSAGES),
         ).fetchall()
-        return [{"direction": row[0], "text": row[1][:200]} for row in reversed(rows)]
+        # Nobody holds a waiting conversation yet: every helper sees its last words masked.
+        return [{"direction": row[0], "text": mask(row[1])[:200]} for row in reversed(rows)]
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -296,7 +297,9 @@ class HelpDesk:
             "handoff": dict(zip(("reason", "service", "service_title", "step", "summary"), handoff, strict=True))
             if handoff
             else None,
-            "messages": [_json(message) for message in messages],
+            # Raw words only for the helper who holds it; a waiting citizen's numbers are masked for
+            # every helper looking at the queue, and for an admin reading along.
+            "messages": [_json(message) if mine else _masked(_json(message)) for message in messages],
         }
 
     async def claim(self, helper: Helper, conversation_id: str) -> None:
@@ -739,3 +742,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
     app.router.add_get("/helpdesk", _to_console)
     app.router.add_static("/helpdesk/static/", CONSOLE_DIR, name="helpdesk-static", append_version=False)
+
+
+def _masked(message: dict[str, Any]) -> dict[str, Any]:
+    return {**message, "text": mask(message["text"])} if isinstance(message.get("text"), str) else message

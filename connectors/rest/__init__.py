@@ -18,7 +18,9 @@ from jsonschema import Draft202012Validator
 
 from bot.conversations import Conversation, State
 from bot.keys import CONFIG, SERVICE, STORE
+from bot.masking import mask
 from bot.middlewares import api_key_of, caller_of, json_error, too_many
+from bot.pseudonyms import load_key, pseudonym
 from bot.ratelimit import KeyedLimiter
 from bot.service import InputError, Outcome, Receipt
 from connectors.rest.openapi import CONVERSATION_ID, SchemaValidator, build_openapi
@@ -27,6 +29,7 @@ CHANNEL_NAME = "rest"
 OPENAPI = web.AppKey("openapi", dict)
 VALIDATOR = web.AppKey("openapi_validator", SchemaValidator)
 CITIZEN_LIMITS = web.AppKey("rest_citizen_limits", KeyedLimiter)
+PSEUDONYM_KEY = web.AppKey("rest_pseudonym_key", bytes)
 
 _CONVERSATION_ID_CHECK = Draft202012Validator(CONVERSATION_ID)
 
@@ -126,14 +129,16 @@ async def send_message(request: web.Request) -> web.Response:
     user_id = body["user_id"]
     if (refused := _citizen_too_fast(request, user_id)) is not None:
         return refused
+    # Apps often use the phone number as user_id: only a keyed pseudonym of it is stored (bot/pseudonyms.py).
+    citizen_key = pseudonym(request.app[PSEUDONYM_KEY], user_id)
     if "conversation_id" in body:
         conversation = await service.get_conversation(body["conversation_id"])
-        if conversation is None or conversation.channel != CHANNEL_NAME or conversation.external_id != user_id:
+        if conversation is None or conversation.channel != CHANNEL_NAME or conversation.external_id != citizen_key:
             return _not_found()
         if conversation.state == State.CLOSED:
             return _closed()
     else:
-        conversation = await service.open_conversation(CHANNEL_NAME, user_id, {"user_id": user_id})
+        conversation = await service.open_conversation(CHANNEL_NAME, citizen_key, {"user_id": mask(user_id)})
     try:
         receipt = await service.receive(
             conversation,
@@ -227,6 +232,7 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[PSEUDONYM_KEY] = load_key(app[CONFIG].data_dir)
     app[CITIZEN_LIMITS] = KeyedLimiter(app[CONFIG].api_user_rate, app[CONFIG].api_user_burst, max_keys=100_000)
     document = build_openapi(app[CONFIG])
     app[OPENAPI] = document

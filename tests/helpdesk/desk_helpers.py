@@ -34,6 +34,8 @@ from botapi_standin import BotApiStandin  # noqa: E402
 
 from bot import accounts  # noqa: E402
 from bot.conversations import State  # noqa: E402
+from bot.pseudonyms import pseudonym  # noqa: E402
+from connectors.rest import PSEUDONYM_KEY  # noqa: E402
 
 __all__ = [
     "CHROMIUM",
@@ -57,7 +59,10 @@ def add_helper(bot: RunningBot, name: str, role: str = "helper") -> None:
 
 async def waiting_conversation(bot: RunningBot, channel: str = "rest", external_id: str = "app-user-1") -> str:
     """A conversation the assistant handed off (as after a `handoff` payload), without asking Rasa."""
-    conversation = await bot.service.new_conversation(channel, external_id, {"user_id": external_id})
+    stored_id = external_id
+    if channel == "rest":  # the REST connector stores a keyed pseudonym of the app's user_id
+        stored_id = pseudonym(bot.app[PSEUDONYM_KEY], external_id)
+    conversation = await bot.service.new_conversation(channel, stored_id, {"user_id": external_id})
     await bot.store.add_incoming(conversation.id, "转人工")
     conversation = await bot.store.set_state(conversation.id, State.WAITING_HELPER)
     await bot.store.add_handoff(
