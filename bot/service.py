@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 TYPING_AFTER_S = 0.3  # show the typing indicator only for answers slower than this
 EMPTY_REPLY_ATTEMPTS = 3  # empty replies while Rasa and the action server are healthy: then give up
+DELIVERY_ATTEMPTS = 8  # sends of one answer a channel refused (2+4+…+256 s apart), then a dead letter
+DELIVERY_MAX_BACKOFF_S = 300.0
 
 
 class InputError(ValueError):
@@ -147,7 +150,9 @@ class ConversationService:
     # -- incoming ----------------------------------------------------------------------------
 
     def check_text(self, text: Any) -> str:
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not _visible(text):
+            # Also zero-width characters or NUL alone: Rasa would get an empty turn ("two misses in a
+            # row" then offers a helper); every channel comes through here (widget, REST, Telegram).
             raise InputError("empty", texts.EMPTY)
         if len(text) > self.config.max_message_chars:
             raise InputError("too_long", texts.TOO_LONG.format(limit=self.config.max_message_chars))
@@ -342,7 +347,8 @@ class ConversationService:
             await self._failed(conversation, message, "hand-back events not delivered yet")
             return False
         started = time.perf_counter()
-        metadata = {"channel": conversation.channel}
+        # The message's id lets Rasa recognise a retry of a turn it already recorded (bot/rasa_channel.py).
+        metadata = {"channel": conversation.channel, "message_id": f"jsb-{message.seq}", "retry": message.attempts > 0}
         call = asyncio.ensure_future(self.rasa.send(conversation.id, message.rasa_text, metadata))
         # "正在输入…" only when the answer is not there at once: no flicker, no extra frames.
         typing_shown = False
@@ -488,7 +494,25 @@ class ConversationService:
     async def _deliver(self, conversation: Conversation, messages: list[Message]) -> None:
         await self._notify("messages_stored", conversation, messages)
         if not await self.channels.deliver(conversation, messages):
-            await self.store.set_status([m.seq for m in messages], Status.UNDELIVERED)
+            await self._delivery_failed(conversation, messages)
+
+    async def _delivery_failed(self, conversation: Conversation, messages: Sequence[Message]) -> None:
+        """Try again later, each time waiting twice as long (capped), and after DELIVERY_ATTEMPTS
+        tries stop: the message becomes a dead letter that admins see, instead of being sent every
+        two seconds forever to a chat that cannot take it."""
+        for message in messages:
+            tries = message.attempts + 1
+            if tries >= DELIVERY_ATTEMPTS:
+                await self.store.delivery_failed(message.seq, None)
+                log.warning(
+                    "delivery.dead_letter",
+                    extra=fields(
+                        conversation=conversation.id, seq=message.seq, channel=conversation.channel, tries=tries
+                    ),
+                )
+            else:
+                wait = min(self.config.retry_interval * 2**tries, DELIVERY_MAX_BACKOFF_S)
+                await self.store.delivery_failed(message.seq, time.time() + wait)
 
     # -- retry loop --------------------------------------------------------------------------
 
@@ -537,14 +561,18 @@ class ConversationService:
                 await self.give_up(conversation, message, "too_old")
 
     async def _redeliver(self) -> None:
-        messages = await self.store.undelivered()
+        messages = await self.store.undelivered(due_before=time.time())
         by_conversation: dict[str, list[Message]] = {}
         for message in messages:
             by_conversation.setdefault(message.conversation_id, []).append(message)
         for conversation_id, batch in by_conversation.items():
             conversation = await self.store.get_conversation(conversation_id)
-            if conversation and await self.channels.deliver(conversation, batch):
+            if conversation is None:
+                continue
+            if await self.channels.deliver(conversation, batch):
                 await self.store.set_status([m.seq for m in batch], Status.SENT)
+            else:
+                await self._delivery_failed(conversation, batch)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -560,6 +588,12 @@ class ConversationService:
             if not future.done():
                 future.set_result(Outcome("pending"))
         self._outcomes.clear()
+
+
+def _visible(text: str) -> bool:
+    """Whether the text has a character a person can see: not only spaces, control characters (NUL)
+    or invisible format characters (zero-width space/joiner, BOM, word joiner)."""
+    return any(not char.isspace() and unicodedata.category(char) not in ("Cc", "Cf") for char in text)
 
 
 def _echo(text: str, limit: int = 20) -> str:

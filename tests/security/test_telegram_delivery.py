@@ -5,6 +5,7 @@ is not an integer is refused."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from pathlib import Path
 
@@ -56,8 +57,8 @@ async def test_a_failing_send_backs_off_stops_and_is_a_dead_letter(telegram_bot,
     await asyncio.sleep(0.05 * (2 + 4 + 8 + 16) + 3)  # the whole backoff and then some
     tries = [at for chat, at in standin.refused_sends if chat == 8801]
     assert len(tries) == 5  # a limit, not every 2 s forever
-    gaps = [later - earlier for earlier, later in zip(tries, tries[1:], strict=False)]
-    assert all(later > earlier for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps  # growing waits
+    gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps)), gaps  # growing waits
     await asyncio.sleep(0.5)
     assert len([chat for chat, _ in standin.refused_sends if chat == 8801]) == 5  # and then no more
 
