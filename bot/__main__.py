@@ -14,7 +14,7 @@ from aiohttp import web
 from bot import config as config_module
 from bot.app import create_app
 from bot.config import BotConfig, ConfigError
-from bot.logs import configure_logging
+from bot.logs import MaskedAccessLogger, configure_logging
 
 EPILOG = (
     "Settings come from (later wins): built-in defaults, a YAML file (--config or BOT_CONFIG),\n"
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         port=config.port,
         shutdown_timeout=config.shutdown_grace,
         print=None,
-        access_log_format='%a "%r" %s %b %Tfs',
+        access_log_class=MaskedAccessLogger,  # '%a "%r" %s %b %Tfs', decoded then masked
     )
     return 0
 
