@@ -48,12 +48,18 @@ class RasaClient:
         Rasa's REST channel answers 200 even when a custom action failed (the action server is
         down): the reply is then empty.  Every citizen message in this assistant gets an answer,
         so an empty reply counts as a failure and the message is tried again later.
+
+        `metadata` carries the message's id and whether this is a retry: Rasa then answers from its
+        tracker if the earlier try was recorded, instead of recording the turn twice.
         """
         body = {"sender": sender, "message": text, "metadata": metadata or {}}
+        # The REST channel needs the token too (bot/rasa_channel.py): nobody talks to Rasa past this service.
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         try:
             async with self.session.post(
                 f"{self.rasa_url}/webhooks/rest/webhook",
                 json=body,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 if response.status != 200:

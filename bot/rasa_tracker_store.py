@@ -9,16 +9,40 @@ synchronous=NORMAL a commit survives a crash of Rasa (the WAL is in the file sys
 loss may drop the last turns, which the bot service has stored anyway (bot/store.py).  Two Rasa
 workers share the file: WAL lets one read while the other writes.
 
-With PostgreSQL (a district's deployment) use Rasa's own `type: SQL` with `dialect: postgresql`.
+Personal numbers are masked before an event is stored (bot/masking.py): the citizen's words as
+typed are kept only in the bot service's message table (the conversation view); the tracker, read by
+Rasa for the next turns and by anyone with access to this file, holds 3701**********1234.  Within a
+turn Rasa and the actions work on the unmasked message; only what is written here is masked.
+
+With PostgreSQL (a district's deployment) use this class with `dialect: postgresql`: the tuning
+below applies only to SQLite, the masking to both.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
+
+from bot.masking import mask_value
+
+log = logging.getLogger(__name__)
+_KEPT_AS_IS = ("message_id",)  # identifiers: a retried message is found by its id (bot/rasa_channel.py)
+
+
+def masked_event(data: dict[str, Any]) -> dict[str, Any]:
+    """An event as stored: every string masked except identifiers."""
+    masked = mask_value(data)
+    for key in _KEPT_AS_IS:
+        if key in data:
+            masked[key] = data[key]
+    return masked
 
 
 def _pragmas(connection: Any, _record: Any) -> None:
@@ -30,6 +54,8 @@ def _pragmas(connection: Any, _record: Any) -> None:
 
 
 class SQLiteTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store: tuned on SQLite, masked on every database."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("dialect", "sqlite")
         super().__init__(*args, **kwargs)
@@ -43,3 +69,22 @@ class SQLiteTrackerStore(SQLTrackerStore):
         )
         sa.event.listen(self.engine, "connect", _pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """SQLTrackerStore.save (Rasa 3.6) with each event masked before it is written."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = masked_event(event.as_dict())
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+        log.debug("tracker saved (masked)")

@@ -1,5 +1,7 @@
 """`rasa` as the project runs it: the same command line (`rasa run …`, `rasa train …`), with the
-runtime fixes below applied first.  The Procfile and the tests start Rasa through this file.
+runtime fixes below applied first, the Rasa token taken from the environment (RASA_TOKEN or
+RASA_TOKEN_FILE, never the command line) and retried messages replayed (bot/rasa_channel.py).
+The Procfile and the tests start Rasa through this file.
 
 Each fix removes a cost that a profile of the Rasa process put near the top of a turn
 (py-spy, bench/load/REPORT.md); none changes what Rasa does:
@@ -62,10 +64,26 @@ def apply_fixes() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 
+def token_from_environment(argv: list[str]) -> list[str]:
+    """`rasa run` with --auth-token from RASA_TOKEN / RASA_TOKEN_FILE, added here, in the process:
+    on the command line the token would be readable by every user of the machine (`ps`)."""
+    from bot.rasa_channel import configured_token
+
+    token = configured_token()
+    if len(argv) > 1 and argv[1] == "run" and token and "--auth-token" not in argv:
+        return [*argv, "--auth-token", token]
+    return argv
+
+
 def main() -> None:
     if REPO not in sys.path:
         sys.path.insert(0, REPO)  # the custom components (knowledge_base.nlu_*) import from here
     apply_fixes()
+    from bot.rasa_channel import install_replay
+
+    install_replay()  # a message the bot service retries is answered from the tracker, not twice
+    sys.argv = token_from_environment(sys.argv)
+    os.environ.setdefault("ACTION_SECRET", "")  # endpoints.yml names it; unset, Rasa would refuse to start
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -101,7 +101,7 @@ class RasaStack:
 
     def start_actions(self) -> None:
         self._actions = self._spawn(
-            "actions", ["-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)]
+            "actions", ["scripts/action_server.py", "--actions", "actions", "--port", str(self.action_port)]
         )
         self._wait("actions", self._actions, f"{self.action_url}/health")
 

@@ -1,0 +1,61 @@
+"""The action server as the project runs it: `python -m rasa_sdk` with two protections added.
+
+    .venv/bin/python scripts/action_server.py --actions actions --port 5055
+
+- It listens on ACTION_HOST, loopback by default (rasa_sdk alone listens on 0.0.0.0): only Rasa,
+  on the same machine, calls it.  A deployment that puts it on another host sets ACTION_HOST.
+- With ACTION_SECRET set, /webhook and /actions answer 401 unless the request carries the header
+  `X-Action-Secret: <ACTION_SECRET>`; Rasa sends it (endpoints.yml, action_endpoint.headers).
+  /health stays open for the readiness checks.  scripts/run.sh sets a random secret each start.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET_HEADER = "X-Action-Secret"
+OPEN_PATHS = ("/health",)
+
+
+def create_app(actions: str, secret: str | None) -> object:
+    from rasa_sdk.endpoint import create_app as sdk_app
+    from sanic import response
+    from sanic.request import Request
+
+    app = sdk_app(actions, cors_origins="")  # no browser calls it: no CORS
+
+    @app.middleware("request")
+    async def require_secret(request: Request) -> object:
+        if not secret or request.path in OPEN_PATHS:
+            return None
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return response.json({"error": "missing or wrong action-server secret"}, status=401)
+        return None
+
+    return app
+
+
+def main() -> None:
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    from rasa_sdk import utils
+    from rasa_sdk.endpoint import create_argument_parser
+
+    args = create_argument_parser().parse_args()
+    utils.configure_colored_logging(args.loglevel)
+    utils.update_sanic_log_level()
+    secret = os.environ.get("ACTION_SECRET") or None
+    if secret is None:
+        logging.getLogger(__name__).warning("ACTION_SECRET is not set: the action server accepts any caller")
+    app = create_app(args.actions, secret)
+    host = os.environ.get("ACTION_HOST", "127.0.0.1")
+    app.run(host, args.port, workers=utils.number_of_sanic_workers())  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
