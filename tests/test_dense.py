@@ -12,6 +12,7 @@ import pytest
 from knowledge_base import embeddings
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.models import QA
+from knowledge_base.search import dense as dense_module
 from knowledge_base.search.dense import DenseStage, hybrid_scores
 from knowledge_base.search.embedded import EmbeddedSearch
 from knowledge_base.settings import Settings
@@ -159,3 +160,65 @@ async def test_vectors_are_in_the_file_once_the_store_is_closed(tmp_path: Path) 
     copy.write_bytes(path.read_bytes())
     rows = Store(copy).connection().execute("SELECT id FROM entry_vectors ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["qa.birth", "qa.move-out"]
+
+
+# -- the dense recall: entries the question shares no word with --------------------------------
+# The answer the question means, in words the question does not use (护照/出境 against 出国/证件).
+PASSPORT = QA(
+    id="qa.passport",
+    domain="出入境",
+    question="普通护照申领",
+    similar=["首次申请护照", "护照怎么申请", "申领因私护照"],
+    answer="中国公民因私出境，可以持居民身份证到出入境接待大厅申领普通护照，十个工作日内制证。",
+)
+# Shares the question's word 证件 but answers something else.
+PHOTO = QA(
+    id="qa.photo",
+    domain="综合",
+    question="证件照片要求",
+    similar=["证件照怎么拍", "证件照什么底色", "证件照片规格"],
+    answer="办理各类证件所用照片须为近六个月内白底正面免冠照片。",
+)
+# Shares no word with the question either, and means something else.
+SOCIAL_CARD = QA(
+    id="qa.social-card",
+    domain="社保",
+    question="社保卡首次申领",
+    similar=["第一次办社保卡", "社保卡怎么申请", "新办社保卡"],
+    answer="第一次办社保卡的，可以到银行网点申领，当场制卡。",
+)
+ABROAD_QUESTION = "要出国了，证件咋弄"
+
+
+async def test_an_entry_the_question_shares_no_word_with_is_found_by_the_dense_recall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = [PASSPORT, PHOTO, SOCIAL_CARD]
+    lexical = open_kb(tmp_path / "lexical.sqlite3", None)
+    await lexical.publish(entries)
+    lexical_hits = await lexical.search(ABROAD_QUESTION)
+    assert [h.id for h in lexical_hits] == ["qa.photo"]
+    await lexical.close()
+
+    hybrid = open_kb(tmp_path / "hybrid.sqlite3", True)
+    await hybrid.publish(entries)
+    monkeypatch.setattr(dense_module, "DENSE_RECALL", 0)  # re-scoring the lexical hits only
+    assert [h.id for h in await hybrid.search(ABROAD_QUESTION)] == ["qa.photo"]
+    monkeypatch.undo()
+    hits = await hybrid.search(ABROAD_QUESTION)
+    assert hits[0].id == "qa.passport", [(h.id, h.score) for h in hits]
+    assert {h.id for h in hits} == {"qa.passport", "qa.photo", "qa.social-card"}
+    # Shown like any hit, and scored on the lexical scale (below the best lexical score).
+    assert hits[0].title == "普通护照申领" and hits[0].answer == PASSPORT.answer
+    assert 0 < hits[0].score <= lexical_hits[0].score
+    # A kinds filter applies to the entries the dense side adds.
+    assert await hybrid.search(ABROAD_QUESTION, kinds=["guide"]) == []
+    await hybrid.close()
+
+
+async def test_a_question_no_entry_shares_a_word_with_still_finds_nothing(tmp_path: Path) -> None:
+    # The dense side adds to lexical candidates; it does not answer a question nothing matched.
+    kb = open_kb(tmp_path / "kb.sqlite3", True)
+    await kb.publish([PASSPORT, PHOTO, SOCIAL_CARD])
+    assert await kb.search("今天天气不错") == []
+    await kb.close()

@@ -54,10 +54,14 @@ class Bm25fIndex:
         self.rows = sorted(rows, key=lambda r: r.id)
         self.vocabulary: dict[str, int] = {}
         self._kinds = np.array([r.kind for r in self.rows], dtype=object)
+        self._by_id = {r.id: r for r in self.rows}
         self._matrix = self._weights()
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def row(self, entry_id: str) -> IndexRow | None:
+        return self._by_id.get(entry_id)
 
     def _weights(self) -> sparse.csc_matrix:
         params, vocabulary = self.params, self.vocabulary

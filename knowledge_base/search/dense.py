@@ -1,23 +1,31 @@
-"""The dense stage shared by both backends: the lexical top DENSE_DEPTH re-scored with sentence
-vectors (multilingual-e5-small, knowledge_base/embeddings.py).
+"""The dense stage shared by both backends: the nearest entries by sentence vectors join the lexical
+top DENSE_DEPTH, and all of them are re-scored with those vectors (multilingual-e5-small,
+knowledge_base/embeddings.py).
 
-What: for each candidate, similarity = NAME_SHARE x (best cosine between the query and one of the
-entry's names) + (1 - NAME_SHARE) x (cosine between the query and the entry as a whole).  Both the
-BM25F scores and the similarities are scaled to 0..1 over the candidates (score / best score;
-min-max for the similarity), and mixed:  hybrid = (1 - WEIGHT) x lexical + WEIGHT x similarity.
-A hit's score is hybrid x the best BM25F score of the list, so it stays on the BM25F scale that
-actions/config.py's floor was set on (the best hit scores at most what BM25F gave the best one).
+What: every entry's similarity to the query = NAME_SHARE x (best cosine between the query and one
+of the entry's names) + (1 - NAME_SHARE) x (cosine between the query and the entry as a whole),
+computed for all entries at once (one matrix-vector product).  The DENSE_RECALL most similar
+entries the lexical candidates lack are added with a lexical score of 0 (the dense recall; each
+backend makes their candidates from its own rows).  Both the BM25F scores and the similarities are
+scaled to 0..1 over the candidates (score / best score; min-max for the similarity), and mixed:
+hybrid = (1 - WEIGHT) x lexical + WEIGHT x similarity.  A hit's score is hybrid x the best BM25F
+score of the list, so it stays on the BM25F scale that actions/config.py's floor was set on (the
+best hit scores at most what BM25F gave the best one).  A query no entry shares a word with gets
+no hits: the recall adds to lexical candidates, it does not replace them.
 
 Why: the lexical misses are a guide against its own Q&A and long stories, where the question and
 the candidates share the same words; what tells them apart is meaning.  Tuned on the dev set and
 the held-out curated wordings only (bench/retrieval/NOTES.md): dev R@1 0.844 -> 0.903, R@3 0.963
--> 0.972; calibration top-1 0.504 -> 0.639.  Every dev answer is already in the lexical top 30, so
-a dense-only recall (entries no query word matches) was not added.
+-> 0.972; calibration top-1 0.504 -> 0.639.  The recall is for real exported knowledge bases
+(issue #11): their questions in citizens' words (癌症, 没了, 首付) often share no word with the
+staff's keyword titles and official answers, and about 12 % of the export-shaped corpus's dev
+questions had no correct entry in the lexical top 30.
 
 Entry vectors are computed when the store changes, not per query (embeddings.sync_vectors keeps
 them in the store file, keyed by a hash of each entry's wordings), and kept here as one matrix.
-Only the query is encoded per search (about 35 ms on one core).  When the encoder cannot load,
-or the vectors are not ready yet, the lexical order is returned unchanged.
+Only the query is encoded per search (about 35 ms on one core), and only once per message: the
+NLU's vector is in embeddings' query cache.  When the encoder cannot load, or the vectors are not
+ready yet, the lexical order is returned unchanged.
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +51,13 @@ log = logging.getLogger(__name__)
 DENSE_DEPTH = 30  # lexical candidates re-scored
 WEIGHT = 0.7  # share of the similarity in the hybrid score
 NAME_SHARE = 0.4  # share of the best name's cosine in the similarity (the rest: the whole entry)
+DENSE_RECALL = 20  # entries nearest to the query added to the lexical candidates (0: none)
 INLINE_TEXTS = 64  # a refresh encoding at most this many texts runs inside the search (~2 s)
+
+
+# A backend's candidates for entry ids the dense stage found (it drops ids it cannot show, e.g. of
+# kinds the search excludes); their lexical score is 0.
+Recall = Callable[[Sequence[str]], list[Candidate]]
 
 
 @dataclass(frozen=True)
@@ -53,31 +67,71 @@ class DenseIndex:
     generation: int
     matrix: np.ndarray  # every stored text's vector, entry after entry (float32, rows x dim)
     rows: dict[str, tuple[int, int]]  # entry id -> (first row, row after its last) in the matrix
+    # For scoring every entry at once (the dense recall): entry ids in matrix order, the row of
+    # each one's whole-entry vector, and its name rows (the whole row again for an entry without
+    # names) as one index array cut at name_starts.
+    ids: tuple[str, ...] = ()
+    whole_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    name_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    name_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    position: dict[str, int] = field(default_factory=dict)  # entry id -> its place in `ids`
 
     @classmethod
     def build(cls, report: embeddings.SyncReport, dim: int) -> DenseIndex:
         parts, rows, at = [], {}, 0
+        ids, whole_rows, name_rows, name_starts = [], [], [], []
         for entry_id in sorted(report.vectors):
             vectors = report.vectors[entry_id].vectors
+            if not len(vectors):
+                continue
             rows[entry_id] = (at, at + len(vectors))
+            ids.append(entry_id)
+            whole_rows.append(at)
+            name_starts.append(len(name_rows))
+            name_rows.extend(range(at + 1, at + len(vectors)) if len(vectors) > 1 else [at])
             parts.append(vectors)
             at += len(vectors)
         matrix = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
-        return cls(report.generation, np.ascontiguousarray(matrix, dtype=np.float32), rows)
+        return cls(
+            report.generation,
+            np.ascontiguousarray(matrix, dtype=np.float32),
+            rows,
+            tuple(ids),
+            np.array(whole_rows, dtype=np.int64),
+            np.array(name_rows, dtype=np.int64),
+            np.array(name_starts, dtype=np.int64),
+            {entry_id: i for i, entry_id in enumerate(ids)},
+        )
+
+    def all_similarities(self, query: np.ndarray) -> np.ndarray:
+        """Every entry's similarity (in `ids` order): NAME_SHARE x best name cosine +
+        (1 - NAME_SHARE) x whole-entry cosine.  One matrix-vector product: about 1 ms at 10k entries."""
+        if not self.ids:
+            return np.zeros(0)
+        cosines = self.matrix @ np.asarray(query, dtype=np.float32)
+        names = np.maximum.reduceat(cosines[self.name_rows], self.name_starts)
+        return NAME_SHARE * names.astype(np.float64) + (1.0 - NAME_SHARE) * cosines[self.whole_rows]
 
     def similarity(self, query: np.ndarray, entry_ids: Sequence[str]) -> np.ndarray:
-        """Per entry: NAME_SHARE x best name cosine + (1 - NAME_SHARE) x whole-entry cosine; NaN
-        for an entry without vectors."""
+        """The similarity of these entries (all_similarities); NaN for an entry without vectors."""
+        return self.pick(self.all_similarities(query), entry_ids)
+
+    def pick(self, similarities: np.ndarray, entry_ids: Sequence[str]) -> np.ndarray:
         out = np.full(len(entry_ids), np.nan)
         for i, entry_id in enumerate(entry_ids):
-            span = self.rows.get(entry_id)
-            if span is None:
-                continue
-            cosines = self.matrix[span[0] : span[1]] @ query
-            whole = float(cosines[0])
-            names = float(cosines[1:].max()) if len(cosines) > 1 else whole
-            out[i] = NAME_SHARE * names + (1.0 - NAME_SHARE) * whole
+            at = self.position.get(entry_id)
+            if at is not None:
+                out[i] = similarities[at]
         return out
+
+    def nearest(self, similarities: np.ndarray, count: int, exclude: Collection[str]) -> list[str]:
+        """The ids of the `count` most similar entries not in `exclude`, most similar first."""
+        wanted = min(len(self.ids), count + len(exclude))
+        if wanted <= 0:
+            return []
+        top = np.argpartition(-similarities, wanted - 1)[:wanted]
+        top = top[np.lexsort((top, -similarities[top]))]  # ties by id, as in the lexical stage
+        return [self.ids[i] for i in top if self.ids[i] not in exclude][:count]
 
 
 def hybrid_scores(lexical: np.ndarray, similarity: np.ndarray, weight: float = WEIGHT) -> np.ndarray:
@@ -165,9 +219,13 @@ class DenseStage:
         finally:
             self.store.close()  # this thread's connection (Store keeps one per thread)
 
-    def rescore(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """The candidates in hybrid order with hybrid scores; unchanged without vectors."""
-        if len(candidates) < 2:
+    def rescore(self, query: str, candidates: Sequence[Candidate], recall: Recall | None = None) -> list[Candidate]:
+        """The candidates in hybrid order with hybrid scores; unchanged without vectors.
+
+        With `recall` (the backend's way of making candidates of entries it did not fetch), the
+        DENSE_RECALL entries nearest to the query that the lexical candidates lack join them first,
+        with a lexical score of 0: a question in words no entry uses can still find its answer."""
+        if not candidates or (len(candidates) < 2 and recall is None):
             return list(candidates)
         index = self.current()
         encoder = self.encoder
@@ -175,7 +233,11 @@ class DenseStage:
             return list(candidates)
         # The asking part of a long message, as the NLU encoded it (often already in the cache).
         query_vector = embeddings.query_vectors(encoder, [question_part(query)])[0]
-        similarity = index.similarity(query_vector, [c.id for c in candidates])
+        similarities = index.all_similarities(query_vector)
+        candidates = list(candidates)
+        if recall is not None and DENSE_RECALL > 0:
+            candidates += recall(index.nearest(similarities, DENSE_RECALL, {c.id for c in candidates}))
+        similarity = index.pick(similarities, [c.id for c in candidates])
         scores = hybrid_scores(np.array([c.score for c in candidates]), similarity, self.weight)
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])  # stable: ties keep lexical order
         return [replace(candidates[i], score=float(scores[i])) for i in order]
@@ -187,12 +249,16 @@ def fetch_depth(top_k: int, dense: DenseStage | None) -> int:
 
 
 def post_retrieval(
-    query: str, terms: Sequence[str], candidates: Sequence[Candidate], dense: DenseStage | None
+    query: str,
+    terms: Sequence[str],
+    candidates: Sequence[Candidate],
+    dense: DenseStage | None,
+    recall: Recall | None = None,
 ) -> list[Candidate]:
-    """What both backends do with their lexical candidates: the dense re-scoring (when on), then
-    rerank.py's guide-first rule."""
+    """What both backends do with their lexical candidates: the dense recall and re-scoring (when
+    on), then rerank.py's title fit and guide-first rule."""
     if dense is not None:
-        candidates = dense.rescore(query, candidates)
+        candidates = dense.rescore(query, candidates, recall)
     return rerank(candidates, terms)
 
 

@@ -64,6 +64,7 @@ from .elastic_index import (
     store_documents,
     store_stamps,
 )
+from .embedded import candidate_of, load_rows
 from .hits import make_hit
 from .rerank import Candidate, Families, is_title_only, load_families
 
@@ -344,7 +345,7 @@ class ElasticsearchSearch:
         response = await self.client.options(request_timeout=self.query_timeout).search(
             index=self.alias, **query_body(terms, fetch_depth(top_k, self.dense), kinds)
         )
-        return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], query, terms, top_k)
+        return await asyncio.to_thread(self._to_hits, response["hits"]["hits"], query, terms, top_k, kinds)
 
     @property
     def dense(self) -> DenseStage | None:
@@ -365,7 +366,12 @@ class ElasticsearchSearch:
         return families
 
     def _to_hits(
-        self, raw_hits: Iterable[Mapping[str, Any]], query: str, terms: list[str], top_k: int
+        self,
+        raw_hits: Iterable[Mapping[str, Any]],
+        query: str,
+        terms: list[str],
+        top_k: int,
+        kinds: Sequence[str] | None = None,
     ) -> list[SearchHit]:
         families = self.families()
         rows: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
@@ -393,8 +399,28 @@ class ElasticsearchSearch:
                     is_title_only(row["kind"], field_terms_of_row),
                 )
             )
+
+        def recall(ids: Sequence[str]) -> list[Candidate]:
+            """Entries the dense stage found and the cluster did not return: their rows come from
+            the store (one small read), their lexical score is 0, as in the embedded backend."""
+            found = []
+            for index_row in load_rows(self.store, ids):
+                if kinds and index_row.kind not in kinds:
+                    continue
+                shown = {
+                    "id": index_row.id,
+                    "kind": index_row.kind,
+                    "domain": index_row.domain,
+                    "title": index_row.title,
+                    "answer": index_row.answer,
+                }
+                rows[index_row.id] = (shown, index_row.field_terms)
+                found.append(candidate_of(index_row, 0.0))
+            by_id = {c.id: c for c in found}
+            return [by_id[i] for i in ids if i in by_id]  # nearest first, as asked
+
         hits = []
-        for candidate in post_retrieval(query, terms, candidates, self.dense)[:top_k]:
+        for candidate in post_retrieval(query, terms, candidates, self.dense, recall)[:top_k]:
             row, terms_of_row = rows[candidate.id]
             hits.append(make_hit(row, terms_of_row, terms, candidate.score))
         return hits

@@ -41,7 +41,7 @@ from .rerank import FAMILY_SQL, Candidate, is_title_only
 
 if TYPE_CHECKING:  # numpy and scipy load on the first search, not on import: worker processes
     # (the action server's, the tests' spawned readers) start half a second sooner.
-    from .bm25f import Bm25fIndex, Bm25fParams
+    from .bm25f import Bm25fIndex, Bm25fParams, IndexRow
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,31 @@ def load_index(store: Store, params: Bm25fParams | None = None) -> Bm25fIndex:
     finally:
         db.execute("COMMIT")
     return Bm25fIndex(rows, generation, params)
+
+
+def candidate_of(row: IndexRow, score: float) -> Candidate:
+    return Candidate(
+        row.id,
+        row.kind,
+        row.family or row.id,
+        row.field_terms.get("title", ""),
+        score,
+        is_title_only(row.kind, row.field_terms),
+    )
+
+
+def load_rows(store: Store, ids: Sequence[str]) -> list[IndexRow]:
+    """These entries' index rows, read from the store (for a backend without the in-memory index)."""
+    from .bm25f import IndexRow
+
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    rows = store.connection().execute(f"{_ROWS_SQL} WHERE s.id IN ({marks})", list(ids))
+    return [
+        IndexRow(entry_id, kind, domain, title, answer, dict(zip(FIELDS, terms, strict=True)), family)
+        for entry_id, kind, domain, title, answer, family, *terms in rows
+    ]
 
 
 class EmbeddedSearch:
@@ -105,22 +130,24 @@ class EmbeddedSearch:
         if not terms or top_k <= 0:
             return []
         index = self.current_index()
-        rows = {}
+        rows: dict[str, IndexRow] = {}
         candidates = []
         for row, score in index.top(terms, fetch_depth(top_k, self.dense), kinds):
             rows[row.id] = row
-            candidates.append(
-                Candidate(
-                    row.id,
-                    row.kind,
-                    row.family or row.id,
-                    row.field_terms.get("title", ""),
-                    score,
-                    is_title_only(row.kind, row.field_terms),
-                )
-            )
+            candidates.append(candidate_of(row, score))
+
+        def recall(ids: Sequence[str]) -> list[Candidate]:
+            """Candidates (lexical score 0) of entries the dense stage found and BM25F did not fetch."""
+            found = []
+            for entry_id in ids:
+                row = index.row(entry_id)
+                if row is not None and (not kinds or row.kind in kinds):
+                    rows[row.id] = row
+                    found.append(candidate_of(row, 0.0))
+            return found
+
         hits = []
-        for candidate in post_retrieval(query, terms, candidates, self.dense)[:top_k]:
+        for candidate in post_retrieval(query, terms, candidates, self.dense, recall)[:top_k]:
             row = rows[candidate.id]
             shown = {"id": row.id, "kind": row.kind, "domain": row.domain, "title": row.title, "answer": row.answer}
             hits.append(make_hit(shown, row.field_terms, terms, candidate.score))
