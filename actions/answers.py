@@ -60,7 +60,7 @@ def _entries(match: Match) -> tuple[Entry, ...]:
     return tuple(e for e in found if e is not None)
 
 
-def _in_context(entries: tuple[Entry, ...], current: Entry | None) -> Entry | None:
+def in_context(entries: tuple[Entry, ...], current: Entry | None) -> Entry | None:
     """The choice about the same matter as the service in context, if any."""
     if current is None:
         return None
@@ -130,6 +130,25 @@ async def resolve(tracker: Tracker, state: State, text: str, element: str | None
     return await _resolve_question(tracker, text, name, named, current)
 
 
+# A follow-up names its matter in a word or two ("换证", "贷款", "出结果"); a longer rest names a
+# new matter of its own ("残疾人那两项补贴谁能领") and is not pulled back to the services discussed.
+MAX_FOLLOW_UP_WORDS_CHARS = 6
+
+
+def _is_follow_up_words(rest: str) -> bool:
+    return len("".join(rest.split())) <= MAX_FOLLOW_UP_WORDS_CHARS
+
+
+def _discussed_near(match: Match, state: State) -> Entry | None:
+    """The most recent service discussed (the current one first) that scores about as well as
+    the best hit (within the tie ratio): a short follow-up's words are about it."""
+    near = {knowledge.matter(hit.id) for hit in match.near}
+    for service_id in (state.service_id, *state.recent_services):
+        if service_id and knowledge.matter(service_id) in near:
+            return knowledge.get(service_id)
+    return None
+
+
 def _ignored_clarification(state: State) -> Entry | None:
     """The first choice of a clarification the citizen let pass by asking on."""
     if state.pending_offer != slots.OFFER_CLARIFY or state.choice_kind != "entry" or not state.choices:
@@ -140,18 +159,27 @@ def _ignored_clarification(state: State) -> Entry | None:
 async def _resolve_element_question(
     tracker: Tracker, state: State, text: str, named: Entry | None, current: Entry | None
 ) -> Resolution:
-    if named is not None:
-        return Resolution("answer", (named,))
     rest = texts.strip_element_cues(turns.without_entities(text, tracker, ("element", "place")))
+    if named is not None:
+        if not _is_follow_up_words(rest) or BACK_REFERENCE.search(text):
+            return Resolution("answer", (named,))
+        # A generic word the NLU took for a service ("换证" -> 身份证换领) right after talking
+        # about a service it also fits (残疾人证换领): the service discussed wins the tie.
+        match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
+        discussed = _discussed_near(match, state)
+        return Resolution("answer", (discussed or named,))
     if not knowledge.has_terms(rest) or BACK_REFERENCE.search(text):
         # Nothing but the element ("那要多少钱?"): a follow-up on the clarification let pass, else
         # on the service in context.
         context = _ignored_clarification(state) or current
         return Resolution("answer", (context,)) if context else Resolution("ask")
     match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
+    context = current or _ignored_clarification(state)
+    discussed = _discussed_near(match, state) if _is_follow_up_words(rest) else None
+    if discussed is not None:
+        return Resolution("answer", (discussed,))
     if match.outcome == "answer":
         return Resolution("answer", _entries(match))
-    context = current or _ignored_clarification(state)
     if context is not None:
         # Only a confident match moves a follow-up away from the service in context: "要多久能
         # 办好" has words ("办好") that many guides share, and it is still about this service.
@@ -176,17 +204,38 @@ async def _resolve_question(
     if named is not None:
         # The NLU recognised a service (or the citizen went back to one): the most specific hit
         # about it, else its guide.
-        return Resolution("answer", (_in_context(choices, named) or named,))
+        return Resolution("answer", (in_context(choices, named) or named,))
     if name:
         by_name = await knowledge.find(name)
         if by_name.outcome == "answer":
             return Resolution("answer", _entries(by_name))
     if match.outcome == "clarify":
-        in_context = _in_context(choices, current)
-        if in_context is not None:
-            return Resolution("answer", (in_context,))
+        about_current = in_context(choices, current)
+        if about_current is not None:
+            return Resolution("answer", (about_current,))
+    within = await within_context(text, current)
+    if within is not None:
+        return Resolution("answer", (within,))
+    if match.outcome == "clarify":
         return Resolution("clarify", choices)
     return Resolution("none")
+
+
+async def within_context(text: str, current: Entry | None) -> Entry | None:
+    """A short follow-up the search alone cannot place ("户口本也得带？" after 结婚登记): searched
+    again together with the title of the service in context, it is answered when that finds
+    another entry about the same service (one of its Q&As) with confidence."""
+    if current is None or len(text) > MAX_ELLIPTICAL_CHARS:
+        return None
+    match = await knowledge.find(f"{knowledge.title(current)} {text}")
+    if match.outcome != "answer":
+        return None
+    entry = knowledge.get(match.choices[0].id)
+    # Only a more specific entry about the same service: the service's own entry found again
+    # would mean the message's words added nothing the search could use.
+    if entry is None or entry.id == current.id or matter_of(entry) != matter_of(current):
+        return None
+    return entry
 
 
 # -- replies -------------------------------------------------------------------------------------
@@ -280,6 +329,18 @@ def not_found(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> 
     return cannot_help(dispatcher, tracker, lead, "not_found" if text else "no_words")
 
 
+def offered_index(state: State, entry: Entry) -> int | None:
+    """The index of the pending clarification's choice about the same matter as `entry`."""
+    if state.pending_offer != slots.OFFER_CLARIFY or state.choice_kind != "entry":
+        return None
+    wanted = matter_of(entry)
+    for index, choice_id in enumerate(state.choices):
+        choice = knowledge.get(choice_id)
+        if choice is not None and matter_of(choice) == wanted:
+            return index
+    return None
+
+
 async def answer_question(
     dispatcher: CollectingDispatcher, tracker: Tracker, state: State, text: str, element: str | None
 ) -> list[EventType]:
@@ -292,6 +353,16 @@ async def answer_question(
         [e.id for e in resolution.entries],
     )
     if resolution.outcome == "answer":
+        index = offered_index(state, resolution.entries[0])
+        if index is not None:
+            # The question names one of the choices on offer ("租房提取" after 租房 / 购房): it is
+            # that choice, with what was asked with the clarification (the walkthrough, an element).
+            if state.then == "walkthrough":
+                from .router import choose
+
+                return await choose(dispatcher, tracker, state, index, element)
+            pending = state.pending_element if state.pending_element in ELEMENT_LABELS else None
+            element = element or pending
         return respond(dispatcher, state, resolution.entries[0], element)
     if resolution.outcome == "clarify":
         return clarify(dispatcher, state, resolution.entries, element)

@@ -22,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from knowledge_base.models import Center
+from knowledge_base.question import question_part
 
 from . import choices, knowledge, payloads, slots, texts, turns
 from . import state as st
@@ -188,6 +189,15 @@ def asks_something_else(text: str) -> bool:
     return element is not None and element not in ("location", "phone")
 
 
+def asks_no_place(text: str) -> bool:
+    """Neither a centre nor a location, hours or phone is asked for ("咱济阳有几个一件事能一块办的")."""
+    return (
+        not CENTER_CUES.search(text)
+        and detail_asked(text) is None
+        and texts.detect_element(text) not in ("location", "phone")
+    )
+
+
 class ActionNearestCenter(Action):
     """Submit of center_form: the centre for the place, or the district centre after failed tries.
     The place is cleared afterwards so the next question about another place asks again."""
@@ -201,9 +211,19 @@ class ActionNearestCenter(Action):
         state = State.of(tracker)
         text = turns.latest_text(tracker)
         events: list[EventType] = [SlotSet(slots.PLACE, None), SlotSet(slots.PLACE_ATTEMPTS, 0)]
-        if text and turns.latest_intent(tracker) == "ask_nearest_center" and asks_something_else(text):
-            element = answers.requested_element(tracker, text, state)
-            return events + await answers.answer_question(dispatcher, tracker, state, text, element)
+        if text and turns.latest_intent(tracker) == "ask_nearest_center":
+            if asks_something_else(text):
+                element = answers.requested_element(tracker, text, state)
+                return events + await answers.answer_question(dispatcher, tracker, state, text, element)
+            rest = turns.without_entities(text, tracker, ("place",))
+            if asks_no_place(text) and knowledge.has_terms(knowledge.without_place_names(rest)):
+                # "咱济阳有几个一件事能一块办的": a place named, no centre or location asked, and the
+                # rest is a question the knowledge base answers with confidence.
+                # Searched with the place: "济阳" is part of what is asked here.
+                match = await knowledge.find(question_part(text))
+                entry = knowledge.get(match.choices[0].id) if match.outcome == "answer" else None
+                if entry is not None:
+                    return events + answers.respond(dispatcher, state, entry, None)
         follow_up = follow_up_center(state, text) if text else None
         if follow_up is not None and not tracker.get_slot(slots.PLACE):
             return events + answer_center_detail(dispatcher, state, *follow_up)

@@ -82,11 +82,36 @@ def hand_over(
     return st.handed_over()
 
 
+# The usual words of a complaint and of being stuck.  A doubtful guess of either without them
+# ("迁出去" read as stuck, a phone-assistant command read as a complaint) is not handed over at
+# once: it is read like any unsure message (fallback.read_as_question), and a pick of an offered
+# choice is taken from it.
+COMPLAINT_WORDS = (
+    "投诉 举报 反映 不满 态度 太差 服务差 效率 太慢 太低 刁难 推诿 扯皮 推来推去 来回跑 跑了 "
+    "没人管 没人接 打不通 乱收费 吃拿卡要 骂人 气人 太烂 不负责 爱答不理 排队 排了 恶劣 差评"
+).split()
+STUCK_WORDS = (
+    "卡 不会 不懂 弄不了 搞不定 点不 进不去 打不开 登不上 登录不 收不到 上传 提交 失败 报错 出错 错误 "
+    "没反应 没用 找不到 不知道 不行 转圈 白屏 闪退 灰 异常 繁忙 无法 过不去 页面 按钮 入口 验证码 刷脸 人脸"
+).split()
+
+
 class _HandoffAction(DialogueAction, ABC):
     """Typed text is checked first (actions/router.py): "人呢" while waiting gets the queue state,
-    not a new complaint.  A pending choice is never taken from these messages."""
+    not a new complaint.  Only a number or an ordinal picks a pending choice from these messages,
+    unless their intent is a doubtful guess (`intent_words`)."""
 
     takes_choice = False
+
+    async def run_trusted(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+        raise NotImplementedError
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+        if not self.trusted(tracker):
+            from .fallback import read_as_question
+
+            return await read_as_question(dispatcher, tracker, state)
+        return await self.run_trusted(dispatcher, tracker, state)
 
 
 class ActionHandoff(_HandoffAction):
@@ -95,17 +120,19 @@ class ActionHandoff(_HandoffAction):
     def name(self) -> str:
         return "action_handoff"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+    async def run_trusted(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "request_human")
 
 
 class ActionComplaint(_HandoffAction):
     """complain: apologise and hand over, quoting the complaint for the helper."""
 
+    intent_words = tuple(COMPLAINT_WORDS)
+
     def name(self) -> str:
         return "action_complaint"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+    async def run_trusted(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "complaint", lead=texts.COMPLAINT)
 
 
@@ -113,8 +140,10 @@ class ActionStuck(_HandoffAction):
     """stuck ("卡住了"): hand over with the walkthrough step, if any; the walkthrough stays where
     it is so the citizen can continue after the helper's hand-back."""
 
+    intent_words = tuple(STUCK_WORDS)
+
     def name(self) -> str:
         return "action_stuck"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+    async def run_trusted(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         return hand_over(dispatcher, tracker, "stuck", lead=texts.STUCK)

@@ -165,6 +165,19 @@ def center_for_place(text: str) -> Center | None:
     return best[1] if best else None
 
 
+def without_place_names(text: str) -> str:
+    """The text without the names of the centres' streets, towns, villages and landmarks."""
+    names = set()
+    for center in all_centers():
+        names.update(n for n in (center.area, center.name, *center.places) if n)
+        short_area = re.sub(r"(街道|镇)$", "", center.area)
+        if len(short_area) >= 2 and center.level != "区级":
+            names.add(short_area)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return text
+
+
 def centers_in(text: str) -> list[Center]:
     """Every centre whose area, name or place `text` names, in the order they are named."""
     text = "".join(text.split())

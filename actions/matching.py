@@ -29,6 +29,7 @@ class Thresholds:
 class Match:
     outcome: Outcome
     choices: tuple[SearchHit, ...]  # answer: the one hit; clarify: 2..max_choices hits; none: ()
+    near: tuple[SearchHit, ...] = ()  # every hit scoring within close_ratio of the best (any matter)
 
     @property
     def best(self) -> SearchHit | None:
@@ -52,18 +53,17 @@ def judge(
     if not hits or not usable(hits[0], thresholds):
         return NO_MATCH
     best = hits[0]
-    rivals = [
-        h
-        for h in hits[1:]
-        if h.score >= best.score * thresholds.close_ratio and usable(h, thresholds) and matter(h.id) != matter(best.id)
-    ]
+    near = tuple(h for h in hits if h.score >= best.score * thresholds.close_ratio)
+    # A rival need not clear the score floor itself: a best hit barely above the floor with
+    # another matter just below it ("贷款": 创业担保贷款 6.1, 公积金贷款 5.0) is no clear winner.
+    rivals = [h for h in near[1:] if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id)]
     if not rivals and best.coverage >= thresholds.confident_coverage:
-        return Match("answer", (best,))
+        return Match("answer", (best,), near)
     if not rivals:
         # A lone hit that covers too little of the question: ask rather than assume.
         others = [h for h in hits[1:] if usable(h, thresholds) and matter(h.id) != matter(best.id)]
-        return Match("clarify", (best, *others[: thresholds.max_choices - 1]))
-    return Match("clarify", (best, *rivals[: thresholds.max_choices - 1]))
+        return Match("clarify", (best, *others[: thresholds.max_choices - 1]), near)
+    return Match("clarify", (best, *rivals[: thresholds.max_choices - 1]), near)
 
 
 def matter_of(entry: Entry) -> str:

@@ -3,8 +3,9 @@
 The NLU always names some intent, and on text unlike anything it was trained on the nearest one is
 often small talk ("asdfgh" -> thanks -> "不客气！").  These checks run before any intent is
 acted on, on the characters alone, so such messages get "没听明白" and what the assistant can do.
-Chinese text is never judged here (the NLU and the search handle it); neither is text of digits
-only, which may pick a choice.
+Chinese text is never judged here (the NLU and the search handle it).  Digits and punctuation
+alone ("123456789", "？？？？") are unreadable too — the NLU read "123456789" as goodbye — but
+only after the router has tried them as a pick of an offered choice ("2").
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ _OTHER_SCRIPT = re.compile(
     r"[\u0400-\u04ff\u0600-\u06ff\u0e00-\u0e7f\u0900-\u097f]"
 )  # Cyrillic, Arabic, Thai, Devanagari
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+# Nothing but digits, punctuation and blanks (emoji and other symbols are left to the NLU: "👍").
+_DIGITS_PUNCT = re.compile(
+    r"^[\s0-9\uff10-\uff19!-/:-@\[-`{-~\u2018-\u201f\u2026\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+$"
+)
 
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c", "s")
 _FINALS = (
@@ -78,6 +83,8 @@ def kind(text: str) -> Kind:
     if _KANA_HANGUL.search(text) or _OTHER_SCRIPT.search(text):
         return "foreign"
     words = [w.lower() for w in _LATIN_WORD.findall(text)]
+    if not words and _DIGITS_PUNCT.match(text):
+        return "mash"
     if not words or (len(words) == 1 and words[0] in _YES_NO):
         return "other"  # digits, punctuation, emoji: left to the choices and the usual flow
     english = [w for w in words if w in _ENGLISH]

@@ -6,7 +6,9 @@ against the state first, whatever intent they got (rules: docs/dialogue.md):
 1. waiting for a helper and asking whether anyone is there ("有人吗", "人呢"): the queue state,
    not a greeting;
 2. choices on offer and the message picks one ("2", "第二个", "后面那个", part of a title): that
-   choice, and what the citizen asked for with it (an element, the online walkthrough);
+   choice, and what the citizen asked for with it (an element, the online walkthrough).  A number
+   or an ordinal is a pick whatever the intent; part of a title is not taken from a confident
+   handoff, complaint, "stuck" or stop (their own words could share a title's characters);
 3. right after a centre answer, a short follow-up about it ("几点上班", "那另一个呢", "那回河呢");
 4. unreadable (keyboard mash, pinyin, English, another language): "没听明白" or "只能看懂中文"
    and what the assistant can do; it counts as a miss (two in a row: a helper is offered).
@@ -64,6 +66,16 @@ def picked(state: State, text: str) -> tuple[int, str | None] | None:
     return index, element
 
 
+def picked_by_position(state: State, text: str) -> tuple[int, str | None] | None:
+    """A pick by number or ordinal only ("2", "第一个吧"): never ambiguous with other words."""
+    if not state.choices:
+        return None
+    index = choices.by_position(text, len(state.choices))
+    if index is None:
+        index = choices.by_position(texts.strip_element_cues(text), len(state.choices))
+    return None if index is None else (index, texts.detect_element(text))
+
+
 async def choose(
     dispatcher: CollectingDispatcher, tracker: Tracker, state: State, index: int, element: str | None
 ) -> list[EventType]:
@@ -113,17 +125,17 @@ def unreadable_reply(dispatcher: CollectingDispatcher, tracker: Tracker, kind: o
 async def intercept(
     dispatcher: CollectingDispatcher, tracker: Tracker, state: State, takes_choice: bool = True
 ) -> list[EventType] | None:
-    """The reply to a message that must not be read by its intent alone, else None."""
+    """The reply to a message that must not be read by its intent alone, else None.  Without
+    `takes_choice` only a number or an ordinal picks a choice ("第一个吧" read as stop)."""
     text = turns.latest_text(tracker)
     if not text:
         return None
     # Asking for a person again while waiting is request_human's own reply (the same queue place).
     if state.handoff_active and asks_presence(text) and turns.latest_intent(tracker) != "request_human":
         return waiting_reply(dispatcher)
-    if takes_choice:
-        found = picked(state, text)
-        if found is not None:
-            return await choose(dispatcher, tracker, state, *found)
+    found = picked(state, text) if takes_choice else picked_by_position(state, text)
+    if found is not None:
+        return await choose(dispatcher, tracker, state, *found)
     if not turns.entity_value(tracker, "service"):
         center_reply = center_follow_up(dispatcher, state, text)
         if center_reply is not None:
@@ -143,8 +155,11 @@ def doubtful(tracker: Tracker, words: tuple[str, ...]) -> bool:
     text = turns.latest_text(tracker).lower()
     if not text:
         return False
-    confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-    return confidence < DOUBTFUL_CONFIDENCE and not any(word in text for word in words)
+    return confidence(tracker) < DOUBTFUL_CONFIDENCE and not any(word in text for word in words)
+
+
+def confidence(tracker: Tracker) -> float:
+    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
 
 
 def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
@@ -156,7 +171,13 @@ def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[E
 class DialogueAction(Action, ABC):
     """An action that first lets `intercept` look at the message, then acts with the state."""
 
-    takes_choice = True  # whether a typed pick of a pending choice is handled before this action
+    takes_choice = True  # whether part of a title picks a pending choice before this action
+    # The usual words of the intent: without them and with a doubtful NLU the action does not
+    # trust its intent (`trusted`); empty: always trusted.
+    intent_words: tuple[str, ...] = ()
+
+    def trusted(self, tracker: Tracker) -> bool:
+        return not self.intent_words or not doubtful(tracker, self.intent_words)
 
     @abstractmethod
     def name(self) -> str: ...
@@ -167,7 +188,9 @@ class DialogueAction(Action, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         knowledge.adopt_question_vector(tracker)  # the NLU encoded this message already: search reuses it
         state = State.of(tracker)
-        intercepted = await intercept(dispatcher, tracker, state, self.takes_choice)
+        # A doubtful guess of a handoff or stop intent takes picks like any other message.
+        takes_choice = self.takes_choice or not self.trusted(tracker)
+        intercepted = await intercept(dispatcher, tracker, state, takes_choice)
         if intercepted is not None:
             return intercepted
         return await self.act(dispatcher, tracker, state)

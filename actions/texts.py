@@ -106,6 +106,11 @@ ELEMENT_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
+# "要啥" / "需要什么" ask for what to bring only when no other element is named ("要什么条件" asks
+# for the conditions): a second tier, read after ELEMENT_CUES.
+GENERIC_MATERIALS_CUES = ("需要什么", "需要啥", "要什么", "要啥", "得带", "带些", "拿什么", "拿啥", "备啥")
+
+
 def detect_element(text: str) -> str | None:
     """The element a message asks about, by its longest cue word (None if no cue is present)."""
     best: tuple[int, str] | None = None
@@ -113,11 +118,14 @@ def detect_element(text: str) -> str | None:
         for cue in cues:
             if cue in text and (best is None or len(cue) > best[0]):
                 best = (len(cue), element)
+    if best is None and any(cue in text for cue in GENERIC_MATERIALS_CUES):
+        return "materials"
     return best[1] if best else None
 
 
 def strip_element_cues(text: str) -> str:
-    for cue in sorted({c for cues in ELEMENT_CUES.values() for c in cues}, key=len, reverse=True):
+    all_cues = {c for cues in ELEMENT_CUES.values() for c in cues} | set(GENERIC_MATERIALS_CUES)
+    for cue in sorted(all_cues, key=len, reverse=True):
         text = text.replace(cue, " ")
     return text
 

@@ -21,6 +21,9 @@ from .state import State
 # The usual words of these intents: a doubtful guess without them is "没听明白" (router.doubtful).
 MOVE_WORDS = ("步", "下一", "上一", "再说", "重复", "没看清", "继续", "next", "back")
 RESUME_WORDS = ("继续", "接着", "上次", "刚才", "恢复", "回到")
+STOP_WORDS = tuple(
+    "不用 先这样 算了 不办 不弄 停 到这 暂停 结束 不想 下次 再说 回头 退出 取消 放着 别教 改天 不要 stop".split()
+)
 
 
 def paused_position(state: State) -> tuple[Guide | None, int | None]:
@@ -176,11 +179,16 @@ class ActionStop(DialogueAction):
     Leaving the centre form is done by the rules (action_deactivate_loop) before this runs."""
 
     takes_choice = False
+    intent_words = STOP_WORDS  # a doubtful stop without them ("认定了以后一直管用吗") is read as a question
 
     def name(self) -> str:
         return "action_stop"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
+        if not self.trusted(tracker):
+            from .fallback import read_as_question
+
+            return await read_as_question(dispatcher, tracker, state)
         guide, step = paused_position(state)
         if state.walkthrough_active and guide is not None:
             dispatcher.utter_message(text=texts.WALK_PAUSED.format(title=guide.title, step=step))

@@ -37,9 +37,13 @@ STOPWORDS = frozenset(
         "可不可以 需要 需不需要 办 办理 弄 搞 去 来 给 帮 帮我 一个 现在 "
         "今天 我想 想问 您好 你好 谢谢 麻烦 好 得 着 过 被 把 让 从 到 对 "
         "为 如果 因为 所以 但是 然后 哪些 多少 几 没 没有 不 是否 行 行不行 "
-        "时候"
+        "时候 "
+        # dialect pronouns and fillers (俺 = 我, 咱 = 我们): they only dilute a question's coverage
+        "俺 俺们 俺家 咱 咱们 恁 俩 它 它们"
     ).split()
 )
+# "咋" (= 怎么) glued to the verb by jieba ("咋领", "咋查"): the verb is the term.
+_DIALECT_HOW = "咋"
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
@@ -96,6 +100,8 @@ class GovTokenizer:
         freq = self._jieba.FREQ
         for token in self.tokenize(text):
             norm = token.norm
+            if len(norm) > 1 and norm.startswith(_DIALECT_HOW) and norm not in STOPWORDS:
+                norm = canonical(norm[1:])
             if norm in STOPWORDS or token.text in STOPWORDS:
                 continue
             terms.append(norm)

@@ -102,9 +102,16 @@ class Conversation:
     def tracker(self, latest: dict[str, Any]) -> Tracker:
         return Tracker(self.sender, dict(self.slots), latest, list(self.events), False, None, self.active_loop, None)
 
-    async def say(self, action: Action, text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> Reply:
-        """The citizen says `text` (NLU result: intent + entities), then `action` runs."""
-        latest = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or []}
+    async def say(
+        self,
+        action: Action,
+        text: str,
+        intent: str,
+        entities: list[dict[str, Any]] | None = None,
+        confidence: float = 0.99,
+    ) -> Reply:
+        """The citizen says `text` (NLU result: intent with `confidence` + entities), then `action` runs."""
+        latest = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": entities or []}
         self.events.append({"event": "user", "text": text, "parse_data": latest})
         return await self.run(action, latest)
 

@@ -331,3 +331,106 @@ def test_only_a_bare_yes_or_no_is_read_as_one_with_nothing_on_offer(text: str, p
     from actions.session import PLAIN_YES_NO
 
     assert bool(PLAIN_YES_NO.match(text)) is plain
+
+
+# -- doubtful intents, unreadable digits, follow-ups resolved against the services discussed -------
+
+MOVE_IN = "guide.household-move-in"
+MOVE_OUT = "guide.household-move-out"
+
+
+async def test_a_doubtful_stuck_guess_picks_the_choice_it_names_instead_of_handing_over(
+    store: KnowledgeBase,
+) -> None:
+    from actions.handoff import ActionStuck
+
+    c = Conversation()
+    clarifying(c, [MOVE_IN, MOVE_OUT])
+    reply = await c.say(ActionStuck(), "要迁出的", "stuck", confidence=0.3)
+    assert not reply.payloads("handoff") and c.slots["handoff_active"] is not True
+    assert answered(reply)[0] == MOVE_OUT
+
+
+async def test_a_doubtful_complaint_without_its_words_is_not_handed_over(store: KnowledgeBase) -> None:
+    # A phone-assistant command the NLU took for a complaint: a miss, not a helper's queue.
+    c = Conversation()
+    reply = await c.say(ActionComplaint(), "帮我给老王发个短信", "complain", confidence=0.4)
+    assert not reply.payloads("handoff") and c.slots["handoff_active"] is not True
+    assert reply.payload("unresolved")
+
+
+@pytest.mark.parametrize(("text", "confidence"), [("窗口的人态度太差了", 0.4), ("你们这办事的不行", 0.9)])
+async def test_a_complaint_with_its_words_or_a_confident_one_is_handed_over(
+    store: KnowledgeBase, text: str, confidence: float
+) -> None:
+    c = Conversation()
+    reply = await c.say(ActionComplaint(), text, "complain", confidence=confidence)
+    assert reply.payload("handoff")["reason"] == "complaint"
+
+
+async def test_a_number_or_ordinal_picks_a_choice_even_when_read_as_stop(store: KnowledgeBase) -> None:
+    from actions.walkthrough import ActionStop
+
+    c = Conversation()
+    clarifying(c, [MOVE_IN, MOVE_OUT])
+    reply = await c.say(ActionStop(), "头一个吧", "stop", confidence=0.9)
+    assert answered(reply)[0] == MOVE_IN
+
+
+async def test_a_doubtful_stop_after_an_answer_is_read_as_a_question_about_it(store: KnowledgeBase) -> None:
+    from actions.walkthrough import ActionStop
+
+    c = Conversation()
+    c.slots.update(service_id="guide.chronic-disease-recognition", last_answer_id="guide.chronic-disease-recognition")
+    reply = await c.say(ActionStop(), "认定完了是不是长期有效", "stop", confidence=0.45)
+    entry_id, _ = answered(reply)
+    assert store.get(entry_id) is not None
+    assert entry_id == "guide.chronic-disease-recognition" or store.get(entry_id).guide == (
+        "guide.chronic-disease-recognition"
+    )
+
+
+async def test_out_of_scope_naming_a_service_is_answered(store: KnowledgeBase) -> None:
+    text = "我家电动车想挂个牌照要准备啥"
+    ebike = guide(store, "guide.e-bike-registration")
+    reply = await Conversation().say(
+        ActionFallback(), text, "out_of_scope", [entity("service", ebike.title), entity("element", "materials")]
+    )
+    assert answered(reply) == (ebike.id, "materials")
+
+
+@pytest.mark.parametrize("text", ["987654321", "。。。", "??"])
+async def test_digits_or_punctuation_alone_are_not_understood(store: KnowledgeBase, text: str) -> None:
+    reply = await Conversation().say(ActionSmallTalk(), text, "goodbye", confidence=0.8)
+    assert "没听明白" in reply.text and "再见" not in reply.text
+
+
+async def test_a_question_naming_one_of_the_choices_starts_the_walkthrough_asked_for(store: KnowledgeBase) -> None:
+    rent = guide(store, "guide.housing-fund-withdrawal-rent")
+    c = Conversation()
+    clarifying(c, ["guide.housing-fund-withdrawal-purchase", rent.id], then="walkthrough")
+    text = "我是租房子住的那种"
+    reply = await c.say(ActionAnswer(), text, "ask_service", [entity("service", rent.title)])
+    assert reply.payload("walkthrough")["step"] == 1 and c.slots["walkthrough_id"] == rent.id
+
+
+async def test_a_short_follow_up_tied_between_services_stays_with_the_one_discussed(store: KnowledgeBase) -> None:
+    # "贷款" alone fits 创业担保贷款 a little better than 公积金贷款; after 公积金贷款 it is that one.
+    c = Conversation()
+    c.slots.update(service_id="guide.housing-fund-loan", recent_services=["guide.housing-fund-loan"])
+    reply = await ask(c, "贷款要准备啥", element="materials")
+    assert answered(reply) == ("guide.housing-fund-loan", "materials")
+
+
+async def test_a_place_named_in_a_question_that_asks_for_no_centre_is_answered(store: KnowledgeBase) -> None:
+    text = "咱济阳能一块办的一件事都有哪些"
+    reply = await Conversation().say(ActionNearestCenter(), text, "ask_nearest_center", [entity("place", "济阳", text)])
+    assert answered(reply)[0] == "qa.general.one-thing-list"
+
+
+def test_what_to_bring_is_asked_by_generic_words_only_when_nothing_else_is_named() -> None:
+    from actions.texts import detect_element
+
+    assert detect_element("办这个要啥") == "materials"
+    assert detect_element("需要什么条件") == "conditions"
+    assert detect_element("要什么钱") == "fee"

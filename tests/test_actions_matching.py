@@ -53,3 +53,11 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ACTIONS_CLOSE_RATIO", "much")
     with pytest.raises(ValueError, match="ACTIONS_CLOSE_RATIO"):
         Settings.from_env()
+
+
+def test_a_best_hit_barely_above_the_score_floor_with_another_matter_just_below_is_no_clear_winner() -> None:
+    # A rival need not clear the score floor itself ("贷款": 6.1 for one loan, 5.0 for another).
+    match = judge([hit("a", 6.1), hit("b", 5.0)], T)
+    assert match.outcome == "clarify" and [h.id for h in match.choices][:1] == ["a"]
+    assert [h.id for h in match.near] == ["a", "b"]
+    assert judge([hit("a", 6.1), hit("b", 4.0)], T).outcome == "answer"

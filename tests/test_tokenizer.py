@@ -50,3 +50,11 @@ def test_deterministic_across_instances():
     text = "孩子出生了怎么给他上户口，医保和社保卡能一起办吗"
     assert [t.text for t in GovTokenizer().tokenize(text)] == words(text)
     assert GovTokenizer().search_terms(text) == shared_tokenizer().search_terms(text)
+
+
+def test_dialect_pronouns_and_glued_how_are_not_search_terms():
+    # 俺 / 俺们 / 咱 only dilute a question's coverage; "咋领" is the verb 领 asked about.
+    terms = shared_tokenizer().search_terms("俺们俩想问问高龄津贴咋领")
+    assert "俺" not in terms and "俺们" not in terms and "俩" not in terms
+    assert "领" in terms and "咋领" not in terms
+    assert shared_tokenizer().search_terms("咱这咋整") == []
