@@ -116,6 +116,9 @@ CANNED_REPLIES = (
     "还有其他问题吗？如果没有，我先把会话交还给智能助手。",
 )
 MAX_DRAFT_CHARS = 4000
+HOTLINE = "12345"  # 济南市民服务热线, offered beside the queue
+EXPECTED_WAIT_WINDOW_S = 7 * 24 * 3600  # the expected wait comes from the last week's claims…
+EXPECTED_WAIT_SAMPLE = 50  # …at most the 50 latest
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class HelpDesk:
         self.service.local_payloads[RATE_BAD_PAYLOAD] = self._rated
         self.service.observers.append(self)
         self.service.bot_answers_while_waiting = self.bot_answers_while_waiting
+        self.service.handoff_status = self.handoff_status
 
     # -- observer (bot.service.ServiceObserver) ----------------------------------------------
 
@@ -169,13 +173,15 @@ class HelpDesk:
         else:
             # Off hours: the queued conversation is the ticket; the answer reaches the citizen later.
             text = OFF_HOURS.format(hours=self.hours.label())
-        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
+        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE, extra={"queue": True})])
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     async def handoff_repeated(self, conversation: Conversation) -> None:
         """Asked for a helper again while waiting: the place in the queue stays, say which it is."""
         text = ALREADY_QUEUED.format(position=self._position(conversation.id))
-        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
+        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE, extra={"queue": True})])
+        await self._statuses_changed(conversation)
 
     def bot_answers_while_waiting(self, conversation: Conversation) -> bool:
         """In service hours the assistant keeps answering while the citizen waits.  A handoff made off
@@ -201,6 +207,7 @@ class HelpDesk:
         if owner is not None:
             await self._push(owner, {"type": "ended", "conversation_id": conversation.id})
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     # -- queue -------------------------------------------------------------------------------
 
@@ -342,6 +349,7 @@ class HelpDesk:
         assert conversation is not None
         await self.service.say(conversation, [OutgoingDraft(HELPER_JOINED.format(name=helper.name), Kind.NOTICE)])
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     def check_text(self, text: Any) -> str:
         if not isinstance(text, str) or not text.strip():
@@ -454,6 +462,7 @@ class HelpDesk:
         await self.service.say(conversation, [OutgoingDraft(HELPER_TRANSFERRED.format(name=target.name), Kind.NOTICE)])
         await self._push(helper.id, {"type": "ended", "conversation_id": conversation_id})
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     def set_presence(self, helper: Helper, presence: Any) -> None:
         if presence not in ("online", "away"):
@@ -468,6 +477,60 @@ class HelpDesk:
             (value, conversation.id),
         ).rowcount
         return [OutgoingDraft(RATED if changed else NOTHING_TO_RATE, Kind.NOTICE)]
+
+    # -- the citizen's live handoff status (the widget's queue card) -------------------------
+
+    def expected_wait(self, now: float | None = None) -> int | None:
+        """Seconds a citizen waited before a helper joined: the median of recent claims, or None."""
+        now = time.time() if now is None else now
+        waits = sorted(
+            row[0]
+            for row in self.db.execute(
+                "SELECT k.claimed_at - h.created_at FROM helpdesk_claims k JOIN handoffs h ON h.id = k.handoff_id "
+                "WHERE h.created_at >= ? ORDER BY k.claimed_at DESC LIMIT ?",
+                (now - EXPECTED_WAIT_WINDOW_S, EXPECTED_WAIT_SAMPLE),
+            )
+            if row[0] is not None and row[0] >= 0
+        )
+        if not waits:
+            return None
+        middle = len(waits) // 2
+        median = waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
+        return round(median)
+
+    def handoff_status(self, conversation: Conversation) -> dict[str, Any] | None:
+        """What the citizen's channel shows live: place in the queue and expected wait, or the helper."""
+        now = time.time()
+        status: dict[str, Any] = {"state": conversation.state.value, "hours": self.hours.label(), "hotline": HOTLINE}
+        if conversation.state == State.WAITING_HELPER:
+            row = self.db.execute("SELECT updated_at FROM conversations WHERE id = ?", (conversation.id,)).fetchone()
+            waited = now - row[0] if row else 0
+            expected = self.expected_wait(now)
+            status.update(
+                position=self._position(conversation.id),
+                waited_s=round(waited),
+                expected_wait_s=None if expected is None else max(60, round(expected - waited)),
+                off_hours=not self.bot_answers_while_waiting(conversation),
+            )
+        elif conversation.state == State.WITH_HELPER:
+            owner = self._owners.get(conversation.id)
+            row = self.db.execute("SELECT name FROM helpers WHERE id = ?", (owner,)).fetchone() if owner else None
+            status["helper"] = row[0] if row else None
+        return status
+
+    async def _statuses_changed(self, changed: Conversation) -> None:
+        """One conversation moved: it and everyone still waiting (their places moved) get a fresh status."""
+        fresh = await self.service.get_conversation(changed.id) or changed
+        targets = {fresh.id: fresh}
+        for (conversation_id,) in self.db.execute("SELECT id FROM conversations WHERE state = 'waiting_helper'"):
+            if conversation_id not in targets:
+                waiting = await self.service.get_conversation(conversation_id)
+                if waiting is not None:
+                    targets[conversation_id] = waiting
+        for conversation in targets.values():
+            status = self.handoff_status(conversation)
+            if status is not None:
+                await self.service.channels.status(conversation, status)
 
     # -- consoles ----------------------------------------------------------------------------
 

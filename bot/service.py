@@ -105,6 +105,8 @@ class ConversationService:
         # desk decides (yes in service hours, no in the off-hours leave-a-message mode); without a
         # desk, messages while waiting are kept for helpers.
         self.bot_answers_while_waiting: Callable[[Conversation], bool] = lambda conversation: False
+        # The live handoff status a channel may show (queue position, expected wait); set by the desk.
+        self.handoff_status: Callable[[Conversation], dict[str, Any] | None] = lambda conversation: None
 
     # -- conversations -----------------------------------------------------------------------
 
@@ -413,7 +415,7 @@ class ConversationService:
                 "handoff.requested", extra=fields(conversation=conversation.id, reason=result.handoff.get("reason"))
             )
             back = Button(texts.BACK_TO_BOT_BUTTON, texts.BACK_TO_BOT_PAYLOAD)
-            drafts.append(OutgoingDraft(texts.HANDOFF_NOTICE, Kind.NOTICE, buttons=(back,)))
+            drafts.append(OutgoingDraft(texts.HANDOFF_NOTICE, Kind.NOTICE, buttons=(back,), extra={"queue": True}))
         for rating in result.ratings:
             await self._store_rating(conversation, message, rating)
         stored = await self.store.record_answer(conversation, drafts, answers=message.seq, events=events)

@@ -6,10 +6,12 @@ Client -> server (JSON text frames)
   {"type": "rate", "client_id": str, "seq": int, "value": "good"|"bad"}
   {"type": "ping"}
 Server -> client
-  {"type": "welcome", "conversation_id", "visitor_id", "state", "history": [message], "notice"?: str}
+  {"type": "welcome", "conversation_id", "visitor_id", "state", "history": [message], "notice"?: str,
+   "status": handoff status|null, "intro": {"greeting", "hot_questions", "hours", "hotline"}}
   {"type": "ack", "client_id", "seq", "duplicate": bool, "message": message}
   {"type": "message", "message": message}      answers, notices, and the citizen's words from other tabs
   {"type": "typing", "on": bool}
+  {"type": "status", "status": {"state", "position"?, "expected_wait_s"?, "off_hours"?, "helper"?, "hours", "hotline"}}
   {"type": "error", "code", "message", "client_id"?, "retry_after"?}
   {"type": "pong"}
 Close codes: 1003 binary frame, 1008 too many bad frames, 1009 frame over 64 KiB, 1001 server shutdown.
@@ -32,6 +34,7 @@ from bot.logs import fields
 from bot.ratelimit import TokenBucket
 from bot.service import ConversationService, InputError, Receipt
 from connectors.webwidget.channel import CHANNEL_NAME, WidgetChannel, dumps
+from connectors.webwidget.welcome import welcome_intro
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,8 @@ class WidgetSession:
             "state": conversation.state.value,
             "history": [message.to_json() for message in history],
             "max_chars": self.config.max_message_chars,
+            "status": self.service.handoff_status(conversation),
+            "intro": welcome_intro(self.config),
         }
         if notice:
             welcome["notice"] = notice
