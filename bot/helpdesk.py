@@ -17,11 +17,13 @@ HTTP (JSON; every POST needs the session's X-CSRF-Token header):
   POST /api/helpdesk/conversations/{id}/messages {text, entry_id?}
   POST /api/helpdesk/conversations/{id}/end       POST /api/helpdesk/conversations/{id}/transfer {to}
   POST /api/helpdesk/conversations/{id}/drafts {question, answer}   (沉淀到知识库)
+  POST /api/helpdesk/conversations/{id}/notes {text}   (private notes between helpers)
   GET  /api/helpdesk/kb?q=…                       GET  /api/helpdesk/canned
 Websocket /api/helpdesk/ws
   client: {"type": "send", "conversation_id", "text", "csrf"}  {"type": "ping"}
   server: {"type": "ready", "helper"}  {"type": "queue_changed"}  {"type": "message", "conversation_id", "message"}
           {"type": "sent", "conversation_id", "seq"}  {"type": "error", "code", "message"}  {"type": "pong"}
+          {"type": "note", "conversation_id", "note"}  {"type": "typing", "conversation_id", "on"}
 Pages: /helpdesk/ (the console; login first) and /helpdesk/login.
 """
 
@@ -44,7 +46,7 @@ from bot.access import HELPDESK as HELPDESK_ROLES
 from bot.accounts import Helper
 from bot.auth import Session
 from bot.config import BotConfig
-from bot.conversations import Button, Conversation, Entry, Kind, Message, OutgoingDraft, State
+from bot.conversations import Button, Conversation, Entry, Kind, Message, OutgoingDraft, State, iso
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.logs import fields
 from bot.masking import mask
@@ -105,6 +107,15 @@ CREATE TABLE IF NOT EXISTS kb_drafts (
     status          TEXT NOT NULL DEFAULT 'draft',   -- draft / accepted / rejected (staff side)
     created_at      REAL NOT NULL
 );
+-- Private notes between helpers on a conversation: never shown to the citizen.
+CREATE TABLE IF NOT EXISTS helpdesk_notes (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    helper_id       INTEGER NOT NULL REFERENCES helpers (id),
+    text            TEXT NOT NULL,
+    created_at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS helpdesk_notes_by_conversation ON helpdesk_notes (conversation_id);
 """
 
 # Ready-made replies the console offers; the helper can edit before sending.
@@ -116,6 +127,7 @@ CANNED_REPLIES = (
     "还有其他问题吗？如果没有，我先把会话交还给智能助手。",
 )
 MAX_DRAFT_CHARS = 4000
+EARLIER_LIMIT = 5  # earlier conversations of the same citizen shown beside the transcript
 HOTLINE = "12345"  # 济南市民服务热线, offered beside the queue
 EXPECTED_WAIT_WINDOW_S = 7 * 24 * 3600  # the expected wait comes from the last week's claims…
 EXPECTED_WAIT_SAMPLE = 50  # …at most the 50 latest
@@ -155,6 +167,7 @@ class HelpDesk:
         self.service.observers.append(self)
         self.service.bot_answers_while_waiting = self.bot_answers_while_waiting
         self.service.handoff_status = self.handoff_status
+        self.service.citizen_typing = self.citizen_typing
 
     # -- observer (bot.service.ServiceObserver) ----------------------------------------------
 
@@ -299,6 +312,8 @@ class HelpDesk:
         ).fetchone()
         return {
             **conversation.to_json(),
+            "notes": self.notes(conversation_id),
+            "earlier": await self.earlier_conversations(conversation),
             "mine": mine,
             "handoff": dict(zip(("reason", "service", "service_title", "step", "summary"), handoff, strict=True))
             if handoff
@@ -477,6 +492,69 @@ class HelpDesk:
             (value, conversation.id),
         ).rowcount
         return [OutgoingDraft(RATED if changed else NOTHING_TO_RATE, Kind.NOTICE)]
+
+    # -- private notes, the citizen's earlier conversations, typing ---------------------------
+
+    def notes(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [
+            {"id": row[0], "helper": row[1], "text": row[2], "created_at": iso(row[3])}
+            for row in self.db.execute(
+                "SELECT n.id, h.name, n.text, n.created_at FROM helpdesk_notes n JOIN helpers h ON h.id = n.helper_id "
+                "WHERE n.conversation_id = ? ORDER BY n.id",
+                (conversation_id,),
+            )
+        ]
+
+    async def add_note(self, helper: Helper, conversation_id: str, text: Any) -> dict[str, Any]:
+        """A private note for the helpers on this conversation (masked like every store outside it)."""
+        conversation = await self.service.get_conversation(conversation_id)
+        claim = self.owner_of(conversation_id)
+        mine = claim is not None and claim.helper_id == helper.id
+        # The same rule as reading the transcript: the owner, anyone while it waits, an admin.
+        if conversation is None or not (mine or conversation.state == State.WAITING_HELPER or helper.is_admin):
+            raise RefusedError(403, "not_yours", "这个会话不在您手上，不能加备注。 / You do not own this conversation.")
+        text = self.check_text(text)
+        moment = time.time()
+        cursor = self.db.execute(
+            "INSERT INTO helpdesk_notes (conversation_id, helper_id, text, created_at) VALUES (?, ?, ?, ?)",
+            (conversation_id, helper.id, mask(text), moment),
+        )
+        note = {"id": int(cursor.lastrowid or 0), "helper": helper.name, "text": mask(text), "created_at": iso(moment)}
+        await self._push_all({"type": "note", "conversation_id": conversation_id, "note": note})
+        return note
+
+    async def earlier_conversations(self, conversation: Conversation) -> list[dict[str, Any]]:
+        """The same citizen's earlier conversations on this channel: when, what they asked, who helped."""
+        rows = self.db.execute(
+            "SELECT id, created_at FROM conversations WHERE channel = ? AND external_id = ? AND id != ? "
+            "AND created_at < ? ORDER BY created_at DESC LIMIT ?",
+            (conversation.channel, conversation.external_id, conversation.id, conversation.created_at, EARLIER_LIMIT),
+        ).fetchall()
+        earlier = []
+        for conversation_id, created_at in rows:
+            asked = self.db.execute(
+                "SELECT text FROM messages WHERE conversation_id = ? AND direction = 'in' ORDER BY seq LIMIT 3",
+                (conversation_id,),
+            ).fetchall()
+            helpers = self.db.execute(
+                "SELECT DISTINCT h.name FROM helpdesk_claims k JOIN helpers h ON h.id = k.helper_id "
+                "WHERE k.conversation_id = ?",
+                (conversation_id,),
+            ).fetchall()
+            earlier.append(
+                {
+                    "conversation_id": conversation_id,
+                    "created_at": iso(created_at),
+                    "asked": [mask(row[0][:200]) for row in asked],
+                    "helpers": [row[0] for row in helpers],
+                }
+            )
+        return earlier
+
+    async def citizen_typing(self, conversation: Conversation, on: bool) -> None:
+        owner = self._owners.get(conversation.id)
+        if owner is not None:
+            await self._push(owner, {"type": "typing", "conversation_id": conversation.id, "on": on})
 
     # -- the citizen's live handoff status (the widget's queue card) -------------------------
 
@@ -684,6 +762,14 @@ async def add_draft(request: web.Request) -> web.Response:
         helper, request.match_info["conversation_id"], body.get("question"), body.get("answer")
     )
     return ok({"draft_id": draft})
+
+
+@routes.post(API + "/conversations/{conversation_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    helper = _changing(request).helper
+    body = await json_body(request)
+    note = await request.app[HELPDESK].add_note(helper, request.match_info["conversation_id"], body.get("text"))
+    return ok({"note": note})
 
 
 @routes.get(f"{API}/kb")

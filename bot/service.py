@@ -85,6 +85,10 @@ class ServiceObserver(Protocol):
 LocalPayloadHandler = Callable[[Conversation, Message], Awaitable[list[OutgoingDraft]]]
 
 
+async def _nobody_watches_typing(conversation: Conversation, on: bool) -> None:
+    """Without a helpers' desk nobody watches the citizen type."""
+
+
 class ConversationService:
     def __init__(self, config: BotConfig, store: Store, rasa: RasaClient, channels: ChannelRegistry) -> None:
         self.config = config
@@ -107,6 +111,8 @@ class ConversationService:
         self.bot_answers_while_waiting: Callable[[Conversation], bool] = lambda conversation: False
         # The live handoff status a channel may show (queue position, expected wait); set by the desk.
         self.handoff_status: Callable[[Conversation], dict[str, Any] | None] = lambda conversation: None
+        # The citizen is typing (the widget says so): the desk shows it to the helper who owns the chat.
+        self.citizen_typing: Callable[[Conversation, bool], Awaitable[None]] = _nobody_watches_typing
 
     # -- conversations -----------------------------------------------------------------------
 

@@ -559,9 +559,16 @@
     event.preventDefault();
     submit();
   });
+  let typingSentAt = 0;
   input.addEventListener("input", () => {
     const left = state.maxChars - input.value.length;
     counter.textContent = left < 200 ? `还可输入 ${left} 字` : "";
+    // With a helper: let them see the citizen typing (at most every 1.5 s; the server drops extras).
+    const now = Date.now();
+    if (state.status && state.status.state === "with_helper" && welcomed && now - typingSentAt > 1500 && input.value) {
+      typingSentAt = now;
+      socket.send(JSON.stringify({ type: "typing", on: true }));
+    }
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
