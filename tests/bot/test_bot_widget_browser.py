@@ -13,6 +13,7 @@ import pytest
 from bot_helpers import RunningBot, StartBot, nobody_listening
 
 from bot import texts
+from bot.conversations import Button, Kind, OutgoingDraft
 from knowledge_base.loader import load_data_dir
 
 pytestmark = pytest.mark.browser
@@ -213,4 +214,50 @@ async def test_reconnects_and_resends_what_was_not_acknowledged(start_bot: Start
     rows = await restarted.store.rows("SELECT text FROM messages WHERE direction = 'in' ORDER BY seq")
     assert [r["text"] for r in rows] == ["第一条", "断线时发的这条"]  # resent once, after the reconnect
     assert await page.get_by_text("发送中…").count() == 0
+    await page.close()
+
+
+async def test_walkthrough_step_buttons_stay_live_after_a_typed_question(start_bot: StartBot, browser):
+    """A typed question in a walkthrough is answered and the step stays: its buttons still work,
+    while the buttons of older, finished answers do not."""
+    bot = await start_bot(rasa_url=nobody_listening())
+    page = await browser.new_page()
+    await open_widget(page, bot)
+    log = page.get_by_role("log", name="对话记录")
+    [row] = await bot.store.rows("SELECT id FROM conversations")
+    conversation = await bot.store.get_conversation(row["id"])
+    step_buttons = tuple(Button(title, f"/{title}") for title in ("上一步", "下一步", "卡住了", "不办了"))
+    walkthrough = {"entry_id": GUIDE_ID, "step": 2, "total": 4}
+    await bot.service.say(conversation, [OutgoingDraft("第 0 个回答", Kind.TEXT, buttons=(Button("旧选项", "/old"),))])
+    await bot.service.say(
+        conversation,
+        [
+            OutgoingDraft(
+                "第 2/4 步：填写经营者信息", Kind.TEXT, buttons=step_buttons, extra={"walkthrough": walkthrough}
+            )
+        ],
+    )
+    # The citizen types a question; its answer (with buttons of its own) comes after the step.
+    await ask(page, "那要多少钱？")
+    await bot.service.say(conversation, [OutgoingDraft("不收费。", Kind.TEXT, buttons=(Button("办理地点", "/where"),))])
+    await log.get_by_text("不收费。").wait_for()
+    assert await log.get_by_role("button", name="下一步").is_enabled()
+    assert await log.get_by_role("button", name="上一步").is_enabled()
+    assert await log.get_by_role("button", name="办理地点").is_enabled()
+    assert await log.get_by_role("button", name="旧选项").is_disabled()
+    # The next step replaces the old one: only the newest step's buttons are live.
+    await bot.service.say(
+        conversation,
+        [
+            OutgoingDraft(
+                "第 3/4 步：上传材料",
+                Kind.TEXT,
+                buttons=step_buttons,
+                extra={"walkthrough": {**walkthrough, "step": 3}},
+            )
+        ],
+    )
+    await log.get_by_text("第 3/4 步：上传材料").wait_for()
+    assert await log.get_by_role("button", name="下一步").first.is_disabled()
+    assert await log.get_by_role("button", name="下一步").last.is_enabled()
     await page.close()

@@ -309,14 +309,17 @@
     }
     if (handoffActive()) items.push(renderHandoffCard(state.status));
     // Only the newest answer's quick replies stay live: older choices would jump back in the dialogue.
-    // "继续问智能助手" stays live as long as there is a handoff to leave.
+    // Two kinds stay live while they still apply: "继续问智能助手" while there is a handoff to leave,
+    // and the current walkthrough step's buttons after a typed question was answered in between
+    // (the step stays where it was; the next step comes only from its own message).
     const lastBot = ordered.filter((m) => m.direction === "out").pop();
+    const lastStep = ordered.filter((m) => m.direction === "out" && m.walkthrough).pop();
     log.replaceChildren(...items);
     for (const node of log.querySelectorAll(".msg.bot")) {
-      if (lastBot && node.dataset.seq !== String(lastBot.seq)) {
-        for (const button of node.querySelectorAll(".quick-reply")) {
-          button.disabled = !(handoffActive() && button.textContent === BACK_TO_BOT.title);
-        }
+      if (!lastBot || node.dataset.seq === String(lastBot.seq)) continue;
+      if (lastStep && node.dataset.seq === String(lastStep.seq)) continue;
+      for (const button of node.querySelectorAll(".quick-reply")) {
+        button.disabled = !(handoffActive() && button.textContent === BACK_TO_BOT.title);
       }
     }
     updateBadge();
