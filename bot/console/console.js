@@ -188,7 +188,7 @@
     if (list.querySelector(`[data-seq="${Number(message.seq)}"]`)) return;
     const who = message.direction === "in" ? "群众" : message.helper ? `帮办 ${message.helper}` : message.kind === "notice" ? "系统" : "智能助手";
     const classes = [message.direction, message.helper ? "helper" : "", message.kind === "notice" ? "notice" : ""].join(" ");
-    const li = el("li", null, classes);
+    const li = el("div", null, classes);
     li.dataset.seq = String(message.seq);
     li.append(el("b", `${who}：`), el("span", message.text));
     state.transcript.push(message);

@@ -123,7 +123,7 @@
   });
   const closeButton = el("button", { class: "tool close", type: "button", "aria-label": "关闭对话窗口", text: "×" });
   const status = el("div", { class: "status", role: "status", "aria-live": "polite" });
-  const log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "对话记录", tabindex: "0" });
+  const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "对话记录", tabindex: "0" });
   const typing = el(
     "div",
     { class: "typing", hidden: true, "aria-live": "polite" },
@@ -190,7 +190,7 @@
   function renderMessage(message) {
     const mine = message.direction === "in";
     const helper = !mine && message.helper;
-    const item = el("li", {
+    const item = el("div", {
       class: `msg ${mine ? "mine" : "bot"}${message.kind === "notice" ? " notice" : ""}${helper ? " helper" : ""}`,
       "data-seq": message.seq ?? "",
       "data-client-id": message.client_id || "",
@@ -253,7 +253,7 @@
 
   function renderWelcome(intro) {
     // Shown on open, before and above the conversation; not stored as a message.
-    const item = el("li", { class: "welcome" });
+    const item = el("div", { class: "welcome" });
     item.append(el("p", { class: "greeting", text: intro.greeting }));
     if (intro.hot_questions && intro.hot_questions.length) {
       item.append(el("h3", { id: "jsb-hot", class: "hot-title", text: "猜你想问" }));
@@ -274,7 +274,7 @@
 
   function renderHandoffCard(status) {
     // ONE live card for the whole handoff (replacing the separate queue notices), updated in place.
-    const card = el("li", { class: "queue-card", "data-state": status.state });
+    const card = el("div", { class: "queue-card", "data-state": status.state });
     if (status.state === "waiting_helper") {
       card.append(el("p", { class: "card-title", text: status.off_hours ? "已为您登记留言" : "正在为您转接人工帮办" }));
       if (status.off_hours) {
