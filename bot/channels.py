@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.conversations import Conversation, Message
 from bot.logs import fields
@@ -25,6 +25,12 @@ class Channel(Protocol):
 
     async def typing(self, conversation: Conversation, on: bool) -> None:
         """Show or hide "正在输入…" where the channel can."""
+        ...
+
+
+class StatusChannel(Channel, Protocol):
+    async def status(self, conversation: Conversation, status: dict[str, Any]) -> None:
+        """Show the conversation's live handoff status (queue position, expected wait, helper)."""
         ...
 
 
@@ -56,3 +62,13 @@ class ChannelRegistry:
             await channel.typing(conversation, on)
         except Exception:
             log.warning("channel.typing.failed", extra=fields(channel=conversation.channel), exc_info=True)
+
+    async def status(self, conversation: Conversation, status: dict[str, Any]) -> None:
+        """Push the handoff status to channels that show it live (the widget); others ignore it."""
+        channel = self._channels.get(conversation.channel)
+        if channel is None or not hasattr(channel, "status"):
+            return
+        try:
+            await channel.status(conversation, status)
+        except Exception:
+            log.warning("channel.status.failed", extra=fields(channel=conversation.channel), exc_info=True)

@@ -143,6 +143,10 @@ class Message:
         }
         if self.extra.get("walkthrough"):
             data["walkthrough"] = self.extra["walkthrough"]
+        if self.extra.get("helper"):  # a helper wrote it: citizens see "人工帮办 <name>"
+            data["helper"] = self.extra["helper"]
+        if self.extra.get("queue"):  # a queue notice: the widget folds these into one live card
+            data["queue"] = True
         return data
 
 

@@ -17,11 +17,13 @@ HTTP (JSON; every POST needs the session's X-CSRF-Token header):
   POST /api/helpdesk/conversations/{id}/messages {text, entry_id?}
   POST /api/helpdesk/conversations/{id}/end       POST /api/helpdesk/conversations/{id}/transfer {to}
   POST /api/helpdesk/conversations/{id}/drafts {question, answer}   (沉淀到知识库)
+  POST /api/helpdesk/conversations/{id}/notes {text}   (private notes between helpers)
   GET  /api/helpdesk/kb?q=…                       GET  /api/helpdesk/canned
 Websocket /api/helpdesk/ws
   client: {"type": "send", "conversation_id", "text", "csrf"}  {"type": "ping"}
   server: {"type": "ready", "helper"}  {"type": "queue_changed"}  {"type": "message", "conversation_id", "message"}
           {"type": "sent", "conversation_id", "seq"}  {"type": "error", "code", "message"}  {"type": "pong"}
+          {"type": "note", "conversation_id", "note"}  {"type": "typing", "conversation_id", "on"}
 Pages: /helpdesk/ (the console; login first) and /helpdesk/login.
 """
 
@@ -44,7 +46,7 @@ from bot.access import HELPDESK as HELPDESK_ROLES
 from bot.accounts import Helper
 from bot.auth import Session
 from bot.config import BotConfig
-from bot.conversations import Button, Conversation, Entry, Kind, Message, OutgoingDraft, State
+from bot.conversations import Button, Conversation, Entry, Kind, Message, OutgoingDraft, State, iso
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.logs import fields
 from bot.masking import mask
@@ -105,6 +107,15 @@ CREATE TABLE IF NOT EXISTS kb_drafts (
     status          TEXT NOT NULL DEFAULT 'draft',   -- draft / accepted / rejected (staff side)
     created_at      REAL NOT NULL
 );
+-- Private notes between helpers on a conversation: never shown to the citizen.
+CREATE TABLE IF NOT EXISTS helpdesk_notes (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    helper_id       INTEGER NOT NULL REFERENCES helpers (id),
+    text            TEXT NOT NULL,
+    created_at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS helpdesk_notes_by_conversation ON helpdesk_notes (conversation_id);
 """
 
 # Ready-made replies the console offers; the helper can edit before sending.
@@ -116,6 +127,10 @@ CANNED_REPLIES = (
     "还有其他问题吗？如果没有，我先把会话交还给智能助手。",
 )
 MAX_DRAFT_CHARS = 4000
+EARLIER_LIMIT = 5  # earlier conversations of the same citizen shown beside the transcript
+HOTLINE = "12345"  # 济南市民服务热线, offered beside the queue
+EXPECTED_WAIT_WINDOW_S = 7 * 24 * 3600  # the expected wait comes from the last week's claims…
+EXPECTED_WAIT_SAMPLE = 50  # …at most the 50 latest
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,8 @@ class HelpDesk:
         self.service.local_payloads[RATE_BAD_PAYLOAD] = self._rated
         self.service.observers.append(self)
         self.service.bot_answers_while_waiting = self.bot_answers_while_waiting
+        self.service.handoff_status = self.handoff_status
+        self.service.citizen_typing = self.citizen_typing
 
     # -- observer (bot.service.ServiceObserver) ----------------------------------------------
 
@@ -169,13 +186,15 @@ class HelpDesk:
         else:
             # Off hours: the queued conversation is the ticket; the answer reaches the citizen later.
             text = OFF_HOURS.format(hours=self.hours.label())
-        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
+        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE, extra={"queue": True})])
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     async def handoff_repeated(self, conversation: Conversation) -> None:
         """Asked for a helper again while waiting: the place in the queue stays, say which it is."""
         text = ALREADY_QUEUED.format(position=self._position(conversation.id))
-        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE)])
+        await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE, extra={"queue": True})])
+        await self._statuses_changed(conversation)
 
     def bot_answers_while_waiting(self, conversation: Conversation) -> bool:
         """In service hours the assistant keeps answering while the citizen waits.  A handoff made off
@@ -201,6 +220,7 @@ class HelpDesk:
         if owner is not None:
             await self._push(owner, {"type": "ended", "conversation_id": conversation.id})
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     # -- queue -------------------------------------------------------------------------------
 
@@ -293,6 +313,8 @@ class HelpDesk:
         ).fetchone()
         return {
             **conversation.to_json(),
+            "notes": self.notes(conversation_id),
+            "earlier": await self.earlier_conversations(conversation),
             "mine": mine,
             "handoff": dict(zip(("reason", "service", "service_title", "step", "summary"), handoff, strict=True))
             if handoff
@@ -345,6 +367,7 @@ class HelpDesk:
         assert conversation is not None
         await self.service.say(conversation, [OutgoingDraft(HELPER_JOINED.format(name=helper.name), Kind.NOTICE)])
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     def check_text(self, text: Any) -> str:
         if not isinstance(text, str) or not text.strip():
@@ -457,6 +480,7 @@ class HelpDesk:
         await self.service.say(conversation, [OutgoingDraft(HELPER_TRANSFERRED.format(name=target.name), Kind.NOTICE)])
         await self._push(helper.id, {"type": "ended", "conversation_id": conversation_id})
         await self._push_all({"type": "queue_changed"})
+        await self._statuses_changed(conversation)
 
     def set_presence(self, helper: Helper, presence: Any) -> None:
         if presence not in ("online", "away"):
@@ -471,6 +495,123 @@ class HelpDesk:
             (value, conversation.id),
         ).rowcount
         return [OutgoingDraft(RATED if changed else NOTHING_TO_RATE, Kind.NOTICE)]
+
+    # -- private notes, the citizen's earlier conversations, typing ---------------------------
+
+    def notes(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [
+            {"id": row[0], "helper": row[1], "text": row[2], "created_at": iso(row[3])}
+            for row in self.db.execute(
+                "SELECT n.id, h.name, n.text, n.created_at FROM helpdesk_notes n JOIN helpers h ON h.id = n.helper_id "
+                "WHERE n.conversation_id = ? ORDER BY n.id",
+                (conversation_id,),
+            )
+        ]
+
+    async def add_note(self, helper: Helper, conversation_id: str, text: Any) -> dict[str, Any]:
+        """A private note for the helpers on this conversation (masked like every store outside it)."""
+        conversation = await self.service.get_conversation(conversation_id)
+        claim = self.owner_of(conversation_id)
+        mine = claim is not None and claim.helper_id == helper.id
+        # The same rule as reading the transcript: the owner, anyone while it waits, an admin.
+        if conversation is None or not (mine or conversation.state == State.WAITING_HELPER or helper.is_admin):
+            raise RefusedError(403, "not_yours", "这个会话不在您手上，不能加备注。 / You do not own this conversation.")
+        text = self.check_text(text)
+        moment = time.time()
+        cursor = self.db.execute(
+            "INSERT INTO helpdesk_notes (conversation_id, helper_id, text, created_at) VALUES (?, ?, ?, ?)",
+            (conversation_id, helper.id, mask(text), moment),
+        )
+        note = {"id": int(cursor.lastrowid or 0), "helper": helper.name, "text": mask(text), "created_at": iso(moment)}
+        await self._push_all({"type": "note", "conversation_id": conversation_id, "note": note})
+        return note
+
+    async def earlier_conversations(self, conversation: Conversation) -> list[dict[str, Any]]:
+        """The same citizen's earlier conversations on this channel: when, what they asked, who helped."""
+        rows = self.db.execute(
+            "SELECT id, created_at FROM conversations WHERE channel = ? AND external_id = ? AND id != ? "
+            "AND created_at < ? ORDER BY created_at DESC LIMIT ?",
+            (conversation.channel, conversation.external_id, conversation.id, conversation.created_at, EARLIER_LIMIT),
+        ).fetchall()
+        earlier = []
+        for conversation_id, created_at in rows:
+            asked = self.db.execute(
+                "SELECT text FROM messages WHERE conversation_id = ? AND direction = 'in' ORDER BY seq LIMIT 3",
+                (conversation_id,),
+            ).fetchall()
+            helpers = self.db.execute(
+                "SELECT DISTINCT h.name FROM helpdesk_claims k JOIN helpers h ON h.id = k.helper_id "
+                "WHERE k.conversation_id = ?",
+                (conversation_id,),
+            ).fetchall()
+            earlier.append(
+                {
+                    "conversation_id": conversation_id,
+                    "created_at": iso(created_at),
+                    "asked": [mask(row[0][:200]) for row in asked],
+                    "helpers": [row[0] for row in helpers],
+                }
+            )
+        return earlier
+
+    async def citizen_typing(self, conversation: Conversation, on: bool) -> None:
+        owner = self._owners.get(conversation.id)
+        if owner is not None:
+            await self._push(owner, {"type": "typing", "conversation_id": conversation.id, "on": on})
+
+    # -- the citizen's live handoff status (the widget's queue card) -------------------------
+
+    def expected_wait(self, now: float | None = None) -> int | None:
+        """Seconds a citizen waited before a helper joined: the median of recent claims, or None."""
+        now = time.time() if now is None else now
+        waits = sorted(
+            row[0]
+            for row in self.db.execute(
+                "SELECT k.claimed_at - h.created_at FROM helpdesk_claims k JOIN handoffs h ON h.id = k.handoff_id "
+                "WHERE h.created_at >= ? ORDER BY k.claimed_at DESC LIMIT ?",
+                (now - EXPECTED_WAIT_WINDOW_S, EXPECTED_WAIT_SAMPLE),
+            )
+            if row[0] is not None and row[0] >= 0
+        )
+        if not waits:
+            return None
+        middle = len(waits) // 2
+        median = waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
+        return round(median)
+
+    def handoff_status(self, conversation: Conversation) -> dict[str, Any] | None:
+        """What the citizen's channel shows live: place in the queue and expected wait, or the helper."""
+        now = time.time()
+        status: dict[str, Any] = {"state": conversation.state.value, "hours": self.hours.label(), "hotline": HOTLINE}
+        if conversation.state == State.WAITING_HELPER:
+            row = self.db.execute("SELECT updated_at FROM conversations WHERE id = ?", (conversation.id,)).fetchone()
+            waited = now - row[0] if row else 0
+            expected = self.expected_wait(now)
+            status.update(
+                position=self._position(conversation.id),
+                waited_s=round(waited),
+                expected_wait_s=None if expected is None else max(60, round(expected - waited)),
+                off_hours=not self.bot_answers_while_waiting(conversation),
+            )
+        elif conversation.state == State.WITH_HELPER:
+            owner = self._owners.get(conversation.id)
+            row = self.db.execute("SELECT name FROM helpers WHERE id = ?", (owner,)).fetchone() if owner else None
+            status["helper"] = row[0] if row else None
+        return status
+
+    async def _statuses_changed(self, changed: Conversation) -> None:
+        """One conversation moved: it and everyone still waiting (their places moved) get a fresh status."""
+        fresh = await self.service.get_conversation(changed.id) or changed
+        targets = {fresh.id: fresh}
+        for (conversation_id,) in self.db.execute("SELECT id FROM conversations WHERE state = 'waiting_helper'"):
+            if conversation_id not in targets:
+                waiting = await self.service.get_conversation(conversation_id)
+                if waiting is not None:
+                    targets[conversation_id] = waiting
+        for conversation in targets.values():
+            status = self.handoff_status(conversation)
+            if status is not None:
+                await self.service.channels.status(conversation, status)
 
     # -- consoles ----------------------------------------------------------------------------
 
@@ -624,6 +765,14 @@ async def add_draft(request: web.Request) -> web.Response:
         helper, request.match_info["conversation_id"], body.get("question"), body.get("answer")
     )
     return ok({"draft_id": draft})
+
+
+@routes.post(API + "/conversations/{conversation_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    helper = _changing(request).helper
+    body = await json_body(request)
+    note = await request.app[HELPDESK].add_note(helper, request.match_info["conversation_id"], body.get("text"))
+    return ok({"note": note})
 
 
 @routes.get(f"{API}/kb")

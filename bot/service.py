@@ -89,6 +89,10 @@ class ServiceObserver(Protocol):
 LocalPayloadHandler = Callable[[Conversation, Message], Awaitable[list[OutgoingDraft]]]
 
 
+async def _nobody_watches_typing(conversation: Conversation, on: bool) -> None:
+    """Without a helpers' desk nobody watches the citizen type."""
+
+
 class ConversationService:
     def __init__(self, config: BotConfig, store: Store, rasa: RasaClient, channels: ChannelRegistry) -> None:
         self.config = config
@@ -109,6 +113,10 @@ class ConversationService:
         # desk decides (yes in service hours, no in the off-hours leave-a-message mode); without a
         # desk, messages while waiting are kept for helpers.
         self.bot_answers_while_waiting: Callable[[Conversation], bool] = lambda conversation: False
+        # The live handoff status a channel may show (queue position, expected wait); set by the desk.
+        self.handoff_status: Callable[[Conversation], dict[str, Any] | None] = lambda conversation: None
+        # The citizen is typing (the widget says so): the desk shows it to the helper who owns the chat.
+        self.citizen_typing: Callable[[Conversation, bool], Awaitable[None]] = _nobody_watches_typing
 
     # -- conversations -----------------------------------------------------------------------
 
@@ -420,7 +428,7 @@ class ConversationService:
                 "handoff.requested", extra=fields(conversation=conversation.id, reason=result.handoff.get("reason"))
             )
             back = Button(texts.BACK_TO_BOT_BUTTON, texts.BACK_TO_BOT_PAYLOAD)
-            drafts.append(OutgoingDraft(texts.HANDOFF_NOTICE, Kind.NOTICE, buttons=(back,)))
+            drafts.append(OutgoingDraft(texts.HANDOFF_NOTICE, Kind.NOTICE, buttons=(back,), extra={"queue": True}))
         for rating in result.ratings:
             await self._store_rating(conversation, message, rating)
         stored = await self.store.record_answer(conversation, drafts, answers=message.seq, events=events)

@@ -14,6 +14,10 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
   event.preventDefault();
   const error = document.getElementById("login-error");
   error.textContent = "";
+  if (!document.getElementById("name").value.trim() || !document.getElementById("password").value) {
+    error.textContent = "请填写用户名和密码。";
+    return;
+  }
   try {
     const response = await fetch("/api/helpdesk/login", {
       method: "POST",
@@ -29,7 +33,9 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
       return;
     }
     const body = await response.json().catch(() => ({}));
-    error.textContent = (body.error && body.error.message) || "登录失败，请稍后再试。";
+    // The server says "中文。 / English."; staff read the Chinese half.
+    const message = body.error && body.error.message ? body.error.message.split(" / ")[0] : "";
+    error.textContent = response.status === 429 ? "尝试次数太多，请稍后再试。" : message || "登录失败，请稍后再试。";
   } catch (err) {
     error.textContent = "无法连接服务，请稍后再试。";
   }

@@ -25,6 +25,12 @@ async def demo_portal(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "demo.html", headers={"Cache-Control": "no-cache"})
 
 
+@routes.get("/favicon.ico")
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The 济时办 speech bubble for the portal demo, the widget's pages and the staff consoles."""
+    return web.FileResponse(STATIC_DIR / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})
+
+
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     config = request.app[CONFIG]

@@ -46,6 +46,10 @@ class WidgetChannel:
     async def typing(self, conversation: Conversation, on: bool) -> None:
         await self.broadcast(conversation.id, {"type": "typing", "on": on})
 
+    async def status(self, conversation: Conversation, status: dict[str, Any]) -> None:
+        """The live handoff status (queue position, expected wait, helper): one card, updated in place."""
+        await self.broadcast(conversation.id, {"type": "status", "status": status})
+
     async def broadcast(
         self, conversation_id: str, frame: dict[str, Any], *, skip: web.WebSocketResponse | None = None
     ) -> None:

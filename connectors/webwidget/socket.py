@@ -4,12 +4,15 @@ Client -> server (JSON text frames)
   {"type": "hello", "conversation_id": str|null, "visitor_id": str|null, "after_seq": int}
   {"type": "message", "client_id": str, "text": str, "payload": str|null}
   {"type": "rate", "client_id": str, "seq": int, "value": "good"|"bad"}
+  {"type": "typing", "on": bool}      the citizen is typing (shown to the helper who owns the chat)
   {"type": "ping"}
 Server -> client
-  {"type": "welcome", "conversation_id", "visitor_id", "state", "history": [message], "notice"?: str}
+  {"type": "welcome", "conversation_id", "visitor_id", "state", "history": [message], "notice"?: str,
+   "status": handoff status|null, "intro": {"greeting", "hot_questions", "hours", "hotline"}}
   {"type": "ack", "client_id", "seq", "duplicate": bool, "message": message}
   {"type": "message", "message": message}      answers, notices, and the citizen's words from other tabs
   {"type": "typing", "on": bool}
+  {"type": "status", "status": {"state", "position"?, "expected_wait_s"?, "off_hours"?, "helper"?, "hours", "hotline"}}
   {"type": "error", "code", "message", "client_id"?, "retry_after"?}
   {"type": "pong"}
 Close codes: 1003 binary frame, 1008 too many bad frames, 1009 frame over 64 KiB, 1001 server shutdown.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -32,10 +36,12 @@ from bot.logs import fields
 from bot.ratelimit import TokenBucket
 from bot.service import ConversationService, InputError, Receipt
 from connectors.webwidget.channel import CHANNEL_NAME, WidgetChannel, dumps
+from connectors.webwidget.welcome import welcome_intro
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
+TYPING_INTERVAL_S = 1.0
 MAX_BAD_FRAMES = 30  # then the connection is closed (1008): it is not a widget talking
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _CONVERSATION_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -60,6 +66,7 @@ class WidgetSession:
         self.bucket = TokenBucket(config.ws_rate, config.ws_burst)
         self.conversation: Conversation | None = None
         self.bad_frames = 0
+        self.last_typing = 0.0
 
     async def run(self) -> None:
         try:
@@ -81,6 +88,9 @@ class WidgetSession:
                 self.channel.unsubscribe(self.conversation.id, self.ws)
 
     async def on_text(self, data: str) -> None:
+        if _is_typing(data):
+            await self.citizen_typing(data)
+            return
         if not self.bucket.allow():
             self.bad_frames += 1
             wait = self.bucket.retry_after()
@@ -106,6 +116,16 @@ class WidgetSession:
         else:
             self.bad_frames += 1
             await self.error("unknown_type", texts.UNKNOWN_TYPE.format(kind=str(kind)[:40]))
+
+    async def citizen_typing(self, data: str) -> None:
+        """Typing frames skip the message rate limit (they must never delay a message) but count at
+        most one a second; anything else about them is dropped quietly."""
+        now = time.monotonic()
+        if self.conversation is None or now - self.last_typing < TYPING_INTERVAL_S:
+            return
+        self.last_typing = now
+        on = json.loads(data).get("on") is True
+        await self.service.citizen_typing(self.conversation, on)
 
     async def hello(self, frame: dict[str, Any]) -> None:
         visitor = frame.get("visitor_id")
@@ -139,6 +159,8 @@ class WidgetSession:
             "state": conversation.state.value,
             "history": [message.to_json() for message in history],
             "max_chars": self.config.max_message_chars,
+            "status": self.service.handoff_status(conversation),
+            "intro": welcome_intro(self.config),
         }
         if notice:
             welcome["notice"] = notice
@@ -190,6 +212,17 @@ class WidgetSession:
 
     async def error(self, code: str, message: str, **extra: Any) -> None:
         await self.send({"type": "error", "code": code, "message": message, **{k: v for k, v in extra.items() if v}})
+
+
+def _is_typing(data: str) -> bool:
+    # A cheap look before parsing: typing frames are tiny and frequent.
+    if len(data) > 64 or '"typing"' not in data:
+        return False
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(frame, dict) and frame.get("type") == "typing"
 
 
 def _client_id_of(data: str) -> str | None:

@@ -13,6 +13,7 @@ import pytest
 from bot_helpers import RunningBot, StartBot, nobody_listening
 
 from bot import texts
+from bot.conversations import Button, Kind, OutgoingDraft
 from knowledge_base.loader import load_data_dir
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,12 @@ async def open_widget(page: Any, bot: RunningBot) -> None:
     await page.goto(bot.url + "/")
     await page.get_by_role("button", name="打开政务服务智能助手").click()
     await page.get_by_label("输入您的问题").wait_for()
+
+
+async def reopened_after_reload(page: Any) -> None:
+    """The panel was open before the reload: it opens again by itself (the launcher is hidden)."""
+    await page.get_by_label("输入您的问题").wait_for()
+    assert await page.get_by_role("button", name="打开政务服务智能助手").count() == 0
 
 
 async def ask(page: Any, text: str) -> None:
@@ -77,7 +84,7 @@ async def test_ask_click_rate_reload(start_bot: StartBot, browser, rasa_stack):
 
     # Reload: the conversation comes back from the server.
     await page.reload()
-    await page.get_by_role("button", name="打开政务服务智能助手").click()
+    await reopened_after_reload(page)
     await log.get_by_text(QUESTION).wait_for()
     await log.get_by_text(first_material, exact=False).first.wait_for()
     await log.get_by_text("已评价：好评").wait_for()
@@ -137,7 +144,7 @@ async def test_html_in_messages_is_shown_as_text_and_never_runs(start_bot: Start
     assert await page.evaluate("window.__pwned") is None
     # Also after a reload, when the text comes back from the server's history.
     await page.reload()
-    await page.get_by_role("button", name="打开政务服务智能助手").click()
+    await reopened_after_reload(page)
     await log.get_by_text(texts.APOLOGY).wait_for()
     assert XSS in await log.locator(".msg.mine .bubble").first.inner_text()
     assert await page.evaluate("window.__pwned") is None and dialogs == []
@@ -165,7 +172,7 @@ async def test_keyboard_and_screen_reader_basics_and_elder_mode(start_bot: Start
     size_after = await page.evaluate(f"getComputedStyle({SHADOW}.querySelector('.jsb')).fontSize")
     assert float(size_after.rstrip("px")) >= float(size_before.rstrip("px")) * 1.3
     await page.reload()  # the choice is remembered
-    await page.get_by_role("button", name="打开政务服务智能助手").click()
+    await reopened_after_reload(page)
     assert await page.get_by_role("button", name="长辈模式").get_attribute("aria-pressed") == "true"
 
     await page.keyboard.press("Escape")
@@ -207,4 +214,50 @@ async def test_reconnects_and_resends_what_was_not_acknowledged(start_bot: Start
     rows = await restarted.store.rows("SELECT text FROM messages WHERE direction = 'in' ORDER BY seq")
     assert [r["text"] for r in rows] == ["第一条", "断线时发的这条"]  # resent once, after the reconnect
     assert await page.get_by_text("发送中…").count() == 0
+    await page.close()
+
+
+async def test_walkthrough_step_buttons_stay_live_after_a_typed_question(start_bot: StartBot, browser):
+    """A typed question in a walkthrough is answered and the step stays: its buttons still work,
+    while the buttons of older, finished answers do not."""
+    bot = await start_bot(rasa_url=nobody_listening())
+    page = await browser.new_page()
+    await open_widget(page, bot)
+    log = page.get_by_role("log", name="对话记录")
+    [row] = await bot.store.rows("SELECT id FROM conversations")
+    conversation = await bot.store.get_conversation(row["id"])
+    step_buttons = tuple(Button(title, f"/{title}") for title in ("上一步", "下一步", "卡住了", "不办了"))
+    walkthrough = {"entry_id": GUIDE_ID, "step": 2, "total": 4}
+    await bot.service.say(conversation, [OutgoingDraft("第 0 个回答", Kind.TEXT, buttons=(Button("旧选项", "/old"),))])
+    await bot.service.say(
+        conversation,
+        [
+            OutgoingDraft(
+                "第 2/4 步：填写经营者信息", Kind.TEXT, buttons=step_buttons, extra={"walkthrough": walkthrough}
+            )
+        ],
+    )
+    # The citizen types a question; its answer (with buttons of its own) comes after the step.
+    await ask(page, "那要多少钱？")
+    await bot.service.say(conversation, [OutgoingDraft("不收费。", Kind.TEXT, buttons=(Button("办理地点", "/where"),))])
+    await log.get_by_text("不收费。").wait_for()
+    assert await log.get_by_role("button", name="下一步").is_enabled()
+    assert await log.get_by_role("button", name="上一步").is_enabled()
+    assert await log.get_by_role("button", name="办理地点").is_enabled()
+    assert await log.get_by_role("button", name="旧选项").is_disabled()
+    # The next step replaces the old one: only the newest step's buttons are live.
+    await bot.service.say(
+        conversation,
+        [
+            OutgoingDraft(
+                "第 3/4 步：上传材料",
+                Kind.TEXT,
+                buttons=step_buttons,
+                extra={"walkthrough": {**walkthrough, "step": 3}},
+            )
+        ],
+    )
+    await log.get_by_text("第 3/4 步：上传材料").wait_for()
+    assert await log.get_by_role("button", name="下一步").first.is_disabled()
+    assert await log.get_by_role("button", name="下一步").last.is_enabled()
     await page.close()

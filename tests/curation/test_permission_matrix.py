@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("POST", "/api/helpdesk/conversations/{conversation_id}/claim"): HELPDESK,
     ("POST", "/api/helpdesk/conversations/{conversation_id}/messages"): HELPDESK,
     ("POST", "/api/helpdesk/conversations/{conversation_id}/drafts"): HELPDESK,
+    ("POST", "/api/helpdesk/conversations/{conversation_id}/notes"): HELPDESK,
     ("POST", "/api/helpdesk/conversations/{conversation_id}/end"): HELPDESK,
     ("POST", "/api/helpdesk/conversations/{conversation_id}/transfer"): HELPDESK,
     ("GET", "/api/helpdesk/kb"): HELPDESK,

@@ -18,6 +18,7 @@
   const TITLE = script.dataset.title || "济时办 · 政务服务智能助手";
   const STORE_KEY = `jsb-widget:${server.host}`;
   const RATE_PROMPT = "这个回答有帮助吗？";
+  const BACK_TO_BOT = { title: "继续问智能助手", payload: "/jsb_back_to_bot" }; // bot/texts.py
   const LINK = /https?:\/\/[^\s<>"'，。；！？、）)\]]+/g;
 
   // ---- persistent state (localStorage may be blocked: then we live in memory) -------------
@@ -31,7 +32,10 @@
     failedItems: [], // refused by the server, shown with the reason
     maxChars: 4000,
     open: false,
-    unread: 0,
+    wasOpen: Boolean(saved.open), // the panel was open before the reload: open it again
+    readSeq: Number(saved.readSeq) || 0, // the newest answer the citizen has seen (for the badge)
+    status: null, // the live handoff status: queue position and expected wait, or the helper
+    intro: null, // greeting, 猜你想问, service hours, hotline (from the welcome frame)
   };
 
   function load() {
@@ -50,6 +54,8 @@
           visitorId: state.visitorId,
           elder: state.elder,
           outbox: state.outbox,
+          open: state.open,
+          readSeq: state.readSeq,
         }),
       );
     } catch (_) {
@@ -117,7 +123,7 @@
   });
   const closeButton = el("button", { class: "tool close", type: "button", "aria-label": "关闭对话窗口", text: "×" });
   const status = el("div", { class: "status", role: "status", "aria-live": "polite" });
-  const log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "对话记录", tabindex: "0" });
+  const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "对话记录", tabindex: "0" });
   const typing = el(
     "div",
     { class: "typing", hidden: true, "aria-live": "polite" },
@@ -175,15 +181,23 @@
     return fragment;
   }
 
+  function speaker(message) {
+    if (message.direction === "in") return "我说：";
+    if (message.helper) return `人工帮办${message.helper}说：`;
+    return message.kind === "notice" ? "系统提示：" : "助手说：";
+  }
+
   function renderMessage(message) {
     const mine = message.direction === "in";
-    const item = el("li", {
-      class: `msg ${mine ? "mine" : "bot"} ${message.kind === "notice" ? "notice" : ""}`,
+    const helper = !mine && message.helper;
+    const item = el("div", {
+      class: `msg ${mine ? "mine" : "bot"}${message.kind === "notice" ? " notice" : ""}${helper ? " helper" : ""}`,
       "data-seq": message.seq ?? "",
       "data-client-id": message.client_id || "",
     });
+    if (helper) item.append(el("span", { class: "who", "aria-hidden": "true", text: `人工帮办 · ${message.helper}` }));
     const bubble = el("div", { class: "bubble" });
-    bubble.append(el("span", { class: "sr-only", text: mine ? "我说：" : "助手说：" }));
+    bubble.append(el("span", { class: "sr-only", text: speaker(message) }));
     bubble.append(textWithLinks(message.text));
     item.append(bubble);
     if (message.failed) item.append(el("p", { class: "failed", role: "alert", text: message.failed }));
@@ -237,37 +251,105 @@
     return box;
   }
 
+  function renderWelcome(intro) {
+    // Shown on open, before and above the conversation; not stored as a message.
+    const item = el("div", { class: "welcome" });
+    item.append(el("p", { class: "greeting", text: intro.greeting }));
+    if (intro.hot_questions && intro.hot_questions.length) {
+      item.append(el("h3", { id: "jsb-hot", class: "hot-title", text: "猜你想问" }));
+      const list = el("ul", { class: "hot", "aria-labelledby": "jsb-hot" });
+      for (const question of intro.hot_questions) {
+        list.append(el("li", {}, el("button", { type: "button", class: "hot-question", text: question, onclick: () => sendMessage(question) })));
+      }
+      item.append(list);
+    }
+    item.append(el("p", { class: "hours", text: `人工帮办服务时间：${intro.hours}` }));
+    item.append(el("p", { class: "hotline" }, "也可拨打政务服务便民热线 ", el("a", { href: `tel:${intro.hotline}`, text: intro.hotline })));
+    return item;
+  }
+
+  function minutesText(seconds) {
+    return `${Math.max(1, Math.round(seconds / 60))} 分钟`;
+  }
+
+  function renderHandoffCard(status) {
+    // ONE live card for the whole handoff (replacing the separate queue notices), updated in place.
+    const card = el("div", { class: "queue-card", "data-state": status.state });
+    if (status.state === "waiting_helper") {
+      card.append(el("p", { class: "card-title", text: status.off_hours ? "已为您登记留言" : "正在为您转接人工帮办" }));
+      if (status.off_hours) {
+        card.append(el("p", { text: `现在是非工作时间（人工帮办服务时间：${status.hours}）。请直接留言，帮办人员上班后会在这里回复您。` }));
+      } else {
+        const wait = status.expected_wait_s ? `，预计等待约 ${minutesText(status.expected_wait_s)}` : "";
+        card.append(el("p", { class: "position", text: `您现在排在第 ${status.position} 位${wait}。` }));
+        card.append(el("p", { text: "排队期间可以继续向智能助手提问，排队位置不变。" }));
+      }
+    } else {
+      card.append(el("p", { class: "card-title", text: `人工帮办${status.helper ? ` ${status.helper} ` : ""}正在为您服务` }));
+    }
+    card.append(el("p", { class: "hotline" }, "着急的话可拨打政务服务便民热线 ", el("a", { href: `tel:${status.hotline}`, text: status.hotline })));
+    const leave = status.state === "waiting_helper" ? "继续问智能助手（取消排队）" : "结束人工，继续问智能助手";
+    card.append(el("button", { type: "button", class: "quick-reply card-action", text: leave, onclick: () => sendMessage(BACK_TO_BOT.title, BACK_TO_BOT.payload) }));
+    return card;
+  }
+
+  function handoffActive() {
+    return Boolean(state.status && (state.status.state === "waiting_helper" || state.status.state === "with_helper"));
+  }
+
   function redraw() {
-    const ordered = [...state.messages.values()].sort((a, b) => a.seq - b.seq);
+    // Queue notices are folded into the live card; they stay in the stored history for other channels.
+    const ordered = [...state.messages.values()].filter((m) => !m.queue).sort((a, b) => a.seq - b.seq);
     const pending = state.outbox.filter((item) => item.type === "message").concat(state.failedItems);
     const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
     const items = ordered.map(renderMessage);
+    if (state.intro) items.unshift(renderWelcome(state.intro));
     for (const item of pending) {
       items.push(renderMessage({ direction: "in", kind: "text", text: item.text, client_id: item.client_id, pending: !item.failed, failed: item.failed }));
     }
+    if (handoffActive()) items.push(renderHandoffCard(state.status));
     // Only the newest answer's quick replies stay live: older choices would jump back in the dialogue.
+    // Two kinds stay live while they still apply: "继续问智能助手" while there is a handoff to leave,
+    // and the current walkthrough step's buttons after a typed question was answered in between
+    // (the step stays where it was; the next step comes only from its own message).
     const lastBot = ordered.filter((m) => m.direction === "out").pop();
+    const lastStep = ordered.filter((m) => m.direction === "out" && m.walkthrough).pop();
     log.replaceChildren(...items);
     for (const node of log.querySelectorAll(".msg.bot")) {
-      if (lastBot && node.dataset.seq !== String(lastBot.seq)) {
-        for (const button of node.querySelectorAll(".quick-reply")) button.disabled = true;
+      if (!lastBot || node.dataset.seq === String(lastBot.seq)) continue;
+      if (lastStep && node.dataset.seq === String(lastStep.seq)) continue;
+      for (const button of node.querySelectorAll(".quick-reply")) {
+        button.disabled = !(handoffActive() && button.textContent === BACK_TO_BOT.title);
       }
     }
+    updateBadge();
     if (nearBottom || !state.open) log.scrollTop = log.scrollHeight;
   }
 
+  function newestAnswerSeq() {
+    let newest = 0;
+    for (const message of state.messages.values()) if (message.direction === "out" && message.seq > newest) newest = message.seq;
+    return newest;
+  }
+
+  function updateBadge() {
+    // Unread = answers newer than the last one the citizen saw with the panel open (kept over reloads).
+    if (state.open) {
+      const newest = newestAnswerSeq();
+      if (newest > state.readSeq) {
+        state.readSeq = newest;
+        persist();
+      }
+    }
+    let unread = 0;
+    if (!state.open) for (const message of state.messages.values()) if (message.direction === "out" && message.seq > state.readSeq) unread += 1;
+    badge.textContent = String(unread);
+    badge.hidden = unread === 0;
+    launcher.setAttribute("aria-label", unread ? `打开政务服务智能助手（${unread} 条新消息）` : "打开政务服务智能助手");
+  }
+
   function addMessages(messages) {
-    let fresh = 0;
-    for (const message of messages) {
-      if (!state.messages.has(message.seq)) fresh += message.direction === "out" ? 1 : 0;
-      state.messages.set(message.seq, message);
-    }
-    if (fresh && !state.open) {
-      state.unread += fresh;
-      badge.textContent = String(state.unread);
-      badge.hidden = false;
-      launcher.setAttribute("aria-label", `打开政务服务智能助手（${state.unread} 条新消息）`);
-    }
+    for (const message of messages) state.messages.set(message.seq, message);
     redraw();
   }
 
@@ -342,6 +424,8 @@
         welcomed = true;
         sentOnThisSocket = new Set(); // unacknowledged messages are sent again (the server drops duplicates)
         setStatus(frame.notice || "");
+        state.status = frame.status || null;
+        state.intro = frame.intro || state.intro;
         addMessages(frame.history || []);
         flush();
         break;
@@ -356,6 +440,10 @@
         break;
       case "typing":
         typing.hidden = !frame.on;
+        break;
+      case "status":
+        state.status = frame.status;
+        redraw();
         break;
       case "error":
         onError(frame);
@@ -436,9 +524,8 @@
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     launcher.hidden = true;
-    state.unread = 0;
-    badge.hidden = true;
-    launcher.setAttribute("aria-label", "打开政务服务智能助手");
+    persist();
+    updateBadge();
     connect();
     log.scrollTop = log.scrollHeight;
     input.focus();
@@ -449,6 +536,8 @@
     panel.hidden = true;
     launcher.hidden = false;
     launcher.setAttribute("aria-expanded", "false");
+    persist();
+    updateBadge();
     launcher.focus();
   }
 
@@ -473,9 +562,16 @@
     event.preventDefault();
     submit();
   });
+  let typingSentAt = 0;
   input.addEventListener("input", () => {
     const left = state.maxChars - input.value.length;
     counter.textContent = left < 200 ? `还可输入 ${left} 字` : "";
+    // With a helper: let them see the citizen typing (at most every 1.5 s; the server drops extras).
+    const now = Date.now();
+    if (state.status && state.status.state === "with_helper" && welcomed && now - typingSentAt > 1500 && input.value) {
+      typingSentAt = now;
+      socket.send(JSON.stringify({ type: "typing", on: true }));
+    }
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -507,7 +603,7 @@
     setStatus("");
     // A returning citizen: reconnect at once so late answers (e.g. after an outage) arrive.
     if (state.conversationId || state.outbox.length) connect();
-    if (script.dataset.open === "true") openPanel();
+    if (script.dataset.open === "true" || state.wasOpen) openPanel();
   }
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);
