@@ -67,7 +67,7 @@ class Stack:
             except psutil.Error:
                 continue
             if "python" not in command.split(" ", 1)[0]:
-                continue  # the /bin/sh -c wrapper honcho starts each entry with
+                continue  # a shell wrapper, if any (the supervisor execs the command itself)
             for role, marker in ROLES.items():
                 if marker in command:
                     found.setdefault(role, []).append(child.pid)
