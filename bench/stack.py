@@ -1,5 +1,5 @@
 """The real assistant for benchmarks: `scripts/run.sh` (exactly what `make run` starts: the action
-server, Rasa and the bot service under honcho) on free ports, with its own scratch data folder.
+server, Rasa and the bot service under scripts/supervise.py) on free ports, with its own scratch data folder.
 
     with running_stack(Path("/tmp/bench-run")) as stack:
         ... POST stack.bot_url + "/api/v1/messages" ...
@@ -31,7 +31,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 # Which process is which, by a piece of its command line (see Procfile).
-ROLES = {"actions": "rasa_sdk", "rasa": "rasa_server.py run", "bot": "-m bot"}
+ROLES = {"actions": "action_server.py", "rasa": "rasa_server.py run", "bot": "-m bot"}
 
 
 def free_port() -> int:
@@ -67,7 +67,7 @@ class Stack:
             except psutil.Error:
                 continue
             if "python" not in command.split(" ", 1)[0]:
-                continue  # the /bin/sh -c wrapper honcho starts each entry with
+                continue  # a shell wrapper, if any (the supervisor execs the command itself)
             for role, marker in ROLES.items():
                 if marker in command:
                     found.setdefault(role, []).append(child.pid)
@@ -90,7 +90,7 @@ class Stack:
 
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)  # honcho stops every process it started
+            os.killpg(self.process.pid, signal.SIGINT)  # the supervisor stops every process it started
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -118,7 +118,7 @@ def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
             env={**os.environ, **settings},
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop() signals honcho and its children
+            start_new_session=True,  # its own process group: stop() signals the supervisor and its children
         )
     stack = Stack(
         bot_url=f"http://127.0.0.1:{ports['BOT_PORT']}",

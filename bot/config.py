@@ -27,6 +27,8 @@
 | BOT_ALLOWED_ORIGINS      | *                              | web pages allowed to open the widget websocket      |
 | BOT_API_KEYS             | (none)                         | comma-separated keys for the REST API; none = open  |
 | BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
+| BOT_RETENTION_DAYS       | 180                            | citizens' messages are purged this long after their |
+|                          |                                | conversation's last message (python -m bot.retention) |
 | BOT_LOG_LEVEL / _FORMAT  | INFO / json                    | logging level; json lines or text                   |
 | BOT_SHUTDOWN_GRACE       | 5                              | seconds running answers get to finish on shutdown   |
 | HELPDESK_SESSION_HOURS   | 12                             | helper console sessions expire after this long      |
@@ -103,6 +105,7 @@ class BotConfig:
     allowed_origins: tuple[str, ...] = ("*",)
     api_keys: tuple[str, ...] = ()
     history_limit: int = 200
+    retention_days: float = 180.0
     log_level: str = "INFO"
     log_format: str = "json"
     shutdown_grace: float = 5.0
@@ -236,6 +239,7 @@ _ENV_NAMES = {
     "allowed_origins": "BOT_ALLOWED_ORIGINS",
     "api_keys": "BOT_API_KEYS",
     "history_limit": "BOT_HISTORY_LIMIT",
+    "retention_days": "BOT_RETENTION_DAYS",
     "log_level": "BOT_LOG_LEVEL",
     "log_format": "BOT_LOG_FORMAT",
     "shutdown_grace": "BOT_SHUTDOWN_GRACE",

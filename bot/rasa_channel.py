@@ -29,12 +29,17 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 
+def configured_secret(name: str) -> str | None:
+    """$NAME, else the content of the file named by $NAME_FILE (for systemd: docs/security.md)."""
+    secret = os.environ.get(name, "").strip()
+    if not secret and os.environ.get(f"{name}_FILE"):
+        secret = Path(os.environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+    return secret or None
+
+
 def configured_token() -> str | None:
-    """RASA_TOKEN, else the first line of the file named by RASA_TOKEN_FILE."""
-    token = os.environ.get("RASA_TOKEN", "").strip()
-    if not token and os.environ.get("RASA_TOKEN_FILE"):
-        token = Path(os.environ["RASA_TOKEN_FILE"]).read_text(encoding="utf-8").strip()
-    return token or None
+    """RASA_TOKEN, else the content of the file named by RASA_TOKEN_FILE."""
+    return configured_secret("RASA_TOKEN")
 
 
 def _given_token(request: Request) -> str:

@@ -104,6 +104,7 @@ class ConversationService:
         self._delayed: set[str] = set()  # the citizen has been told answers are late
         self._outcomes: dict[int, asyncio.Future[Outcome]] = {}
         self._rasa_was_ready = True
+        self._started_at = time.time()
         self._background: set[asyncio.Future[Any]] = set()
         self._arrivals: dict[int, float] = {}  # seq -> when it arrived, for the service_ms log field
         self.observers: list[ServiceObserver] = []
@@ -356,7 +357,10 @@ class ConversationService:
             return False
         started = time.perf_counter()
         # The message's id lets Rasa recognise a retry of a turn it already recorded (bot/rasa_channel.py).
-        metadata = {"channel": conversation.channel, "message_id": f"jsb-{message.seq}", "retry": message.attempts > 0}
+        # A retry: an earlier call failed, or the message is older than this process (the service was
+        # killed while Rasa may have been answering it).
+        retry = message.attempts > 0 or message.created_at < self._started_at
+        metadata = {"channel": conversation.channel, "message_id": f"jsb-{message.seq}", "retry": retry}
         call = asyncio.ensure_future(self.rasa.send(conversation.id, message.rasa_text, metadata))
         # "正在输入…" only when the answer is not there at once: no flicker, no extra frames.
         typing_shown = False

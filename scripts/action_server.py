@@ -49,7 +49,9 @@ def main() -> None:
     args = create_argument_parser().parse_args()
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
-    secret = os.environ.get("ACTION_SECRET") or None
+    from bot.rasa_channel import configured_secret
+
+    secret = configured_secret("ACTION_SECRET")  # or ACTION_SECRET_FILE
     if secret is None:
         logging.getLogger(__name__).warning("ACTION_SECRET is not set: the action server accepts any caller")
     app = create_app(args.actions, secret)

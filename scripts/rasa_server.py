@@ -83,7 +83,10 @@ def main() -> None:
 
     install_replay()  # a message the bot service retries is answered from the tracker, not twice
     sys.argv = token_from_environment(sys.argv)
-    os.environ.setdefault("ACTION_SECRET", "")  # endpoints.yml names it; unset, Rasa would refuse to start
+    from bot.rasa_channel import configured_secret
+
+    # endpoints.yml names ACTION_SECRET (or ACTION_SECRET_FILE is given); unset, Rasa would refuse to start.
+    os.environ["ACTION_SECRET"] = configured_secret("ACTION_SECRET") or ""
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the whole assistant with embedded defaults: load the knowledge base, train if anything
-# changed, then run the action server, Rasa and the bot service under honcho (Ctrl-C stops all).
+# changed, then run the action server, Rasa and the bot service under scripts/supervise.py: a
+# process that crashes is restarted with backoff while the others keep serving (Ctrl-C stops all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -19,9 +20,17 @@ export SANIC_WORKERS=${SANIC_WORKERS:-2} RASA_TELEMETRY_ENABLED=false PYTHONUNBU
 # One OpenMP thread in every server (scripts/rasa_server.py says why); batch commands such as
 # `knowledge_base load` choose their own (KB_ENCODE_THREADS).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-# Rasa's HTTP API (tracker, model swap) listens on loopback only and needs this token; the bot
-# service sends it.  A new random one each start unless set.
-export RASA_TOKEN=${RASA_TOKEN:-$($PY -c 'import secrets; print(secrets.token_hex(24))')}
+# Rasa's HTTP API (tracker, model swap) and its REST channel listen on loopback only and need this
+# token; the bot service sends it.  A new random one each start unless set (or RASA_TOKEN_FILE).
+# It reaches Rasa through the environment, never the command line (`ps` shows that to everyone).
+if [ -z "${RASA_TOKEN:-}" ]; then
+    if [ -n "${RASA_TOKEN_FILE:-}" ]; then RASA_TOKEN=$(<"$RASA_TOKEN_FILE"); else
+        RASA_TOKEN=$($PY -c 'import secrets; print(secrets.token_hex(24))'); fi
+    export RASA_TOKEN
+fi
+# The action server (loopback, ACTION_HOST) answers only Rasa, which sends this secret in a header
+# (endpoints.yml).
+export ACTION_SECRET=${ACTION_SECRET:-$($PY -c 'import secrets; print(secrets.token_hex(24))')}
 # Publishing a new service name in the KB console retrains and swaps the model (bot/retrain.py);
 # the new model is also copied to RASA_MODELS_DIR so a restart keeps it.
 export BOT_RETRAIN=${BOT_RETRAIN:-on} BOT_RETRAIN_MODELS_DIR=${BOT_RETRAIN_MODELS_DIR:-$RASA_MODELS_DIR}
@@ -32,4 +41,4 @@ $PY -m knowledge_base load
 echo "== model"
 scripts/train.sh
 echo "== starting: action server :$ACTION_PORT, Rasa :$RASA_PORT, bot service :$BOT_PORT"
-exec .venv/bin/honcho start -f Procfile
+exec $PY scripts/supervise.py -f Procfile

@@ -1,5 +1,5 @@
-"""Wait until every service answers, say where to chat, then stay up (honcho stops all processes
-when one of them exits)."""
+"""Wait until every service answers and say where to chat (the `ready` line of the Procfile; it exits
+0 when done, which scripts/supervise.py takes as finished, not as a crash)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,6 @@ def main() -> None:
         print(f"still not answering after {args.timeout:.0f} s: {', '.join(waiting)}; see the log above", flush=True)
     elif args.chat:
         print(f"\n  济时办 is running. Chat at {args.chat}  (Ctrl-C stops everything)\n", flush=True)
-    while True:
-        time.sleep(3600)
 
 
 if __name__ == "__main__":
