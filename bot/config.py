@@ -24,8 +24,10 @@
 |                          |                                | backend calls for all its users from one address)   |
 | BOT_API_USER_RATE, _BURST| 2.0, 10                        | REST messages per second per citizen (user_id or    |
 |                          |                                | conversation), burst; the widget: BOT_WS_RATE       |
-| BOT_ALLOWED_ORIGINS      | *                              | web pages allowed to open the widget websocket      |
-| BOT_API_KEYS             | (none)                         | comma-separated keys for the REST API; none = open  |
+| BOT_ALLOWED_ORIGINS      | (the serving origin)           | comma-separated origins (https://portal.example)    |
+|                          |                                | whose pages may open the widget websocket; * = any  |
+| BOT_REST_DEV_OPEN        | off                            | on: REST calls without a key are let in (local      |
+|                          |                                | development only; keys: python -m bot.apikeys)      |
 | BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
 | BOT_LOG_LEVEL / _FORMAT  | INFO / json                    | logging level; json lines or text                   |
 | BOT_SHUTDOWN_GRACE       | 5                              | seconds running answers get to finish on shutdown   |
@@ -100,8 +102,8 @@ class BotConfig:
     api_key_burst: int = 400
     api_user_rate: float = 2.0
     api_user_burst: int = 10
-    allowed_origins: tuple[str, ...] = ("*",)
-    api_keys: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()  # empty: only the origin the service is served from
+    rest_dev_open: bool = False
     history_limit: int = 200
     log_level: str = "INFO"
     log_format: str = "json"
@@ -191,6 +193,11 @@ class BotConfig:
     ) -> BotConfig:
         """Defaults, then the YAML file (argument or BOT_CONFIG), then the environment, then overrides."""
         env = os.environ if env is None else env
+        if env.get("BOT_API_KEYS"):
+            raise ConfigError(
+                "BOT_API_KEYS is no longer read: REST keys are stored hashed in the bot database. "
+                "Create one per calling app with  python -m bot.apikeys create APP  and unset BOT_API_KEYS"
+            )
         values: dict[str, Any] = {}
         yaml_path = yaml_path or env.get("BOT_CONFIG")
         if yaml_path:
@@ -234,7 +241,7 @@ _ENV_NAMES = {
     "api_user_rate": "BOT_API_USER_RATE",
     "api_user_burst": "BOT_API_USER_BURST",
     "allowed_origins": "BOT_ALLOWED_ORIGINS",
-    "api_keys": "BOT_API_KEYS",
+    "rest_dev_open": "BOT_REST_DEV_OPEN",
     "history_limit": "BOT_HISTORY_LIMIT",
     "log_level": "BOT_LOG_LEVEL",
     "log_format": "BOT_LOG_FORMAT",
@@ -270,6 +277,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off")
+
+
 def _convert(type_name: Any, name: str, value: Any) -> Any:
     """Turn strings from the environment (or YAML scalars) into the field's type."""
     kind = str(type_name)
@@ -280,6 +298,8 @@ def _convert(type_name: Any, name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return tuple(part.strip() for part in value.split(",") if part.strip())
             return tuple(str(part) for part in value)
+        if kind.startswith("bool"):
+            return _flag(name, value)
         if "Path" in kind:
             return Path(value).expanduser()
         if kind.startswith("int"):
