@@ -33,11 +33,12 @@ ADMIN = frozenset({"admin"})
 class RefusedError(Exception):
     """A staff action that is not allowed now; nothing was changed."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
 LOGIN_REQUIRED = RefusedError(401, "login_required", "请先登录。 / Please log in.")
@@ -89,7 +90,7 @@ async def refused_middleware(request: web.Request, handler: Any) -> web.StreamRe
     try:
         return await handler(request)
     except RefusedError as refused:
-        return json_error(refused.status, refused.code, refused.message)
+        return json_error(refused.status, refused.code, refused.message, headers=refused.headers)
 
 
 def setup(app: web.Application) -> None:

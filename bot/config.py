@@ -33,6 +33,10 @@
 | BOT_SHUTDOWN_GRACE       | 5                              | seconds running answers get to finish on shutdown   |
 | HELPDESK_SESSION_HOURS   | 12                             | helper console sessions expire after this long      |
 | HELPDESK_COOKIE_SECURE   | auto                           | Secure cookie: auto (when served over https), on, off |
+| HELPDESK_LOGIN_TRIES     | 5                              | failed logins of one account before it is locked    |
+| HELPDESK_LOGIN_ADDRESS_TRIES | 20                         | failed logins from one address before it is locked  |
+| HELPDESK_LOGIN_LOCKOUT   | 30                             | first lockout in seconds; doubles per further       |
+|                          |                                | failure, at most an hour (bot/login_guard.py)       |
 | HELPDESK_MAX_CHATS       | 5                              | conversations one helper may hold at once           |
 | HELPDESK_MAX_CHARS       | 2000                           | longest helper message                              |
 | HELPDESK_HOURS           | 1-5 09:00-17:00                | when helpers work (bot/service_hours.py), or always |
@@ -110,6 +114,9 @@ class BotConfig:
     shutdown_grace: float = 5.0
     helpdesk_session_hours: float = 12.0
     helpdesk_cookie_secure: str = "auto"
+    helpdesk_login_tries: int = 5
+    helpdesk_login_address_tries: int = 20
+    helpdesk_login_lockout: float = 30.0
     helpdesk_max_chats: int = 5
     helpdesk_max_chars: int = 2000
     helpdesk_hours: str = "1-5 09:00-17:00"
@@ -166,6 +173,8 @@ class BotConfig:
             raise ConfigError(f"BOT_LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.helpdesk_cookie_secure not in ("auto", "on", "off"):
             raise ConfigError(f"HELPDESK_COOKIE_SECURE must be auto, on or off, got {self.helpdesk_cookie_secure!r}")
+        if min(self.helpdesk_login_tries, self.helpdesk_login_address_tries) < 1 or self.helpdesk_login_lockout <= 0:
+            raise ConfigError("HELPDESK_LOGIN_TRIES, _ADDRESS_TRIES and HELPDESK_LOGIN_LOCKOUT must be positive")
         if self.helpdesk_session_hours <= 0 or self.helpdesk_max_chats < 1 or self.helpdesk_max_chars < 1:
             raise ConfigError("HELPDESK_SESSION_HOURS, HELPDESK_MAX_CHATS and HELPDESK_MAX_CHARS must be positive")
         try:
@@ -248,6 +257,9 @@ _ENV_NAMES = {
     "shutdown_grace": "BOT_SHUTDOWN_GRACE",
     "helpdesk_session_hours": "HELPDESK_SESSION_HOURS",
     "helpdesk_cookie_secure": "HELPDESK_COOKIE_SECURE",
+    "helpdesk_login_tries": "HELPDESK_LOGIN_TRIES",
+    "helpdesk_login_address_tries": "HELPDESK_LOGIN_ADDRESS_TRIES",
+    "helpdesk_login_lockout": "HELPDESK_LOGIN_LOCKOUT",
     "helpdesk_max_chats": "HELPDESK_MAX_CHATS",
     "helpdesk_max_chars": "HELPDESK_MAX_CHARS",
     "helpdesk_hours": "HELPDESK_HOURS",

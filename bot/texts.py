@@ -27,6 +27,8 @@ UNKNOWN_TYPE = "无法识别的消息类型：{kind} / Unknown frame type: {kind
 HELLO_FIRST = "请先建立会话（hello）。 / Send a hello frame first."
 UNKNOWN_CONVERSATION = "没有找到之前的会话，已为您开始新的会话。 / Unknown conversation id; a new one was started."
 CLOSED_CONVERSATION = "之前的会话已结束，已为您开始新的会话。 / That conversation is closed; a new one was started."
+LOGIN_LOCKED = "登录失败次数太多，请 {seconds} 秒后再试。 / Too many failed logins; try again in {seconds} s."
+LOGIN_BUSY = "登录的人太多，请 {seconds} 秒后再试。 / Too many logins at once; try again in {seconds} s."
 NOTHING_TO_RATE = "这条消息不能评价。 / That message cannot be rated."
 
 TELEGRAM_NOT_TEXT = "目前只能看懂文字消息。请用文字描述您要办的事，例如“办营业执照要带什么材料”。"
