@@ -8,8 +8,10 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
 from bot import apikeys
+from bot.inputs import BAD_ENCODING, CLOSE_AFTER, BadInputError
 from bot.keys import STORE
 from bot.logs import fields
 from bot.ratelimit import KeyedLimiter, TokenBucket
@@ -48,6 +50,13 @@ def _dumps(value: object) -> str:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _handled(request, handler)
+    if request.get(CLOSE_AFTER) and not response.prepared:
+        response.force_close()  # "Connection: close": the body could not be read to its end
+    return response
+
+
+async def _handled(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -57,6 +66,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not request.path.startswith(API_PREFIX) and exc.status == 404:
             raise
         return json_error(exc.status, code, message, headers=_kept_headers(exc))
+    except BadInputError as err:
+        return json_error(400, err.code, err.message)
+    except RequestPayloadError:  # a body that cannot be decoded (e.g. gzip that is not gzip)
+        request[CLOSE_AFTER] = True
+        return json_error(400, BAD_ENCODING.code, BAD_ENCODING.message)
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bot import texts
+from bot import inputs, texts
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.conversations import (
@@ -42,6 +42,7 @@ from bot.tracker_outbox import TrackerOutbox
 log = logging.getLogger(__name__)
 
 TYPING_AFTER_S = 0.3  # show the typing indicator only for answers slower than this
+MAX_SEQ = 2**63 - 1  # the largest message number SQLite can hold
 EMPTY_REPLY_ATTEMPTS = 3  # empty replies while Rasa and the action server are healthy: then give up
 
 
@@ -134,6 +135,7 @@ class ConversationService:
         return await self.store.get_message(seq)
 
     async def history(self, conversation: Conversation, after_seq: int = 0, limit: int | None = None) -> list[Message]:
+        after_seq = min(max(after_seq, 0), MAX_SEQ)  # SQLite integers end at 2^63 - 1
         return await self.store.history(conversation.id, after_seq, limit or self.config.history_limit)
 
     def bot_answers(self, conversation: Conversation) -> bool:
@@ -146,7 +148,13 @@ class ConversationService:
     # -- incoming ----------------------------------------------------------------------------
 
     def check_text(self, text: Any) -> str:
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise InputError("empty", texts.EMPTY)
+        try:
+            inputs.check_text(text)  # lone surrogates and NUL cannot be stored or sent on
+        except inputs.BadInputError as err:
+            raise InputError(err.code, err.message) from None
+        if not inputs.visible_text(text):  # blank, or only control / zero-width characters
             raise InputError("empty", texts.EMPTY)
         if len(text) > self.config.max_message_chars:
             raise InputError("too_long", texts.TOO_LONG.format(limit=self.config.max_message_chars))
@@ -212,6 +220,8 @@ class ConversationService:
         """好评/差评 on an answer: mark it, and tell Rasa (which answers and emits the `rating` payload)."""
         if value not in ("good", "bad"):
             raise InputError("bad_rating", texts.NOTHING_TO_RATE)
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
+            raise InputError("not_ratable", texts.NOTHING_TO_RATE)
         target = await self.store.get_message(seq)
         if (
             target is None

@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from bot.apikeys import DEV_APP, CallingApp
 from bot.conversations import Conversation, State
+from bot.inputs import BadInputError, check_text, read_json
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.middlewares import calling_app, json_error, presented_key, too_many
 from bot.ratelimit import KeyedLimiter
@@ -89,9 +90,9 @@ async def _json_body(request: web.Request, schema: str) -> dict[str, Any] | web.
         message = "请用 JSON 格式（Content-Type: application/json）。 / Send JSON (Content-Type: application/json)."
         return json_error(415, "unsupported_media_type", message)
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return json_error(400, "invalid_json", "请求体不是合法的 JSON。 / The body is not valid JSON.")
+        body = await read_json(request)
+    except BadInputError as err:
+        return json_error(400, err.code, err.message)
     problems = request.app[VALIDATOR].errors(schema, body)
     if problems:
         return _invalid(problems)
@@ -111,6 +112,10 @@ async def _own_conversation(request: web.Request, conversation_id: str, owner: s
 
 def _user_of_query(request: web.Request, problems: list[str]) -> str:
     user_id = request.query.get("user_id", "")
+    try:
+        check_text(user_id)
+    except BadInputError as err:
+        problems.append(err.message)
     if not user_id:
         problems.append("缺少参数 user_id（会话所属的群众编号） / the user_id query parameter is required")
     elif len(user_id) > 128:

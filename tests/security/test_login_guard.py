@@ -112,8 +112,11 @@ async def test_healthz_stays_fast_during_a_login_flood(start_bot: StartBot, http
     await asyncio.sleep(0.5)
     during = await asyncio.to_thread(healthz_ms, 60)
     await asyncio.gather(*floods)
-    p95 = statistics.quantiles(during, n=20)[-1]
-    base95 = statistics.quantiles(baseline, n=20)[-1]
-    print(f"healthz p95 {base95:.1f} ms before, {p95:.1f} ms during {len(attempts)} logins")
+    p95, base95 = statistics.quantiles(during, n=20)[-1], statistics.quantiles(baseline, n=20)[-1]
+    p50, base50 = statistics.median(during), statistics.median(baseline)
+    print(f"healthz p50/p95 {base50:.1f}/{base95:.1f} ms before, {p50:.1f}/{p95:.1f} ms during {len(attempts)} logins")
     assert attempts and set(attempts) <= {401, 429}
-    assert p95 < max(100.0, 3 * base95), (base95, p95)
+    # With argon2 on the event loop this was p95 2,904 ms (load average 8.8); off it, about 30 ms.
+    # The bounds leave room for a machine shared by many (noisy neighbours slow both phases).
+    assert p95 < max(150.0, 4 * base95), (base95, p95)
+    assert p50 < max(50.0, 3 * base50), (base50, p50)
