@@ -2,12 +2,14 @@
 server, Rasa and the bot service under scripts/supervise.py) on free ports, with its own scratch data folder.
 
     with running_stack(Path("/tmp/bench-run")) as stack:
-        ... POST stack.bot_url + "/api/v1/messages" ...
+        ... POST stack.bot_url + "/api/v1/messages" with headers=stack.api_headers ...
         stack.pids()          # {"actions": 123, "rasa": 456, "bot": 789}: for CPU and RSS readings
         stack.tracker(conversation_id)   # Rasa's tracker (slots, events), through its token-guarded API
 
 The model is trained into the repository's `models/` (as `make run` does; skipped by Rasa when
-nothing changed).  Extra environment (e.g. `KB_DENSE=false`) goes to every process.
+nothing changed).  Extra environment (e.g. `KB_DENSE=false`) goes to every process.  The REST API
+needs a calling app's key: the stack registers one ("bench") with `python -m bot.apikeys`, as an
+operator would, and hands it out as `stack.api_headers`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,23 @@ def _answers(url: str) -> bool:
         return False
 
 
+def provision_api_key(env: dict[str, str], app: str = "bench") -> str:
+    """A key for calling app `app` in the bot database that `env` points at (JSB_DATA_DIR / BOT_DB),
+    made with the operators' command; a second run on the same data folder rotates it."""
+    for command in ("create", "rotate"):
+        done = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "python"), "-m", "bot.apikeys", command, app, "--quiet"],
+            cwd=REPO,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode == 0:
+            return done.stdout.strip()
+    raise RuntimeError(f"could not make an API key: {done.stderr}")
+
+
 @dataclass
 class Stack:
     bot_url: str
@@ -57,6 +76,12 @@ class Stack:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    api_key: str = ""
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        """What a calling app sends with every REST call."""
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def processes(self) -> dict[str, list[int]]:
         """Every Python process of each service, its main process first (Rasa has one per worker)."""
@@ -110,6 +135,7 @@ def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
         **{name: str(port) for name, port in ports.items()},
         **(env or {}),
     }
+    api_key = provision_api_key(settings)
     log_path = data_dir / "stack.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -128,6 +154,7 @@ def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
         data_dir=data_dir,
         process=process,
         log_path=log_path,
+        api_key=api_key,
     )
     checks = [stack.action_url + "/health", stack.rasa_url + "/", stack.bot_url + "/readyz"]
     deadline = time.monotonic() + timeout

@@ -23,6 +23,7 @@ EPILOG = (
     + "\n\nEndpoints: /  (demo portal with the widget)   /ws  (widget websocket)   /api/openapi.json\n"
     "           /healthz (liveness)   /readyz (Rasa reachable)   /telegram/webhook (with TELEGRAM_TOKEN)\n"
     "           /helpdesk/ (online helpers' console; accounts: python -m bot.accounts create NAME --role …)\n"
+    "REST callers need a key:  python -m bot.apikeys create APP  (docs/security.md)\n"
     "Stop with Ctrl-C or SIGTERM: open answers get BOT_SHUTDOWN_GRACE seconds to finish; anything\n"
     "unanswered stays stored and is answered after the next start."
 )
@@ -55,7 +56,6 @@ def _printable(config: BotConfig) -> dict[str, Any]:
     for secret in ("telegram_token", "rasa_token", "telegram_webhook_secret"):
         if values.get(secret):
             values[secret] = "***"
-    values["api_keys"] = ["***"] * len(config.api_keys)
     values["database"] = str(config.database)
     return values
 

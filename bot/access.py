@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot import auth
 from bot.auth import Session
+from bot.inputs import BadInputError, read_json
 from bot.keys import STORE
 from bot.middlewares import json_error
 
@@ -33,11 +34,12 @@ ADMIN = frozenset({"admin"})
 class RefusedError(Exception):
     """A staff action that is not allowed now; nothing was changed."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
 LOGIN_REQUIRED = RefusedError(401, "login_required", "请先登录。 / Please log in.")
@@ -72,9 +74,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise RefusedError(415, "unsupported_media_type", "请用 JSON 格式。 / Send JSON.")
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise RefusedError(400, "invalid_json", "请求体不是合法的 JSON。 / The body is not valid JSON.") from None
+        body = await read_json(request)
+    except BadInputError as err:
+        raise RefusedError(400, err.code, err.message) from None
     if not isinstance(body, dict):
         raise RefusedError(400, "invalid_json", "请求体必须是 JSON 对象。 / The body must be a JSON object.")
     return body
@@ -89,7 +91,7 @@ async def refused_middleware(request: web.Request, handler: Any) -> web.StreamRe
     try:
         return await handler(request)
     except RefusedError as refused:
-        return json_error(refused.status, refused.code, refused.message)
+        return json_error(refused.status, refused.code, refused.message, headers=refused.headers)
 
 
 def setup(app: web.Application) -> None:

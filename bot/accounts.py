@@ -87,20 +87,36 @@ def create(db: sqlite3.Connection, name: str, role: str, password: str) -> Helpe
     return Helper(int(cursor.lastrowid or 0), name, role, "away")
 
 
-def verify(db: sqlite3.Connection, name: str, password: str) -> Helper | None:
-    """The helper when name and password match an enabled account, else None (same time either way)."""
+def lookup(db: sqlite3.Connection, name: str) -> tuple[Helper | None, str]:
+    """The enabled account of this name and its password hash; for an unknown name None and a dummy
+    hash, so checking it takes as long as a real check (no name probing by timing)."""
     row = db.execute(
         "SELECT id, name, role, presence, password_hash FROM helpers WHERE name = ? AND disabled = 0", (name,)
     ).fetchone()
-    try:
-        _hasher.verify(row[4] if row else _DUMMY_HASH, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return None
     if row is None:
+        return None, _DUMMY_HASH
+    return Helper(row[0], row[1], row[2], row[3]), row[4]
+
+
+def check_password(stored: str, password: str) -> tuple[bool, str | None]:
+    """(matches, a new hash when the stored one uses old parameters).  Pure CPU, no database: safe
+    to run on a worker thread (bot/login_guard.py)."""
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False, None
+    return True, _hasher.hash(password) if _hasher.check_needs_rehash(stored) else None
+
+
+def verify(db: sqlite3.Connection, name: str, password: str) -> Helper | None:
+    """The helper when name and password match an enabled account, else None (same time either way)."""
+    helper, stored = lookup(db, name)
+    matches, rehashed = check_password(stored, password)
+    if not matches or helper is None:
         return None
-    if _hasher.check_needs_rehash(row[4]):
-        db.execute("UPDATE helpers SET password_hash = ? WHERE id = ?", (_hasher.hash(password), row[0]))
-    return Helper(row[0], row[1], row[2], row[3])
+    if rehashed:
+        db.execute("UPDATE helpers SET password_hash = ? WHERE id = ?", (rehashed, helper.id))
+    return helper
 
 
 def count(db: sqlite3.Connection) -> int:

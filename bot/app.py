@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import curation, dead_letters, helpdesk, kb_transfer, retrain, worklists
+from bot import apikeys, curation, dead_letters, helpdesk, kb_transfer, retrain, worklists
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
@@ -49,8 +49,24 @@ async def readyz(request: web.Request) -> web.Response:
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await Store(app[CONFIG].database).open()
     app[STORE] = store
+    _announce_rest_access(app[CONFIG], store)
     yield
     await store.close()
+
+
+def _announce_rest_access(config: BotConfig, store: Store) -> None:
+    """Say at start how REST callers get in: dev-open loudly, no key yet with the command that makes one."""
+    if config.rest_dev_open:
+        for _ in range(3):  # hard to miss among the start-up lines
+            log.warning(
+                "rest.dev_open: BOT_REST_DEV_OPEN is on - REST calls WITHOUT an API key are accepted. "
+                "Local development only; never in production."
+            )
+    elif apikeys.live_key_count(store.db) == 0:
+        log.info(
+            "rest.no_keys: the REST API (/api/v1) refuses every call until a calling app has a key: "
+            "python -m bot.apikeys create APP  (the web widget needs none)"
+        )
 
 
 async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -86,7 +102,6 @@ def create_app(config: BotConfig) -> web.Application:
             rate_limit_middleware(
                 KeyedLimiter(config.api_rate, config.api_burst),
                 KeyedLimiter(config.api_key_rate, config.api_key_burst),
-                config.api_keys,
             ),
         ],
     )

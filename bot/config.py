@@ -24,8 +24,10 @@
 |                          |                                | backend calls for all its users from one address)   |
 | BOT_API_USER_RATE, _BURST| 2.0, 10                        | REST messages per second per citizen (user_id or    |
 |                          |                                | conversation), burst; the widget: BOT_WS_RATE       |
-| BOT_ALLOWED_ORIGINS      | *                              | web pages allowed to open the widget websocket      |
-| BOT_API_KEYS             | (none)                         | comma-separated keys for the REST API; none = open  |
+| BOT_ALLOWED_ORIGINS      | (the serving origin)           | comma-separated origins (https://portal.example)    |
+|                          |                                | whose pages may open the widget websocket; * = any  |
+| BOT_REST_DEV_OPEN        | off                            | on: REST calls without a key are let in (local      |
+|                          |                                | development only; keys: python -m bot.apikeys)      |
 | BOT_HISTORY_LIMIT        | 200                            | messages sent back when a widget reconnects         |
 | BOT_RETENTION_DAYS       | 180                            | citizens' messages are purged this long after their |
 |                          |                                | conversation's last message (python -m bot.retention) |
@@ -33,6 +35,10 @@
 | BOT_SHUTDOWN_GRACE       | 5                              | seconds running answers get to finish on shutdown   |
 | HELPDESK_SESSION_HOURS   | 12                             | helper console sessions expire after this long      |
 | HELPDESK_COOKIE_SECURE   | auto                           | Secure cookie: auto (when served over https), on, off |
+| HELPDESK_LOGIN_TRIES     | 5                              | failed logins of one account before it is locked    |
+| HELPDESK_LOGIN_ADDRESS_TRIES | 20                         | failed logins from one address before it is locked  |
+| HELPDESK_LOGIN_LOCKOUT   | 30                             | first lockout in seconds; doubles per further       |
+|                          |                                | failure, at most an hour (bot/login_guard.py)       |
 | HELPDESK_MAX_CHATS       | 5                              | conversations one helper may hold at once           |
 | HELPDESK_MAX_CHARS       | 2000                           | longest helper message                              |
 | HELPDESK_HOURS           | 1-5 09:00-17:00                | when helpers work (bot/service_hours.py), or always |
@@ -102,8 +108,8 @@ class BotConfig:
     api_key_burst: int = 400
     api_user_rate: float = 2.0
     api_user_burst: int = 10
-    allowed_origins: tuple[str, ...] = ("*",)
-    api_keys: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()  # empty: only the origin the service is served from
+    rest_dev_open: bool = False
     history_limit: int = 200
     retention_days: float = 180.0
     log_level: str = "INFO"
@@ -111,6 +117,9 @@ class BotConfig:
     shutdown_grace: float = 5.0
     helpdesk_session_hours: float = 12.0
     helpdesk_cookie_secure: str = "auto"
+    helpdesk_login_tries: int = 5
+    helpdesk_login_address_tries: int = 20
+    helpdesk_login_lockout: float = 30.0
     helpdesk_max_chats: int = 5
     helpdesk_max_chars: int = 2000
     helpdesk_hours: str = "1-5 09:00-17:00"
@@ -167,6 +176,8 @@ class BotConfig:
             raise ConfigError(f"BOT_LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.helpdesk_cookie_secure not in ("auto", "on", "off"):
             raise ConfigError(f"HELPDESK_COOKIE_SECURE must be auto, on or off, got {self.helpdesk_cookie_secure!r}")
+        if min(self.helpdesk_login_tries, self.helpdesk_login_address_tries) < 1 or self.helpdesk_login_lockout <= 0:
+            raise ConfigError("HELPDESK_LOGIN_TRIES, _ADDRESS_TRIES and HELPDESK_LOGIN_LOCKOUT must be positive")
         if self.helpdesk_session_hours <= 0 or self.helpdesk_max_chats < 1 or self.helpdesk_max_chars < 1:
             raise ConfigError("HELPDESK_SESSION_HOURS, HELPDESK_MAX_CHATS and HELPDESK_MAX_CHARS must be positive")
         try:
@@ -194,6 +205,11 @@ class BotConfig:
     ) -> BotConfig:
         """Defaults, then the YAML file (argument or BOT_CONFIG), then the environment, then overrides."""
         env = os.environ if env is None else env
+        if env.get("BOT_API_KEYS"):
+            raise ConfigError(
+                "BOT_API_KEYS is no longer read: REST keys are stored hashed in the bot database. "
+                "Create one per calling app with  python -m bot.apikeys create APP  and unset BOT_API_KEYS"
+            )
         values: dict[str, Any] = {}
         yaml_path = yaml_path or env.get("BOT_CONFIG")
         if yaml_path:
@@ -237,7 +253,7 @@ _ENV_NAMES = {
     "api_user_rate": "BOT_API_USER_RATE",
     "api_user_burst": "BOT_API_USER_BURST",
     "allowed_origins": "BOT_ALLOWED_ORIGINS",
-    "api_keys": "BOT_API_KEYS",
+    "rest_dev_open": "BOT_REST_DEV_OPEN",
     "history_limit": "BOT_HISTORY_LIMIT",
     "retention_days": "BOT_RETENTION_DAYS",
     "log_level": "BOT_LOG_LEVEL",
@@ -245,6 +261,9 @@ _ENV_NAMES = {
     "shutdown_grace": "BOT_SHUTDOWN_GRACE",
     "helpdesk_session_hours": "HELPDESK_SESSION_HOURS",
     "helpdesk_cookie_secure": "HELPDESK_COOKIE_SECURE",
+    "helpdesk_login_tries": "HELPDESK_LOGIN_TRIES",
+    "helpdesk_login_address_tries": "HELPDESK_LOGIN_ADDRESS_TRIES",
+    "helpdesk_login_lockout": "HELPDESK_LOGIN_LOCKOUT",
     "helpdesk_max_chats": "HELPDESK_MAX_CHATS",
     "helpdesk_max_chars": "HELPDESK_MAX_CHARS",
     "helpdesk_hours": "HELPDESK_HOURS",
@@ -274,6 +293,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off")
+
+
 def _convert(type_name: Any, name: str, value: Any) -> Any:
     """Turn strings from the environment (or YAML scalars) into the field's type."""
     kind = str(type_name)
@@ -284,6 +314,8 @@ def _convert(type_name: Any, name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return tuple(part.strip() for part in value.split(",") if part.strip())
             return tuple(str(part) for part in value)
+        if kind.startswith("bool"):
+            return _flag(name, value)
         if "Path" in kind:
             return Path(value).expanduser()
         if kind.startswith("int"):

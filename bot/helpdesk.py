@@ -40,7 +40,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot import access, accounts, auth
+from bot import access, accounts, auth, texts
 from bot.access import CSRF_FAILED, CURATION, RefusedError, json_body, ok, require, require_changing
 from bot.access import HELPDESK as HELPDESK_ROLES
 from bot.accounts import Helper
@@ -48,6 +48,7 @@ from bot.auth import Session
 from bot.config import BotConfig
 from bot.conversations import Button, Conversation, Entry, Kind, Message, OutgoingDraft, State, iso
 from bot.keys import CONFIG, SERVICE, STORE
+from bot.login_guard import LoginGuard, Refusal
 from bot.logs import fields
 from bot.masking import mask
 from bot.service import ConversationService
@@ -60,6 +61,8 @@ API = "/api/helpdesk"
 MAX_WS_FRAME = 16 * 1024
 QUEUE_LAST_MESSAGES = 3
 TRANSCRIPT_LIMIT = 1000
+BAD_LOGIN = RefusedError(401, "bad_login", "用户名或密码不对。 / Wrong name or password.")
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 
 RATE_GOOD_PAYLOAD = "/jsb_rate_helper_good"
 RATE_BAD_PAYLOAD = "/jsb_rate_helper_bad"
@@ -693,10 +696,19 @@ async def login(request: web.Request) -> web.Response:
     body = await json_body(request)
     name, password = body.get("name"), body.get("password")
     db = request.app[STORE].db
-    helper = accounts.verify(db, name, password) if isinstance(name, str) and isinstance(password, str) else None
-    if helper is None:
-        log.info("helpdesk.login_failed")
-        raise RefusedError(401, "bad_login", "用户名或密码不对。 / Wrong name or password.")
+    if not isinstance(name, str) or not isinstance(password, str):
+        raise BAD_LOGIN
+    # Throttled, audited, and the argon2 check off the event loop (bot/login_guard.py).
+    result = await request.app[LOGIN_GUARD].login(name, password, request.remote or "unknown")
+    if isinstance(result, Refusal):
+        log.info("helpdesk.login_refused", extra=fields(outcome=result.outcome))
+        if result.outcome == "bad":
+            raise BAD_LOGIN
+        message = (texts.LOGIN_LOCKED if result.outcome == "locked" else texts.LOGIN_BUSY).format(
+            seconds=result.retry_after
+        )
+        raise RefusedError(429, "login_" + result.outcome, message, headers={"Retry-After": str(result.retry_after)})
+    helper = result
     token, session = auth.open_session(db, helper, request.app[CONFIG].helpdesk_session_hours)
     db.execute("UPDATE helpers SET presence = 'online' WHERE id = ?", (helper.id,))
     response = ok(_me(session))
@@ -877,10 +889,16 @@ async def _to_console(request: web.Request) -> web.StreamResponse:
 
 
 async def _desk_ctx(app: web.Application) -> Any:
-    desk = HelpDesk(app[CONFIG], app[STORE].db, app[SERVICE])
+    config = app[CONFIG]
+    desk = HelpDesk(config, app[STORE].db, app[SERVICE])
     desk.start()
     app[HELPDESK] = desk
+    guard = LoginGuard(
+        app[STORE].db, config.helpdesk_login_tries, config.helpdesk_login_address_tries, config.helpdesk_login_lockout
+    )
+    app[LOGIN_GUARD] = guard
     yield
+    guard.close()
     await desk.close_all()
 
 

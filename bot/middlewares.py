@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
+from bot import apikeys
+from bot.inputs import BAD_ENCODING, CLOSE_AFTER, BadInputError
+from bot.keys import STORE
 from bot.logs import fields
 from bot.ratelimit import KeyedLimiter, TokenBucket
 
@@ -29,6 +31,7 @@ _HTTP_MESSAGES = {
     415: ("unsupported_media_type", "请用 JSON 格式（Content-Type: application/json）。 / Send JSON."),
     429: ("rate_limited", "请求太频繁，请稍后再试。 / Too many requests, please slow down."),
 }
+_CALLING_APP = "jsb.calling_app"
 INTERNAL = ("internal_error", "服务暂时出错了，请稍后再试。 / Internal error, please try again later.")
 
 
@@ -47,6 +50,13 @@ def _dumps(value: object) -> str:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _handled(request, handler)
+    if request.get(CLOSE_AFTER) and not response.prepared:
+        response.force_close()  # "Connection: close": the body could not be read to its end
+    return response
+
+
+async def _handled(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -56,6 +66,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not request.path.startswith(API_PREFIX) and exc.status == 404:
             raise
         return json_error(exc.status, code, message, headers=_kept_headers(exc))
+    except BadInputError as err:
+        return json_error(400, err.code, err.message)
+    except RequestPayloadError:  # a body that cannot be decoded (e.g. gzip that is not gzip)
+        request[CLOSE_AFTER] = True
+        return json_error(400, BAD_ENCODING.code, BAD_ENCODING.message)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -67,23 +82,26 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: value for name, value in exc.headers.items() if name in ("Allow", "Retry-After")}
 
 
-def api_key_of(request: web.Request, keys: tuple[str, ...]) -> str | None:
-    """The configured REST API key this request presents (`Authorization: Bearer …` or
-    `X-API-Key`), or None."""
+def presented_key(request: web.Request) -> str:
+    """The API key this request presents (`Authorization: Bearer …` or `X-API-Key`), or ""."""
     header = request.headers.get("Authorization", "")
-    given = header[7:] if header.startswith("Bearer ") else request.headers.get("X-API-Key", "")
-    if not given:
-        return None
-    return next((key for key in keys if hmac.compare_digest(given.encode(), key.encode())), None)
+    return header[7:].strip() if header.startswith("Bearer ") else request.headers.get("X-API-Key", "").strip()
 
 
-def caller_of(request: web.Request, keys: tuple[str, ...]) -> str:
-    """Who is calling, for flood limits: the API key (by a hash: a key is never kept in memory
-    tables or logs as is), else the client address."""
-    key = api_key_of(request, keys)
-    if key is not None:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    return "ip:" + (request.remote or "unknown")
+def calling_app(request: web.Request) -> apikeys.CallingApp | None:
+    """The calling app whose live key this request presents (looked up once per request), or None."""
+    if _CALLING_APP not in request:
+        key = presented_key(request)
+        request[_CALLING_APP] = apikeys.find(request.app[STORE].db, key) if key else None
+    found: apikeys.CallingApp | None = request[_CALLING_APP]
+    return found
+
+
+def caller_of(request: web.Request) -> str:
+    """Who is calling, for flood limits: the calling app (by its id: keys are never kept in memory
+    tables or logs), else the client address."""
+    app = calling_app(request)
+    return f"app:{app.id}" if app is not None else "ip:" + (request.remote or "unknown")
 
 
 def too_many(bucket: TokenBucket) -> web.Response:
@@ -91,7 +109,7 @@ def too_many(bucket: TokenBucket) -> web.Response:
     return json_error(429, code, message, headers={"Retry-After": str(bucket.retry_after())})
 
 
-def rate_limit_middleware(by_address: KeyedLimiter, by_key: KeyedLimiter, keys: tuple[str, ...]) -> Middleware:
+def rate_limit_middleware(by_address: KeyedLimiter, by_key: KeyedLimiter) -> Middleware:
     """Flood limits on /api: a calling app with an API key gets its own, larger bucket (a portal
     backend sends for all its citizens from one address); anonymous callers and staff pages one
     per address.  Each citizen's own pace is limited in the REST connector (per user_id)."""
@@ -99,8 +117,8 @@ def rate_limit_middleware(by_address: KeyedLimiter, by_key: KeyedLimiter, keys: 
     @web.middleware
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(API_PREFIX) and request.path != "/api/openapi.json":
-            caller = caller_of(request, keys)
-            bucket = (by_key if caller.startswith("key:") else by_address).bucket(caller)
+            caller = caller_of(request)
+            bucket = (by_key if caller.startswith("app:") else by_address).bucket(caller)
             if not bucket.allow():
                 return too_many(bucket)
         return await handler(request)

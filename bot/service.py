@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bot import texts
+from bot import inputs, texts
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.conversations import (
@@ -44,6 +44,7 @@ from bot.tracker_outbox import TrackerOutbox
 log = logging.getLogger(__name__)
 
 TYPING_AFTER_S = 0.3  # show the typing indicator only for answers slower than this
+MAX_SEQ = 2**63 - 1  # the largest message number SQLite can hold
 EMPTY_REPLY_ATTEMPTS = 3  # empty replies while Rasa and the action server are healthy: then give up
 DELIVERY_ATTEMPTS = 8  # sends of one answer a channel refused (2+4+…+256 s apart), then a dead letter
 DELIVERY_MAX_BACKOFF_S = 300.0
@@ -147,6 +148,7 @@ class ConversationService:
         return await self.store.get_message(seq)
 
     async def history(self, conversation: Conversation, after_seq: int = 0, limit: int | None = None) -> list[Message]:
+        after_seq = min(max(after_seq, 0), MAX_SEQ)  # SQLite integers end at 2^63 - 1
         return await self.store.history(conversation.id, after_seq, limit or self.config.history_limit)
 
     def bot_answers(self, conversation: Conversation) -> bool:
@@ -159,9 +161,15 @@ class ConversationService:
     # -- incoming ----------------------------------------------------------------------------
 
     def check_text(self, text: Any) -> str:
-        if not isinstance(text, str) or not _visible(text):
-            # Also zero-width characters or NUL alone: Rasa would get an empty turn ("two misses in a
-            # row" then offers a helper); every channel comes through here (widget, REST, Telegram).
+        if not isinstance(text, str):
+            raise InputError("empty", texts.EMPTY)
+        try:
+            inputs.check_text(text)  # lone surrogates and NUL cannot be stored or sent on
+        except inputs.BadInputError as err:
+            raise InputError(err.code, err.message) from None
+        if not inputs.visible_text(text):
+            # Blank, or only control / zero-width characters (NUL alone): Rasa would get an empty turn
+            # ("two misses in a row" then offers a helper); every channel comes through here.
             raise InputError("empty", texts.EMPTY)
         if len(text) > self.config.max_message_chars:
             raise InputError("too_long", texts.TOO_LONG.format(limit=self.config.max_message_chars))
@@ -227,6 +235,8 @@ class ConversationService:
         """好评/差评 on an answer: mark it, and tell Rasa (which answers and emits the `rating` payload)."""
         if value not in ("good", "bad"):
             raise InputError("bad_rating", texts.NOTHING_TO_RATE)
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
+            raise InputError("not_ratable", texts.NOTHING_TO_RATE)
         target = await self.store.get_message(seq)
         if (
             target is None
@@ -600,12 +610,6 @@ class ConversationService:
             if not future.done():
                 future.set_result(Outcome("pending"))
         self._outcomes.clear()
-
-
-def _visible(text: str) -> bool:
-    """Whether the text has a character a person can see: not only spaces, control characters (NUL)
-    or invisible format characters (zero-width space/joiner, BOM, word joiner)."""
-    return any(not char.isspace() and unicodedata.category(char) not in ("Cc", "Cf") for char in text)
 
 
 def _echo(text: str, limit: int = 20) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot import apikeys
 from bot.conversations import (
     Button,
     Conversation,
@@ -172,6 +173,7 @@ class Store:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=1000")
         db.executescript(SCHEMA)
+        apikeys.ensure_schema(db)  # the REST API's calling apps (python -m bot.apikeys)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db = db
         self._stop.clear()

@@ -22,11 +22,22 @@ TOO_LONG = "消息太长了（最多 {limit} 个字），请分几次发送。 /
 EMPTY = "消息是空的，请输入您的问题。 / The message is empty."
 RATE_LIMITED = "您发送得太快了，请稍等 {seconds} 秒再发。 / Too many messages; please wait {seconds} s."
 BAD_FRAME = "无法识别这条消息（需要 JSON 文本）。 / Not understood: frames must be JSON text."
+FRAME_FAILED = "这条消息没能处理，请稍后再试。 / This frame could not be handled; please try again later."
+ORIGIN_NOT_ALLOWED = (
+    "这个网站不能使用智能助手窗口（未在允许的网站列表中）。 / This page's origin may not open the widget."
+)
 BINARY_FRAME = "不支持二进制消息，请发送文字。 / Binary frames are not supported."
 UNKNOWN_TYPE = "无法识别的消息类型：{kind} / Unknown frame type: {kind}"
 HELLO_FIRST = "请先建立会话（hello）。 / Send a hello frame first."
 UNKNOWN_CONVERSATION = "没有找到之前的会话，已为您开始新的会话。 / Unknown conversation id; a new one was started."
 CLOSED_CONVERSATION = "之前的会话已结束，已为您开始新的会话。 / That conversation is closed; a new one was started."
+LOGIN_LOCKED = "登录失败次数太多，请 {seconds} 秒后再试。 / Too many failed logins; try again in {seconds} s."
+LOGIN_BUSY = "登录的人太多，请 {seconds} 秒后再试。 / Too many logins at once; try again in {seconds} s."
+INVALID_JSON = "请求体不是合法的 JSON。 / The body is not valid JSON."
+BAD_ENCODING = "请求体无法解码（Content-Encoding 与内容不符）。 / The body cannot be decoded (bad Content-Encoding)."
+TOO_DEEP = "请求嵌套层数太多。 / The JSON is nested too deeply."
+BAD_UNICODE = "文字里有无效的字符（不成对的代理项），请重新输入。 / Invalid Unicode (a lone surrogate)."
+NUL_CHARACTER = "文字里有空字符（\\u0000），请重新输入。 / Text must not contain NUL characters."
 NOTHING_TO_RATE = "这条消息不能评价。 / That message cannot be rated."
 
 TELEGRAM_NOT_TEXT = "目前只能看懂文字消息。请用文字描述您要办的事，例如“办营业执照要带什么材料”。"

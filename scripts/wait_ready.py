@@ -35,7 +35,12 @@ def main() -> None:
     if waiting:
         print(f"still not answering after {args.timeout:.0f} s: {', '.join(waiting)}; see the log above", flush=True)
     elif args.chat:
-        print(f"\n  济时办 is running. Chat at {args.chat}  (Ctrl-C stops everything)\n", flush=True)
+        print(f"\n  济时办 is running. Chat at {args.chat}  (Ctrl-C stops everything)", flush=True)
+        print(
+            "  The demo page's widget needs nothing more.  The REST API (/api/v1) needs a calling app's key:\n"
+            "    .venv/bin/python -m bot.apikeys create my-app      (docs/security.md)\n",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import aiohttp
 import psutil
 from tqdm import tqdm
 
+from bench.stack import provision_api_key
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -45,6 +47,7 @@ class Servers:
     bot_port: int = field(default_factory=free_port)
     standin: subprocess.Popen[bytes] | None = None
     bot: subprocess.Popen[bytes] | None = None
+    api_headers: dict[str, str] = field(default_factory=dict)  # the REST API's key, made at start
 
     @property
     def pinned(self) -> bool:
@@ -80,8 +83,11 @@ class Servers:
             "BOT_WS_RATE_BURST": "100000",
             "BOT_API_RATE": "100000",
             "BOT_API_RATE_BURST": "100000",
+            "BOT_API_KEY_RATE": "100000",
+            "BOT_API_KEY_BURST": "100000",
         }
         env.pop("TELEGRAM_TOKEN", None)
+        self.api_headers = {"Authorization": "Bearer " + provision_api_key(env)}
         self.bot = subprocess.Popen(
             [sys.executable, "-m", "bot"],
             cwd=REPO,
@@ -221,7 +227,9 @@ async def time_rest(session: aiohttp.ClientSession, servers: Servers, count: int
     for index in tqdm(range(count), desc="through the REST API", unit="msg"):
         started = time.perf_counter()
         async with session.post(
-            f"{servers.bot_url}/api/v1/messages", json={"user_id": f"bench-{index % 10}", "text": QUESTION}
+            f"{servers.bot_url}/api/v1/messages",
+            json={"user_id": f"bench-{index % 10}", "text": QUESTION},
+            headers=servers.api_headers,
         ) as response:
             result = await response.json()
         if result.get("status") != "answered":

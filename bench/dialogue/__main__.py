@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                         if turn.verdict and not turn.verdict.passed:
                             print(f"\n  {result.scenario.id} #{turn.index + 1} {turn.sent[:40]} → {turn.verdict.got}")
 
-            results = asyncio.run(play_all(stack.bot_url, stack.tracker, chosen, args.jobs, progress))
+            results = asyncio.run(
+                play_all(stack.bot_url, stack.tracker, chosen, args.jobs, progress, stack.api_headers)
+            )
             seconds = time.perf_counter() - started
             log = stack.log_path.read_text(errors="replace") if stack.log_path.exists() else ""
             rasa_unavailable = log.count("rasa.unavailable")

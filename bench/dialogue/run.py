@@ -90,17 +90,20 @@ class Player:
         self.bot_url = bot_url
         self.tracker = tracker
         self.session = session
+        self.owners: dict[str, str] = {}  # conversation id -> the user_id it belongs to (REST reads need it)
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         async with self.session.post(f"{self.bot_url}/api/v1/messages", json=body) as response:
             data = await response.json()
             if response.status != 200:
                 raise RuntimeError(f"HTTP {response.status}: {data}")
+            self.owners[data["conversation_id"]] = body["user_id"]
             return dict(data)
 
     async def _history(self, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
         url = f"{self.bot_url}/api/v1/conversations/{conversation_id}/messages"
-        async with self.session.get(url, params={"after_seq": str(after_seq)}) as response:
+        params = {"user_id": self.owners[conversation_id], "after_seq": str(after_seq)}
+        async with self.session.get(url, params=params) as response:
             data = await response.json()
             return list(data.get("messages") or []) if response.status == 200 else []
 
@@ -185,7 +188,8 @@ class Player:
         return {**data, "state": state}, replies
 
     async def _state(self, conversation_id: str) -> str | None:
-        async with self.session.get(f"{self.bot_url}/api/v1/conversations/{conversation_id}") as response:
+        url = f"{self.bot_url}/api/v1/conversations/{conversation_id}"
+        async with self.session.get(url, params={"user_id": self.owners[conversation_id]}) as response:
             return str((await response.json()).get("state")) if response.status == 200 else None
 
     async def _catch_up(self, conversation_id: str, last_seq: int, observed: Observed) -> int:
@@ -204,11 +208,13 @@ async def play_all(
     scenarios: list[Scenario],
     jobs: int = 2,
     progress: Callable[[ScenarioResult], None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> list[ScenarioResult]:
-    """Every scenario, `jobs` conversations at a time; results in the scenarios' order."""
+    """Every scenario, `jobs` conversations at a time; results in the scenarios' order.  `headers`:
+    the calling app's key (bench/stack.py makes one)."""
     semaphore = asyncio.Semaphore(jobs)
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         player = Player(bot_url, tracker, session)
 
         async def one(scenario: Scenario) -> ScenarioResult:

@@ -35,6 +35,8 @@ TURNS = REPO / "var" / "load_turns_{system}.json"
 UNLIMITED = {
     "BOT_API_RATE": "100000",
     "BOT_API_RATE_BURST": "100000",
+    "BOT_API_KEY_RATE": "100000",  # the REST citizens call as one app, with the stack's key
+    "BOT_API_KEY_BURST": "100000",
     "BOT_WS_RATE": "100000",
     "BOT_WS_RATE_BURST": "100000",
     # And each REST citizen's own pace (2/s): a closed loop with no thinking time is faster.
@@ -83,7 +85,14 @@ def _save(results: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-async def drive(url: str, pids: dict[str, list[int]], system: str, args: argparse.Namespace, texts: list[str]) -> dict:
+async def drive(
+    url: str,
+    pids: dict[str, list[int]],
+    system: str,
+    args: argparse.Namespace,
+    texts: list[str],
+    headers: dict[str, str] | None = None,
+) -> dict:
     levels = [int(value) for value in args.levels.split(",")]
     found: dict[str, Any] = {"levels": [], "timeline": []}
     turns: list[dict[str, Any]] = []
@@ -92,7 +101,7 @@ async def drive(url: str, pids: dict[str, list[int]], system: str, args: argpars
         for concurrency in levels:
             print(f"{system}: {concurrency} citizens for {args.duration:.0f} s", flush=True)
             level = await run_level(
-                system, url, concurrency, args.duration, texts, sampler, args.seed, args.drain_timeout
+                system, url, concurrency, args.duration, texts, sampler, args.seed, args.drain_timeout, headers
             )
             record = level_record(level)
             found["levels"].append(record["summary"])
@@ -101,7 +110,7 @@ async def drive(url: str, pids: dict[str, list[int]], system: str, args: argpars
         if system == "jishiban" and args.hol_window > 0:
             print("head-of-line probe", flush=True)
             found["head_of_line"] = await head_of_line(
-                url, args.hol_background, args.hol_window, texts, hol_message(args.seed), sampler, args.seed
+                url, args.hol_background, args.hol_window, texts, hol_message(args.seed), sampler, args.seed, headers
             )
             print(json.dumps(found["head_of_line"]), flush=True)
         await asyncio.sleep(2)
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         with running_stack(args.data_dir, env=UNLIMITED) as stack:
             ready = time.monotonic() - began
             print(f"stack ready after {ready:.0f} s: {stack.processes()}", flush=True)
-            found = asyncio.run(drive(stack.bot_url, stack.processes(), "jishiban", args, texts))
+            found = asyncio.run(drive(stack.bot_url, stack.processes(), "jishiban", args, texts, stack.api_headers))
         found["ready_s"] = round(ready, 1)
         _save_turns("jishiban", found.pop("turns"))
         results["jishiban"] = found

@@ -189,14 +189,13 @@ async def rest_citizen(
         started = time.monotonic()
         first = latency = 0.0
         try:
-            async with http.post(
-                bot_url + "/api/v1/messages", json={"user_id": f"{user}-{conversation}", "text": text}
-            ) as response:
+            citizen = f"{user}-{conversation}"
+            async with http.post(bot_url + "/api/v1/messages", json={"user_id": citizen, "text": text}) as response:
                 body = await response.json()
                 status = str(body.get("status")) if response.status == 200 else f"error:http_{response.status}"
             first = latency = time.monotonic() - started
             if status == "pending":  # an apology: the citizen waits for the real answer, as asked to
-                if await rest_answer(http, bot_url, body["conversation_id"], body["message"]["seq"], started):
+                if await rest_answer(http, bot_url, citizen, body["conversation_id"], body["message"]["seq"], started):
                     latency = time.monotonic() - started
                 else:
                     status = "error:no_answer"
@@ -209,12 +208,12 @@ async def rest_citizen(
 
 
 async def rest_answer(
-    http: aiohttp.ClientSession, bot_url: str, conversation_id: str, seq: int, started: float
+    http: aiohttp.ClientSession, bot_url: str, user_id: str, conversation_id: str, seq: int, started: float
 ) -> bool:
     """Poll the conversation's history (4 times a second) until an answer to `seq` is there."""
     url = f"{bot_url}/api/v1/conversations/{conversation_id}/messages"
     while time.monotonic() - started < TURN_TIMEOUT:
-        async with http.get(url, params={"after_seq": str(seq)}) as response:
+        async with http.get(url, params={"user_id": user_id, "after_seq": str(seq)}) as response:
             history = (await response.json()).get("messages", [])
         if any(m["direction"] == "out" and m.get("reply_to") == seq and not _is_apology(m) for m in history):
             return True
@@ -353,13 +352,15 @@ async def run_level(
     sampler: Sampler,
     seed: int,
     drain_timeout: float = 0.0,
+    headers: dict[str, str] | None = None,
 ) -> Level:
     """`concurrency` citizens for `duration` seconds; each stops after the turn that crosses the end."""
     level = Level(system, concurrency, duration)
     run = f"{system}-c{concurrency}-{uuid.uuid4().hex[:6]}"
     sampler.label = f"{system} c={concurrency}"
     timeout = aiohttp.ClientTimeout(total=TURN_TIMEOUT)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as http:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as http:
         level.load_before, level.cpu_before = os.getloadavg(), sampler.cpu()
         origin = time.monotonic()
         until = origin + duration
@@ -406,13 +407,14 @@ async def long_prober(
     while time.monotonic() < until - 2:
         started = time.monotonic()
         try:
+            citizen = f"{run}-long-{number}"
             async with http.post(
-                bot_url + "/api/v1/messages", json={"user_id": f"{run}-long-{number}", "text": long_text}
+                bot_url + "/api/v1/messages", json={"user_id": citizen, "text": long_text}
             ) as response:
                 body = await response.json()
             status = str(body.get("status"))
             if status == "pending" and not await rest_answer(
-                http, bot_url, body["conversation_id"], body["message"]["seq"], started
+                http, bot_url, citizen, body["conversation_id"], body["message"]["seq"], started
             ):
                 status = "error:no_answer"
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
@@ -424,7 +426,14 @@ async def long_prober(
 
 
 async def head_of_line(
-    bot_url: str, background: int, window: float, messages: list[str], long_text: str, sampler: Sampler, seed: int
+    bot_url: str,
+    background: int,
+    window: float,
+    messages: list[str],
+    long_text: str,
+    sampler: Sampler,
+    seed: int,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`background` citizens chat for `window` s undisturbed, then for another `window` s while a
     separate REST citizen sends the 4,000-character message again and again.  The others' turns
@@ -433,7 +442,8 @@ async def head_of_line(
     flights: list[tuple[float, float, str]] = []
     sampler.label = "head-of-line"
     timeout = aiohttp.ClientTimeout(total=TURN_TIMEOUT)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as http:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as http:
         for phase in ("without", "with"):
             run = f"hol-{phase}-{uuid.uuid4().hex[:6]}"
             origin = time.monotonic()

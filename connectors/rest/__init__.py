@@ -1,25 +1,33 @@
 """REST connector: a JSON API for other apps, described and validated by an OpenAPI 3.1 document.
 
-POST /api/v1/messages                                  send a message, get the replies
-POST /api/v1/conversations/{id}/ratings                rate an answer
-GET  /api/v1/conversations/{id}                        the conversation's state
-GET  /api/v1/conversations/{id}/messages?after_seq=…   its history
-GET  /api/openapi.json                                 the document itself
+POST /api/v1/messages                                            send a message, get the replies
+POST /api/v1/conversations/{id}/ratings                          rate an answer
+GET  /api/v1/conversations/{id}?user_id=…                        the conversation's state
+GET  /api/v1/conversations/{id}/messages?user_id=…&after_seq=…   its history
+GET  /api/openapi.json                                           the document itself
+
+Every call but the document's comes from a calling app with a key (bot.apikeys; BOT_REST_DEV_OPEN
+lets keyless calls in for local development).  A conversation belongs to the app that opened it
+and the citizen (`user_id`) it was opened for: any other app or citizen gets 404, the same answer
+as for an id that never existed, so ids cannot be probed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from typing import Any
 
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
+from bot.apikeys import DEV_APP, CallingApp
 from bot.conversations import Conversation, State
+from bot.inputs import BadInputError, check_text, read_json
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.masking import mask
-from bot.middlewares import api_key_of, caller_of, json_error, too_many
+from bot.middlewares import calling_app, json_error, presented_key, too_many
 from bot.pseudonyms import load_key, pseudonym
 from bot.ratelimit import KeyedLimiter
 from bot.service import InputError, Outcome, Receipt
@@ -57,17 +65,26 @@ def _closed() -> web.Response:
     return json_error(409, "conversation_closed", message)
 
 
-def _check_key(request: web.Request) -> web.Response | None:
-    keys = request.app[CONFIG].api_keys
-    if not keys or api_key_of(request, keys) is not None:
-        return None
-    return json_error(401, "unauthorized", "缺少或错误的 API 密钥。 / Missing or wrong API key.")
+def _calling_app(request: web.Request) -> CallingApp | web.Response:
+    """The app making this call, or the 401 refusal.  A wrong key is refused even in dev-open mode."""
+    app = calling_app(request)
+    if app is not None:
+        return app
+    if request.app[CONFIG].rest_dev_open and not presented_key(request):
+        return DEV_APP
+    message = "缺少或错误的 API 密钥，请向管理员申请（python -m bot.apikeys）。 / Missing or wrong API key."
+    return json_error(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _citizen_too_fast(request: web.Request, citizen: str) -> web.Response | None:
+def owner_of(app: CallingApp, user_id: str) -> str:
+    """A REST conversation's external id: the calling app and its citizen, so apps never collide."""
+    return app.owner_prefix + user_id
+
+
+def _citizen_too_fast(request: web.Request, owner: str) -> web.Response | None:
     """One citizen's pace (BOT_API_USER_RATE): a person does not type ten messages a second, a
     loop or a stuck retry does.  Keyed by the calling app and the citizen, so apps do not collide."""
-    bucket = request.app[CITIZEN_LIMITS].bucket(caller_of(request, request.app[CONFIG].api_keys) + "|" + citizen)
+    bucket = request.app[CITIZEN_LIMITS].bucket(owner)
     return None if bucket.allow() else too_many(bucket)
 
 
@@ -76,21 +93,38 @@ async def _json_body(request: web.Request, schema: str) -> dict[str, Any] | web.
         message = "请用 JSON 格式（Content-Type: application/json）。 / Send JSON (Content-Type: application/json)."
         return json_error(415, "unsupported_media_type", message)
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return json_error(400, "invalid_json", "请求体不是合法的 JSON。 / The body is not valid JSON.")
+        body = await read_json(request)
+    except BadInputError as err:
+        return json_error(400, err.code, err.message)
     problems = request.app[VALIDATOR].errors(schema, body)
     if problems:
         return _invalid(problems)
     return body
 
 
-async def _rest_conversation(request: web.Request) -> Conversation | None:
-    conversation_id = request.match_info["conversation_id"]
+async def _own_conversation(request: web.Request, conversation_id: str, owner: str) -> Conversation | None:
+    """The conversation when it is this app's and this citizen's; None otherwise (told apart from
+    nothing: an unknown id and someone else's get the same 404)."""
     conversation = await request.app[SERVICE].get_conversation(conversation_id)
     if conversation is None or conversation.channel != CHANNEL_NAME:
         return None
+    stored_owner = pseudonym(request.app[PSEUDONYM_KEY], owner)  # what open_conversation stored
+    if not hmac.compare_digest(conversation.external_id.encode(), stored_owner.encode()):
+        return None
     return conversation
+
+
+def _user_of_query(request: web.Request, problems: list[str]) -> str:
+    user_id = request.query.get("user_id", "")
+    try:
+        check_text(user_id)
+    except BadInputError as err:
+        problems.append(err.message)
+    if not user_id:
+        problems.append("缺少参数 user_id（会话所属的群众编号） / the user_id query parameter is required")
+    elif len(user_id) > 128:
+        problems.append("参数 user_id 太长（最多 128 个字） / user_id: at most 128 characters")
+    return user_id
 
 
 async def _result(request: web.Request, conversation: Conversation, receipt: Receipt) -> web.Response:
@@ -120,25 +154,29 @@ async def _result(request: web.Request, conversation: Conversation, receipt: Rec
 
 @routes.post("/api/v1/messages")
 async def send_message(request: web.Request) -> web.Response:
-    if (refused := _check_key(request)) is not None:
-        return refused
+    app = _calling_app(request)
+    if isinstance(app, web.Response):
+        return app
     body = await _json_body(request, "SendMessage")
     if isinstance(body, web.Response):
         return body
     service = request.app[SERVICE]
     user_id = body["user_id"]
-    if (refused := _citizen_too_fast(request, user_id)) is not None:
+    owner = owner_of(app, user_id)
+    if (refused := _citizen_too_fast(request, owner)) is not None:
         return refused
-    # Apps often use the phone number as user_id: only a keyed pseudonym of it is stored (bot/pseudonyms.py).
-    citizen_key = pseudonym(request.app[PSEUDONYM_KEY], user_id)
     if "conversation_id" in body:
-        conversation = await service.get_conversation(body["conversation_id"])
-        if conversation is None or conversation.channel != CHANNEL_NAME or conversation.external_id != citizen_key:
+        conversation = await _own_conversation(request, body["conversation_id"], owner)
+        if conversation is None:
             return _not_found()
         if conversation.state == State.CLOSED:
             return _closed()
     else:
-        conversation = await service.open_conversation(CHANNEL_NAME, citizen_key, {"user_id": mask(user_id)})
+        # Apps often use the phone number as user_id: only a keyed pseudonym is stored (bot/pseudonyms.py).
+        stored_owner = pseudonym(request.app[PSEUDONYM_KEY], owner)
+        conversation = await service.open_conversation(
+            CHANNEL_NAME, stored_owner, {"user_id": mask(user_id), "app": app.name}
+        )
     try:
         receipt = await service.receive(
             conversation,
@@ -156,14 +194,21 @@ async def send_message(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/conversations/{conversation_id}/ratings")
 async def rate_answer(request: web.Request) -> web.Response:
-    if (refused := _check_key(request)) is not None:
-        return refused
-    conversation = await _rest_conversation(request)
-    if conversation is None:
-        return _not_found()
+    app = _calling_app(request)
+    if isinstance(app, web.Response):
+        return app
+    problems = _id_problems(request)
+    if problems:
+        return _invalid(problems)
     body = await _json_body(request, "Rate")
     if isinstance(body, web.Response):
         return body
+    owner = owner_of(app, body["user_id"])
+    conversation = await _own_conversation(request, request.match_info["conversation_id"], owner)
+    if conversation is None:
+        return _not_found()
+    if (refused := _citizen_too_fast(request, owner)) is not None:
+        return refused
     try:
         receipt = await request.app[SERVICE].rate(
             conversation, body["seq"], body["value"], client_id=body.get("client_id"), want_outcome=True
@@ -177,12 +222,14 @@ async def rate_answer(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/conversations/{conversation_id}")
 async def get_conversation(request: web.Request) -> web.Response:
-    if (refused := _check_key(request)) is not None:
-        return refused
+    app = _calling_app(request)
+    if isinstance(app, web.Response):
+        return app
     problems = _id_problems(request)
+    user_id = _user_of_query(request, problems)
     if problems:
         return _invalid(problems)
-    conversation = await _rest_conversation(request)
+    conversation = await _own_conversation(request, request.match_info["conversation_id"], owner_of(app, user_id))
     if conversation is None:
         return _not_found()
     return _ok(conversation.to_json())
@@ -190,10 +237,12 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/conversations/{conversation_id}/messages")
 async def get_history(request: web.Request) -> web.Response:
-    if (refused := _check_key(request)) is not None:
-        return refused
+    app = _calling_app(request)
+    if isinstance(app, web.Response):
+        return app
     query: dict[str, Any] = {}
     problems = _id_problems(request)
+    user_id = _user_of_query(request, problems)
     for name in ("after_seq", "limit"):
         if name in request.query:
             raw = request.query[name]
@@ -206,7 +255,7 @@ async def get_history(request: web.Request) -> web.Response:
     )
     if problems:
         return _invalid(problems)
-    conversation = await _rest_conversation(request)
+    conversation = await _own_conversation(request, request.match_info["conversation_id"], owner_of(app, user_id))
     if conversation is None:
         return _not_found()
     messages = await request.app[SERVICE].history(conversation, query.get("after_seq", 0), query.get("limit", 100))

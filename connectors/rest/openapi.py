@@ -14,6 +14,14 @@ from jsonschema.exceptions import ValidationError
 from bot.config import BotConfig
 
 CONVERSATION_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "会话编号（32 位十六进制）"}
+# SQLite's integers are signed 64-bit: anything larger is refused as out of range, not a 500.
+MAX_SEQ = 2**63 - 1
+USER_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 128,
+    "description": "调用方应用里这位群众的编号；会话只属于开启它的应用和这位群众 / the citizen's id in the calling app",
+}
 CLIENT_ID = {
     "type": "string",
     "pattern": "^[A-Za-z0-9_-]{8,64}$",
@@ -68,7 +76,7 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                 "get": {
                     "operationId": "getConversation",
                     "summary": "会话状态 / conversation state",
-                    "parameters": [_path_id()],
+                    "parameters": [_path_id(), _user_query()],
                     "responses": {
                         "200": _json("会话 / the conversation", "Conversation"),
                         "404": _error("没有这个会话 / unknown conversation"),
@@ -82,11 +90,12 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                     "summary": "读取会话记录 / read a conversation's history",
                     "parameters": [
                         _path_id(),
+                        _user_query(),
                         {
                             "name": "after_seq",
                             "in": "query",
                             "description": "只要编号大于它的消息 / only messages after this seq",
-                            "schema": {"type": "integer", "minimum": 0, "default": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ, "default": 0},
                         },
                         {
                             "name": "limit",
@@ -127,12 +136,7 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                     "additionalProperties": False,
                     "required": ["user_id", "text"],
                     "properties": {
-                        "user_id": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 128,
-                            "description": "调用方应用里这位群众的编号 / the citizen's id in the calling app",
-                        },
+                        "user_id": USER_ID,
                         "text": {**text, "description": "群众看到的文字（按钮则为按钮标题）"},
                         "payload": {**text, "description": "点按钮时发给助手的内容（按钮的 payload）"},
                         "conversation_id": CONVERSATION_ID,
@@ -142,9 +146,15 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                 "Rate": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["seq", "value"],
+                    "required": ["user_id", "seq", "value"],
                     "properties": {
-                        "seq": {"type": "integer", "minimum": 1, "description": "被评价的回答的编号"},
+                        "user_id": USER_ID,
+                        "seq": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_SEQ,
+                            "description": "被评价的回答的编号",
+                        },
                         "value": {"enum": ["good", "bad"]},
                         "client_id": CLIENT_ID,
                     },
@@ -265,9 +275,11 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
             }
         },
     }
-    if config.api_keys:
-        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-        document["security"] = [{"bearer": []}]
+    document["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "python -m bot.apikeys create APP"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    document["security"] = [{"bearer": []}, {"apiKey": []}]
     return document
 
 
@@ -280,6 +292,10 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 
 def _error(description: str) -> dict[str, Any]:
     return _json(description, "Error")
+
+
+def _user_query() -> dict[str, Any]:
+    return {"name": "user_id", "in": "query", "required": True, "schema": USER_ID}
 
 
 def _path_id() -> dict[str, Any]:

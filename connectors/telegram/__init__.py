@@ -21,6 +21,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.config import BotConfig
+from bot.inputs import read_json
 from bot.keys import CHANNELS, CONFIG, SERVICE
 from bot.logs import fields
 from connectors.telegram.handlers import TelegramConnector, build_application
@@ -41,10 +42,7 @@ async def webhook(request: web.Request) -> web.Response:
     if not request.app[READY].is_set():
         # Not started yet: Telegram retries a non-2xx delivery later, so nothing is lost.
         raise web.HTTPServiceUnavailable(text="telegram connector is starting")
-    try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="update is not JSON") from None
+    data = await read_json(request)  # BadInputError: a 400 with a JSON error (bot.middlewares)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise web.HTTPBadRequest(text="not a Telegram update (an object with update_id)")
     if not _chat_ids_are_integers(data):

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot import texts
 from bot.keys import CHANNELS, CONFIG, SERVICE
+from bot.middlewares import json_error
 from connectors.webwidget.channel import WidgetChannel
 from connectors.webwidget.socket import MAX_FRAME_BYTES, WidgetSession, origin_allowed
 
@@ -32,10 +34,10 @@ async def favicon(request: web.Request) -> web.FileResponse:
 
 
 @routes.get("/ws")
-async def websocket(request: web.Request) -> web.WebSocketResponse:
+async def websocket(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     if not origin_allowed(config, request):
-        raise web.HTTPForbidden(text="origin not allowed")
+        return json_error(403, "origin_not_allowed", texts.ORIGIN_NOT_ALLOWED)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     session = WidgetSession(ws, request.app[SERVICE], request.app[WIDGET], config, request)

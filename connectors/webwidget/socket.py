@@ -20,21 +20,24 @@ Close codes: 1003 binary frame, 1008 too many bad frames, 1009 frame over 64 KiB
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
 from bot import texts
 from bot.config import BotConfig
 from bot.conversations import Conversation, State
+from bot.inputs import BadInputError, parse_json
 from bot.logs import fields
 from bot.ratelimit import TokenBucket
-from bot.service import ConversationService, InputError, Receipt
+from bot.service import MAX_SEQ, ConversationService, InputError, Receipt
 from connectors.webwidget.channel import CHANNEL_NAME, WidgetChannel, dumps
 from connectors.webwidget.welcome import welcome_intro
 
@@ -72,7 +75,7 @@ class WidgetSession:
         try:
             async for frame in self.ws:
                 if frame.type == WSMsgType.TEXT:
-                    await self.on_text(frame.data)
+                    await self.on_text_safely(frame.data)
                 elif frame.type == WSMsgType.BINARY:
                     await self.error("binary_frame", texts.BINARY_FRAME)
                     await self.ws.close(code=1003, message=b"binary frames are not supported")
@@ -87,6 +90,17 @@ class WidgetSession:
             if self.conversation is not None:
                 self.channel.unsubscribe(self.conversation.id, self.ws)
 
+    async def on_text_safely(self, data: str) -> None:
+        """A frame we fail on is answered with an error frame; the citizen's socket stays up."""
+        try:
+            await self.on_text(data)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("widget.frame_failed")
+            self.bad_frames += 1
+            await self.error("internal_error", texts.FRAME_FAILED, client_id=_client_id_of(data))
+
     async def on_text(self, data: str) -> None:
         if _is_typing(data):
             await self.citizen_typing(data)
@@ -99,9 +113,13 @@ class WidgetSession:
             )
             return
         try:
-            frame = json.loads(data)
-        except ValueError:
-            frame = None
+            frame = parse_json(data)
+        except BadInputError as err:
+            self.bad_frames += 1
+            # bad_json keeps its code (older widgets know it); the others say what was wrong
+            code, message = ("bad_json", texts.BAD_FRAME) if err.code == "invalid_json" else (err.code, err.message)
+            await self.error(code, message, client_id=_client_id_of(data))
+            return
         if not isinstance(frame, dict):
             self.bad_frames += 1
             await self.error("bad_json", texts.BAD_FRAME)
@@ -132,7 +150,7 @@ class WidgetSession:
         if not isinstance(visitor, str) or not _ID.match(visitor):
             visitor = uuid.uuid4().hex
         after_seq = frame.get("after_seq")
-        after_seq = after_seq if isinstance(after_seq, int) and after_seq >= 0 else 0
+        after_seq = after_seq if isinstance(after_seq, int) and 0 <= after_seq <= MAX_SEQ else 0
         wanted = frame.get("conversation_id")
         conversation, notice = None, None
         if wanted is not None:
@@ -229,7 +247,7 @@ def _client_id_of(data: str) -> str | None:
     """The client_id of a frame we are refusing, so the widget can resend exactly that one later."""
     try:
         frame = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     client_id = frame.get("client_id") if isinstance(frame, dict) else None
     return client_id if isinstance(client_id, str) and _ID.match(client_id) else None
@@ -241,8 +259,13 @@ def _page_of(request: web.Request) -> str | None:
 
 
 def origin_allowed(config: BotConfig, request: web.Request) -> bool:
-    allowed = config.allowed_origins
-    if not allowed or "*" in allowed:
-        return True
+    """May a page from the request's Origin open the widget socket?  Pages of the service's own
+    origin always may, the origins in BOT_ALLOWED_ORIGINS too ("*": any).  A client without an
+    Origin header is not a browser page (and cannot be made to act for a citizen), so it may."""
     origin = request.headers.get("Origin")
-    return origin is None or origin in allowed or origin == f"{request.scheme}://{request.host}"
+    if origin is None or "*" in config.allowed_origins:
+        return True
+    if origin.rstrip("/") in {allowed.rstrip("/") for allowed in config.allowed_origins}:
+        return True
+    # The serving origin, by host and port (a TLS-terminating proxy may reach us over plain http).
+    return urlsplit(origin).netloc.lower() == request.host.lower()

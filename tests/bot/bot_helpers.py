@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the `bot` package, also when pytest is not started from the repo root
     sys.path.insert(0, str(REPO))
 
-from bot import texts  # noqa: E402
+from bot import apikeys, texts  # noqa: E402
 from bot.app import create_app  # noqa: E402
 from bot.config import BotConfig  # noqa: E402
 from bot.keys import SERVICE, STORE  # noqa: E402
@@ -89,6 +89,11 @@ class RunningBot:
     @property
     def service(self) -> ConversationService:
         return self.app[SERVICE]
+
+    def api_key(self, app: str = "tests") -> dict[str, str]:
+        """Request headers of a newly registered calling app (what `python -m bot.apikeys create` does)."""
+        _, key = apikeys.create(self.store.db, app)
+        return {"Authorization": f"Bearer {key}"}
 
     async def stop(self) -> None:
         await self.runner.cleanup()

@@ -39,12 +39,16 @@ def test_help_explains_every_setting():
 def test_print_config_hides_secrets(tmp_path: Path):
     result = run_bot(
         "--print-config",
-        env={"TELEGRAM_TOKEN": "42:very-secret", "BOT_API_KEYS": "k1,k2", "JSB_DATA_DIR": str(tmp_path)},
+        env={"TELEGRAM_TOKEN": "42:very-secret", "RASA_TOKEN": "rasa-secret", "JSB_DATA_DIR": str(tmp_path)},
     )
     assert result.returncode == 0
     printed = json.loads(result.stdout)
-    assert printed["telegram_token"] == "***" and printed["api_keys"] == ["***", "***"]
-    assert "very-secret" not in result.stdout and printed["database"] == str(tmp_path / "bot.sqlite3")
+    assert printed["telegram_token"] == "***" and printed["rasa_token"] == "***"
+    assert (
+        "very-secret" not in result.stdout
+        and "rasa-secret" not in result.stdout
+        and printed["database"] == str(tmp_path / "bot.sqlite3")
+    )
 
 
 def test_bad_settings_stop_with_a_clear_message():
@@ -72,6 +76,11 @@ def test_runs_logs_json_masked_and_shuts_down_gracefully(tmp_path: Path):
         "BOT_LOG_LEVEL": "DEBUG",
         "BOT_APOLOGY_AFTER": "1",
     }
+    # A calling app's key, made the way an operator makes one.
+    key = subprocess.run(
+        [sys.executable, "-m", "bot.apikeys", "create", "tests", "--quiet"],
+        cwd=REPO, env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "bot"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -84,7 +93,7 @@ def test_runs_logs_json_masked_and_shuts_down_gracefully(tmp_path: Path):
         assert _get(f"http://127.0.0.1:{port}/readyz") == 503  # Rasa is not running
         body = json.dumps({"user_id": "u1", "text": "我电话13812345678，身份证370125199001011234"}).encode()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/messages", body, {"Content-Type": "application/json"}
+            f"http://127.0.0.1:{port}/api/v1/messages", body, {"Content-Type": "application/json", "X-API-Key": key}
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())

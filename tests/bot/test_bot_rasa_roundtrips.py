@@ -132,7 +132,9 @@ async def test_rest_round_trip_matches_the_openapi_document(bot: RunningBot, htt
             {"$ref": f"#/components/schemas/{schema}"}, resolver=RefResolver.from_schema(document)
         ).validate(value)
 
-    async with http.post(f"{bot.url}/api/v1/messages", json={"user_id": "app-user-1", "text": QUESTION}) as response:
+    key = bot.api_key("portal")
+    body = {"user_id": "app-user-1", "text": QUESTION}
+    async with http.post(f"{bot.url}/api/v1/messages", json=body, headers=key) as response:
         assert response.status == 200
         result = await response.json()
     check("SendResult", result)
@@ -143,7 +145,9 @@ async def test_rest_round_trip_matches_the_openapi_document(bot: RunningBot, htt
         assert material.name in answer_text(result["replies"])
 
     url = f"{bot.url}/api/v1/conversations/{result['conversation_id']}/ratings"
-    async with http.post(url, json={"seq": answer["seq"], "value": "bad"}) as response:
+    async with http.post(
+        url, json={"user_id": "app-user-1", "seq": answer["seq"], "value": "bad"}, headers=key
+    ) as response:
         assert response.status == 200
         rated = await response.json()
     check("SendResult", rated)
@@ -151,7 +155,8 @@ async def test_rest_round_trip_matches_the_openapi_document(bot: RunningBot, htt
     [rating] = await bot.store.rows("SELECT * FROM ratings")
     assert (rating["value"], rating["entry_id"], rating["channel"]) == ("bad", GUIDE_ID, "rest")
 
-    async with http.get(f"{bot.url}/api/v1/conversations/{result['conversation_id']}/messages") as response:
+    url = f"{bot.url}/api/v1/conversations/{result['conversation_id']}/messages?user_id=app-user-1"
+    async with http.get(url, headers=key) as response:
         history = await response.json()
     check("History", history)
     assert [m["direction"] for m in history["messages"]][:2] == ["in", "out"]

@@ -32,10 +32,10 @@ from bot_helpers import (  # noqa: E402
 )
 from botapi_standin import BotApiStandin  # noqa: E402
 
-from bot import accounts  # noqa: E402
+from bot import accounts, apikeys  # noqa: E402
 from bot.conversations import State  # noqa: E402
 from bot.pseudonyms import pseudonym  # noqa: E402
-from connectors.rest import PSEUDONYM_KEY  # noqa: E402
+from connectors.rest import PSEUDONYM_KEY, owner_of  # noqa: E402
 
 __all__ = [
     "CHROMIUM",
@@ -55,6 +55,13 @@ PASSWORD = "correct horse battery"
 
 def add_helper(bot: RunningBot, name: str, role: str = "helper") -> None:
     accounts.create(bot.store.db, name, role, PASSWORD)
+
+
+def rest_app(bot: RunningBot, user_id: str = "app-user-1") -> tuple[dict[str, str], str]:
+    """A calling app of the REST API: its request headers, and the external id its citizen
+    `user_id`'s conversations have (the app and the citizen own it together)."""
+    app, key = apikeys.create(bot.store.db, "portal")
+    return {"Authorization": f"Bearer {key}"}, owner_of(app, user_id)
 
 
 async def waiting_conversation(bot: RunningBot, channel: str = "rest", external_id: str = "app-user-1") -> str:

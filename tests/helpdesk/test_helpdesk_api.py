@@ -13,7 +13,7 @@ import time
 
 import aiohttp
 import pytest
-from desk_helpers import API, PASSWORD, REPO_ROOT, add_helper, nobody_listening, waiting_conversation
+from desk_helpers import API, PASSWORD, REPO_ROOT, add_helper, nobody_listening, rest_app, waiting_conversation
 
 from bot import helpdesk
 from bot.conversations import State, Status
@@ -234,7 +234,8 @@ async def test_a_cap_on_concurrent_conversations(bot, helpers):
 
 
 async def test_chat_both_ways_over_rest_then_hand_back_and_rating(bot, helpers, anonymous):
-    conversation_id = await waiting_conversation(bot)
+    portal, citizen = rest_app(bot)
+    conversation_id = await waiting_conversation(bot, external_id=citizen)
     alice = await helpers(bot, "alice")
     console = await alice.socket()
     assert (await alice.post(f"/conversations/{conversation_id}/claim"))[0] == 200
@@ -242,7 +243,7 @@ async def test_chat_both_ways_over_rest_then_hand_back_and_rating(bot, helpers, 
 
     # The citizen (REST channel) writes: stored for the helper, pushed to her console, never sent to Rasa.
     body = {"user_id": "app-user-1", "conversation_id": conversation_id, "text": "我的申请被退回了"}
-    async with anonymous.post(bot.url + "/api/v1/messages", json=body) as r:
+    async with anonymous.post(bot.url + "/api/v1/messages", json=body, headers=portal) as r:
         result = await r.json()
     assert result["status"] == "for_helper" and result["replies"] == []
     pushed = await console.message_in(conversation_id, "我的申请被退回了")
@@ -256,7 +257,8 @@ async def test_chat_both_ways_over_rest_then_hand_back_and_rating(bot, helpers, 
     sent = await console.next("sent")
     echoed = await console.message_in(conversation_id, "请补充营业场所证明")
     assert echoed["seq"] == sent["seq"] and echoed["helper"] == "alice"
-    async with anonymous.get(f"{bot.url}/api/v1/conversations/{conversation_id}/messages") as r:
+    url = f"{bot.url}/api/v1/conversations/{conversation_id}/messages?user_id=app-user-1"
+    async with anonymous.get(url, headers=portal) as r:
         history = (await r.json())["messages"]
     assert "请补充营业场所证明" in [m["text"] for m in history]
 
@@ -288,12 +290,14 @@ async def test_chat_both_ways_over_rest_then_hand_back_and_rating(bot, helpers, 
         "text": "好评",
         "payload": helpdesk.RATE_GOOD_PAYLOAD,
     }
-    async with anonymous.post(bot.url + "/api/v1/messages", json=body) as r:
+    async with anonymous.post(bot.url + "/api/v1/messages", json=body, headers=portal) as r:
         result = await r.json()
     assert result["status"] == "answered" and result["replies"][0]["text"] == helpdesk.RATED
     [claim] = await claims(bot)
     assert claim["rating"] == "good" and claim["ended_by"] == "helper"
-    async with anonymous.post(bot.url + "/api/v1/messages", json={**body, "payload": helpdesk.RATE_BAD_PAYLOAD}) as r:
+    async with anonymous.post(
+        bot.url + "/api/v1/messages", json={**body, "payload": helpdesk.RATE_BAD_PAYLOAD}, headers=portal
+    ) as r:
         assert (await r.json())["replies"][0]["text"] == helpdesk.NOTHING_TO_RATE
     assert (await claims(bot))[0]["rating"] == "good"
 
@@ -314,13 +318,14 @@ async def test_transfer_to_another_helper(bot, helpers):
 async def test_the_citizen_going_back_to_the_bot_ends_the_claim(bot, helpers, anonymous):
     from bot import texts
 
-    conversation_id = await waiting_conversation(bot)
+    portal, citizen = rest_app(bot)
+    conversation_id = await waiting_conversation(bot, external_id=citizen)
     alice = await helpers(bot, "alice")
     console = await alice.socket()
     await alice.post(f"/conversations/{conversation_id}/claim")
     body = {"user_id": "app-user-1", "conversation_id": conversation_id, "text": texts.BACK_TO_BOT_BUTTON,
             "payload": texts.BACK_TO_BOT_PAYLOAD}  # fmt: skip
-    async with anonymous.post(bot.url + "/api/v1/messages", json=body) as r:
+    async with anonymous.post(bot.url + "/api/v1/messages", json=body, headers=portal) as r:
         assert r.status == 200
     assert (await console.next("ended"))["conversation_id"] == conversation_id
     [claim] = await claims(bot)

@@ -19,6 +19,8 @@
   const STORE_KEY = `jsb-widget:${server.host}`;
   const RATE_PROMPT = "这个回答有帮助吗？";
   const BACK_TO_BOT = { title: "继续问智能助手", payload: "/jsb_back_to_bot" }; // bot/texts.py
+  const NOT_SENT = "未发送：";
+  const MAX_SENDS = 5; // sockets one message is sent on before the widget stops trying
   const LINK = /https?:\/\/[^\s<>"'，。；！？、）)\]]+/g;
 
   // ---- persistent state (localStorage may be blocked: then we live in memory) -------------
@@ -456,8 +458,9 @@
   function onError(frame) {
     const item = frame.client_id && state.outbox.find((entry) => entry.client_id === frame.client_id);
     if (item && frame.code === "rate_limited") {
-      // Kept in the outbox and sent again when the server is ready for it.
+      // Kept in the outbox and sent again when the server is ready for it (not a failed send).
       setStatus(frame.message);
+      item.sends = Math.max(0, (item.sends || 1) - 1);
       sentOnThisSocket.delete(item.client_id);
       clearTimeout(resendTimer);
       resendTimer = setTimeout(() => {
@@ -473,24 +476,37 @@
       return;
     }
     if (item) {
-      // Refused for good (too long, not ratable…): show why next to the message, stop resending.
-      item.failed = frame.message;
-      state.outbox = state.outbox.filter((entry) => entry !== item);
-      persist();
-      if (item.type === "message") state.failedItems.push(item);
-      else setStatus(item.failed);
-      redraw();
+      // Refused for good (too long, invalid characters, not ratable…): stop resending, say why.
+      giveUp(item, frame.message);
       return;
     }
     setStatus(frame.message);
   }
 
+  // Drop an outbox item and tell the citizen it was not sent (shown next to the message).
+  function giveUp(item, reason) {
+    item.failed = NOT_SENT + reason;
+    state.outbox = state.outbox.filter((entry) => entry !== item);
+    persist();
+    if (item.type === "message") state.failedItems.push(item);
+    else setStatus(item.failed);
+    redraw();
+  }
+
   function flush() {
     if (!welcomed || !socket || socket.readyState !== WebSocket.OPEN) return;
-    for (const item of state.outbox) {
+    for (const item of [...state.outbox]) {
       if (sentOnThisSocket.has(item.client_id)) continue;
+      // Sent on MAX_SENDS sockets and never acknowledged or refused: something about it breaks
+      // the connection; resending it after every reload would stick the citizen forever.
+      item.sends = (item.sends || 0) + 1;
+      if (item.sends > MAX_SENDS) {
+        giveUp(item, "请换个说法再试。");
+        continue;
+      }
+      persist();
       sentOnThisSocket.add(item.client_id);
-      socket.send(JSON.stringify(item));
+      socket.send(JSON.stringify({ ...item, sends: undefined }));
     }
   }
 

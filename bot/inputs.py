@@ -1,0 +1,100 @@
+"""Input hygiene at the edge: JSON that Python can parse but the service cannot use is refused here
+with a clear 4xx, before it reaches SQLite (which cannot store a lone UTF-16 surrogate or an
+integer of 2^63) or Rasa (which should never get a message made of nothing visible).
+
+Used by every JSON entry point: the REST API, the staff API (login included), the Telegram webhook
+and the widget's websocket frames; `visible_text` by the conversation service for every channel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from bot import texts
+
+CLOSE_AFTER = "jsb.close_after"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class BadInputError(ValueError):
+    """Refused input: `code` for programs, `message` (Chinese / English) for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+INVALID_JSON = BadInputError("invalid_json", texts.INVALID_JSON)
+BAD_ENCODING = BadInputError("bad_encoding", texts.BAD_ENCODING)
+TOO_DEEP = BadInputError("too_deep", texts.TOO_DEEP)
+BAD_UNICODE = BadInputError("bad_unicode", texts.BAD_UNICODE)
+NUL_CHARACTER = BadInputError("nul_character", texts.NUL_CHARACTER)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body; a body that cannot be decoded (bad gzip/deflate) is a 400, not a 500.
+    Too large stays aiohttp's 413."""
+    try:
+        return await request.read()
+    except RequestPayloadError:
+        # aiohttp drops the connection after such a body: the answer says so, so that the client
+        # opens a new one instead of writing the next request into a closed socket.
+        request[CLOSE_AFTER] = True
+        raise BAD_ENCODING from None
+
+
+def parse_json(data: str | bytes) -> Any:
+    """A JSON value whose strings are valid Unicode without NUL.  Nesting deeper than Python's
+    recursion limit (100,000 '[') is refused by the parser itself (RecursionError), in microseconds."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise INVALID_JSON from None
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise TOO_DEEP from None
+    except ValueError:
+        raise INVALID_JSON from None
+    check_strings(value)
+    return value
+
+
+async def read_json(request: web.Request) -> Any:
+    return parse_json(await read_body(request))
+
+
+def check_strings(value: Any) -> None:
+    """Every string (keys too) is storable text: no lone surrogate, no NUL."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            check_text(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def check_text(text: str) -> str:
+    if _SURROGATE.search(text):
+        raise BAD_UNICODE
+    if "\x00" in text:
+        raise NUL_CHARACTER
+    return text
+
+
+def visible_text(text: str) -> bool:
+    """Has the text anything a person can read?  Whitespace, control characters (Cc) and format
+    characters such as zero-width spaces and joiners (Cf) alone are not a message."""
+    return any(not char.isspace() and unicodedata.category(char) not in ("Cc", "Cf") for char in text)
