@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol

@@ -14,7 +14,7 @@ for path in (HERE.parent / "bot", HERE.parent / "helpdesk"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from desk_helpers import HelperClient, add_helper, bots_stopped_afterwards, nobody_listening  # noqa: E402
+from desk_helpers import HelperClient, add_helper, bots_stopped_afterwards, nobody_listening, rest_app  # noqa: E402
 
 from bot.conversations import State  # noqa: E402
 
@@ -35,8 +35,8 @@ async def desk(tmp_path: Path):
             await client.close()
 
 
-async def _citizen_waits(bot) -> str:
-    async with aiohttp.ClientSession() as http:
+async def _citizen_waits(bot, portal: dict[str, str]) -> str:
+    async with aiohttp.ClientSession(headers=portal) as http:
         body = {"user_id": MOBILE, "text": SAID}
         async with http.post(bot.url + "/api/v1/messages", json=body) as response:
             assert response.status == 200
@@ -47,7 +47,7 @@ async def _citizen_waits(bot) -> str:
 
 async def test_the_queue_and_a_waiting_transcript_are_masked_for_every_helper(desk) -> None:
     bot, helpers = desk
-    conversation_id = await _citizen_waits(bot)
+    conversation_id = await _citizen_waits(bot, rest_app(bot, MOBILE)[0])
     for name in ("alice", "bob", "root"):
         status, queue = await helpers[name].get("/queue")
         assert status == 200 and conversation_id in str(queue)
@@ -67,14 +67,15 @@ async def test_the_queue_and_a_waiting_transcript_are_masked_for_every_helper(de
 
 async def test_the_conversation_never_stores_the_phone_used_as_user_id(desk) -> None:
     bot, _ = desk
-    conversation_id = await _citizen_waits(bot)
+    portal, _ = rest_app(bot, MOBILE)  # a calling app whose user_id is the citizen's phone
+    conversation_id = await _citizen_waits(bot, portal)
     row = bot.store.db.execute(
         "SELECT external_id, citizen FROM conversations WHERE id = ?", (conversation_id,)
     ).fetchone()
     assert MOBILE not in row[0] and MOBILE not in row[1]
     assert row[0].startswith("h:")
     # …and the same app user still finds the same conversation.
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=portal) as http:
         body = {"user_id": MOBILE, "text": "还在吗"}
         async with http.post(bot.url + "/api/v1/messages", json=body) as response:
             assert (await response.json())["conversation_id"] == conversation_id
