@@ -76,7 +76,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await read_json(request)
     except BadInputError as err:
-        raise RefusedError(400, err.code, err.message) from None
+        raise RefusedError(err.status, err.code, err.message) from None
     if not isinstance(body, dict):
         raise RefusedError(400, "invalid_json", "请求体必须是 JSON 对象。 / The body must be a JSON object.")
     return body

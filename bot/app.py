@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import apikeys, curation, dead_letters, helpdesk, kb_transfer, retrain, worklists
+from bot import apikeys, curation, dead_letters, helpdesk, inputs, kb_transfer, retrain, worklists
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
@@ -25,7 +25,7 @@ from connectors import rest, webwidget
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 128 * 1024
+MAX_BODY_BYTES = inputs.MAX_BODY_BYTES
 
 routes = web.RouteTableDef()
 
@@ -97,6 +97,9 @@ def create_app(config: BotConfig) -> web.Application:
     """Build the bot service: health endpoints, the web widget, the REST API and (with a token) Telegram."""
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
+        # Bodies are decompressed by bot.inputs.read_body, which answers a bad one with a JSON 400
+        # (aiohttp's own answers a bad deflate body in plain text before any middleware runs).
+        handler_args={"auto_decompress": False},
         middlewares=[
             error_middleware,
             rate_limit_middleware(

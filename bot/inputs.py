@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import zlib
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bot import texts
 
+MAX_BODY_BYTES = 128 * 1024  # the largest body any JSON endpoint takes (bot.app sets the same on the wire)
 CLOSE_AFTER = "jsb.close_after"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -25,10 +27,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 class BadInputError(ValueError):
     """Refused input: `code` for programs, `message` (Chinese / English) for people."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
 INVALID_JSON = BadInputError("invalid_json", texts.INVALID_JSON)
@@ -36,18 +39,48 @@ BAD_ENCODING = BadInputError("bad_encoding", texts.BAD_ENCODING)
 TOO_DEEP = BadInputError("too_deep", texts.TOO_DEEP)
 BAD_UNICODE = BadInputError("bad_unicode", texts.BAD_UNICODE)
 NUL_CHARACTER = BadInputError("nul_character", texts.NUL_CHARACTER)
+UNSUPPORTED_ENCODING = BadInputError("unsupported_encoding", texts.UNSUPPORTED_ENCODING, 415)
+TOO_LARGE = BadInputError("too_large", texts.BODY_TOO_LARGE, 413)
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The request body; a body that cannot be decoded (bad gzip/deflate) is a 400, not a 500.
-    Too large stays aiohttp's 413."""
+    """The request body, decompressed here (the app turns aiohttp's own decompression off, which
+    answers a bad deflate body with a plain-text 400 before any handler runs): gzip and deflate
+    up to MAX_BODY_BYTES, anything else 415; a body that is not what its Content-Encoding says
+    is a 400.  Too large on the wire stays aiohttp's 413."""
     try:
-        return await request.read()
+        data = await request.read()
     except RequestPayloadError:
         # aiohttp drops the connection after such a body: the answer says so, so that the client
         # opens a new one instead of writing the next request into a closed socket.
         request[CLOSE_AFTER] = True
         raise BAD_ENCODING from None
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding in ("", "identity"):
+        return data
+    if coding in ("gzip", "x-gzip"):
+        return _inflate(data, zlib.MAX_WBITS | 16)
+    if coding == "deflate":  # zlib-wrapped as HTTP says; some clients send it raw
+        try:
+            return _inflate(data, zlib.MAX_WBITS)
+        except BadInputError as err:
+            if err is not BAD_ENCODING:
+                raise
+            return _inflate(data, -zlib.MAX_WBITS)
+    raise UNSUPPORTED_ENCODING
+
+
+def _inflate(data: bytes, wbits: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        body = inflater.decompress(data, MAX_BODY_BYTES + 1)
+    except zlib.error:
+        raise BAD_ENCODING from None
+    if len(body) > MAX_BODY_BYTES:  # a small body that inflates to a large one
+        raise TOO_LARGE
+    if not inflater.eof or inflater.unused_data:
+        raise BAD_ENCODING
+    return body
 
 
 def parse_json(data: str | bytes) -> Any:

@@ -67,7 +67,7 @@ async def _handled(request: web.Request, handler: Handler) -> web.StreamResponse
             raise
         return json_error(exc.status, code, message, headers=_kept_headers(exc))
     except BadInputError as err:
-        return json_error(400, err.code, err.message)
+        return json_error(err.status, err.code, err.message)
     except RequestPayloadError:  # a body that cannot be decoded (e.g. gzip that is not gzip)
         request[CLOSE_AFTER] = True
         return json_error(400, BAD_ENCODING.code, BAD_ENCODING.message)

@@ -95,7 +95,7 @@ async def _json_body(request: web.Request, schema: str) -> dict[str, Any] | web.
     try:
         body = await read_json(request)
     except BadInputError as err:
-        return json_error(400, err.code, err.message)
+        return json_error(err.status, err.code, err.message)
     problems = request.app[VALIDATOR].errors(schema, body)
     if problems:
         return _invalid(problems)

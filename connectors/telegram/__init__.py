@@ -52,7 +52,7 @@ async def webhook(request: web.Request) -> web.Response:
     application = request.app[CONNECTOR].application
     try:
         update = Update.de_json(data, application.bot)
-    except (TypeError, ValueError, KeyError, AttributeError) as err:
+    except Exception as err:  # untrusted data: any failure to read it (e.g. a date past 2038) is a bad update
         raise web.HTTPBadRequest(text=f"not a Telegram update: {err}") from None
     if update is None:
         raise web.HTTPBadRequest(text="empty update")

@@ -6,7 +6,9 @@ onto the upgraded widget socket (close 1002)."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from typing import Any
 
 import aiohttp
@@ -30,10 +32,13 @@ def raw(value: Any) -> bytes:
     return json.dumps(value).encode()  # ensure_ascii: the surrogate travels as \ud83d
 
 
-async def refused(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-    """The request gets a 4xx whose body is a JSON error with a Chinese message."""
+async def refused(
+    http: aiohttp.ClientSession, method: str, url: str, status: int | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """The request gets a 4xx (`status`, when given) whose body is a JSON error with a Chinese message."""
     async with http.request(method, url, **kwargs) as response:
         assert 400 <= response.status < 500, (url, response.status, await response.text())
+        assert status is None or response.status == status
         assert response.content_type == "application/json"
         body = await response.json()
     message = body["error"]["message"]
@@ -129,3 +134,25 @@ async def test_the_widget_socket_answers_bad_frames_and_stays_open(bot, http: ai
     ack = await client.say("你好")
     assert ack["type"] == "ack"
     assert not client.ws.closed
+
+
+async def test_content_encodings(bot, http: aiohttp.ClientSession):
+    """Compressed bodies are read when they are what they say, refused in JSON when not."""
+    key = {**bot.api_key("portal"), **JSON}
+    send = f"{bot.url}/api/v1/messages"
+    body = raw({"user_id": "u1", "text": "营业执照怎么办"})
+    for coding, data in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        async with http.post(send, data=data, headers={**key, "Content-Encoding": coding}) as response:
+            assert response.status == 200, await response.text()
+    for coding, status, code in (
+        ("deflate", 400, "bad_encoding"),
+        ("br", 415, "unsupported_encoding"),
+        ("x-unknown", 415, "unsupported_encoding"),
+    ):
+        async with aiohttp.ClientSession() as fresh:  # aiohttp may drop the connection after a bad body
+            headers = {**key, "Content-Encoding": coding}
+            answer = await refused(fresh, "POST", send, status, data=NOT_GZIP, headers=headers)
+        assert answer["error"]["code"] == code
+    bomb = gzip.compress(b" " * 50_000_000)  # 50 MB of spaces in 50 KB
+    answer = await refused(http, "POST", send, 413, data=bomb, headers={**key, "Content-Encoding": "gzip"})
+    assert answer["error"]["code"] == "too_large"
