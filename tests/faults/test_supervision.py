@@ -40,6 +40,7 @@ API_KEY = "fault-test-key"
 QUESTIONS = ["社保卡丢了怎么补办", "需要带什么材料", "营业执照怎么办", "在哪里办"]
 NOT_AN_ANSWER = (texts.APOLOGY, texts.STILL_QUEUED)
 RECOVERY_LIMIT_S = {"actions": 5.0, "bot": 5.0}
+RECOVERIES: dict[str, tuple[float, float, float]] = {}  # victim -> (wall s, start CPU s, load average)
 
 
 def _request(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> tuple[int, Any]:
@@ -260,18 +261,26 @@ def test_kill_9_heals_and_loses_nothing(stack: Stack, victim: str) -> None:
     )
     assert stored == len(sent)
 
-    # Back within the limit.  On a machine running more than it has cores (the shared development
-    # machine: load 10-16 on 2 cores) the wall time measures the queue for the CPU, so there the CPU
-    # the new process spent starting is held to the limit instead; both are printed and logged.
-    if victim in RECOVERY_LIMIT_S:
-        overloaded = os.getloadavg()[0] > (os.cpu_count() or 1)
-        assert (start_cpu if overloaded else recovery) <= RECOVERY_LIMIT_S[victim], (recovery, start_cpu)
+    RECOVERIES[victim] = (recovery, start_cpu, os.getloadavg()[0])
 
     # Rasa recorded each citizen turn once (a retry after the kill is not a second turn).
     for conversation_id in conversations:
         events = stack.tracker(conversation_id)["events"]
         turns = [e["text"] for e in events if e["event"] == "user"]
         assert len(turns) == len(QUESTIONS), f"{victim}: Rasa recorded {turns}"
+
+
+@pytest.mark.parametrize("victim", sorted(RECOVERY_LIMIT_S))
+def test_restarted_within_5_s(victim: str) -> None:
+    """Kept apart from the no-loss test above, so a slow start never hides a lost message.  On a
+    machine running more than it has cores (the shared development machine: load 10-16 on 2 cores)
+    the wall time measures the queue for the CPU; there the CPU the new process spent until it
+    answered is held to the limit instead.  Rasa (model loading) has no limit: docs/security.md."""
+    if victim not in RECOVERIES:
+        pytest.skip(f"the {victim} kill did not run")
+    wall, cpu, load = RECOVERIES[victim]
+    overloaded = load > (os.cpu_count() or 1)
+    assert (cpu if overloaded else wall) <= RECOVERY_LIMIT_S[victim], f"wall {wall:.1f} s, CPU {cpu:.1f} s, load {load}"
 
 
 def test_supervisor_says_what_happened(stack: Stack) -> None:
