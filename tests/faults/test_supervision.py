@@ -36,7 +36,7 @@ from bot import accounts, texts
 
 pytestmark = pytest.mark.rasa
 
-API_KEY = "fault-test-key"
+API_HEADERS: dict[str, str] = {}  # the calling app the stack registered (bench/stack.py)
 QUESTIONS = ["社保卡丢了怎么补办", "需要带什么材料", "营业执照怎么办", "在哪里办"]
 NOT_AN_ANSWER = (texts.APOLOGY, texts.STILL_QUEUED)
 RECOVERY_LIMIT_S = {"actions": 5.0, "bot": 5.0}
@@ -46,7 +46,9 @@ RECOVERIES: dict[str, tuple[float, float, float]] = {}  # victim -> (wall s, sta
 def _request(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    request.add_header("X-API-Key", API_KEY)
+    if "/api/v1/" in url:  # only the bot service's REST API takes the calling app's key
+        for name, value in API_HEADERS.items():
+            request.add_header(name, value)
     if data:
         request.add_header("Content-Type", "application/json")
     try:
@@ -69,8 +71,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     train_model()  # var/test-models, shared with the other Rasa suites; run.sh finds it up to date
     # KB_DENSE=false: the sentence-vector stage is not what is under test, and encoding the whole
     # knowledge base at start takes minutes on a shared 2-core machine.
-    env = {"RASA_MODELS_DIR": str(MODELS), "BOT_API_KEYS": API_KEY, "BOT_APOLOGY_AFTER": "2", "KB_DENSE": "false"}
+    env = {"RASA_MODELS_DIR": str(MODELS), "BOT_APOLOGY_AFTER": "2", "KB_DENSE": "false"}
     running = start(tmp_path_factory.mktemp("faults"), env)
+    API_HEADERS.update(running.api_headers)
     yield running
     running.stop()
 
@@ -95,7 +98,9 @@ def _citizen(stack: Stack, user: str, sent: list[dict[str, Any]]) -> None:
             assert time.monotonic() < deadline, f"{user}: the bot service never took {question!r} (last {status})"
             time.sleep(0.3)
         conversation_id = reply["conversation_id"]
-        sent.append({"conversation_id": conversation_id, "seq": reply["message"]["seq"], "client_id": client_id})
+        sent.append(
+            {"conversation_id": conversation_id, "user": user, "seq": reply["message"]["seq"], "client_id": client_id}
+        )
         time.sleep(0.2)
 
 
@@ -150,7 +155,7 @@ def test_personal_numbers_only_in_the_citizens_own_view(stack: Stack) -> None:
     assert status == 200
     deadline = time.monotonic() + 120
     while True:  # both answered by the assistant
-        _, history = _request(f"{stack.bot_url}/api/v1/conversations/{conversation_id}/messages")
+        _, history = _request(f"{stack.bot_url}/api/v1/conversations/{conversation_id}/messages?user_id={mobile}")
         if sum(1 for m in history["messages"] if m["direction"] == "in" and m["status"] != "pending") == 2:
             break
         assert time.monotonic() < deadline
@@ -229,13 +234,14 @@ def test_kill_9_heals_and_loses_nothing(stack: Stack, victim: str) -> None:
     assert all(pid for role, pid in stack.pids().items() if role != victim)
 
     # Every message stored once and answered; nothing lost.
-    conversations = {item["conversation_id"] for item in sent}
+    conversations = {item["conversation_id"]: item["user"] for item in sent}  # each read by its own citizen
     assert len(sent) == len(users) * len(QUESTIONS)
     deadline = time.monotonic() + 180
     while True:
         unanswered, duplicates = [], []
-        for conversation_id in conversations:
-            _, history = _request(f"{stack.bot_url}/api/v1/conversations/{conversation_id}/messages?limit=200")
+        for conversation_id, user in conversations.items():
+            url = f"{stack.bot_url}/api/v1/conversations/{conversation_id}/messages?limit=200&user_id={user}"
+            _, history = _request(url)
             messages = history["messages"]
             incoming = [m for m in messages if m["direction"] == "in"]
             client_ids = [m["client_id"] for m in incoming]
@@ -255,8 +261,10 @@ def test_kill_9_heals_and_loses_nothing(stack: Stack, victim: str) -> None:
     assert unanswered == [], f"not answered after the {victim} kill: {unanswered}"
     stored = sum(
         1
-        for conversation_id in conversations
-        for m in _request(f"{stack.bot_url}/api/v1/conversations/{conversation_id}/messages?limit=200")[1]["messages"]
+        for conversation_id, user in conversations.items()
+        for m in _request(f"{stack.bot_url}/api/v1/conversations/{conversation_id}/messages?limit=200&user_id={user}")[
+            1
+        ]["messages"]
         if m["direction"] == "in"
     )
     assert stored == len(sent)
