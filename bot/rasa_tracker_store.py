@@ -9,16 +9,27 @@ synchronous=NORMAL a commit survives a crash of Rasa (the WAL is in the file sys
 loss may drop the last turns, which the bot service has stored anyway (bot/store.py).  Two Rasa
 workers share the file: WAL lets one read while the other writes.
 
+A user event is stored without the sentence vector the NLU put in its parse data
+(`question_vector`, ~1.4 kB of base64 in JSON): the action server reads it only from the message
+being answered, which is in memory during its turn.  Stored, it made every later turn read,
+parse and send it to the action server again (Rasa sends the whole session's events with each
+action call), once per earlier message of the conversation.
+
 With PostgreSQL (a district's deployment) use Rasa's own `type: SQL` with `dialect: postgresql`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
+
+from knowledge_base.embeddings import QUESTION_VECTOR
 
 
 def _pragmas(connection: Any, _record: Any) -> None:
@@ -43,3 +54,29 @@ class SQLiteTrackerStore(SQLTrackerStore):
         )
         sa.event.listen(self.engine, "connect", _pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's SQLTrackerStore.save, with each event's data passed through `stored_event`."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = stored_event(event.as_dict())
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+
+
+def stored_event(data: dict[str, Any]) -> dict[str, Any]:
+    """An event as stored: a user message without its sentence vector (see the module's doc)."""
+    parse_data = data.get("parse_data")
+    if isinstance(parse_data, dict) and QUESTION_VECTOR in parse_data:
+        data = {**data, "parse_data": {k: v for k, v in parse_data.items() if k != QUESTION_VECTOR}}
+    return data
