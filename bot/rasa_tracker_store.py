@@ -14,8 +14,14 @@ typed are kept only in the bot service's message table (the conversation view); 
 Rasa for the next turns and by anyone with access to this file, holds 3701**********1234.  Within a
 turn Rasa and the actions work on the unmasked message; only what is written here is masked.
 
+A user event is stored without the sentence vector the NLU put in its parse data
+(`question_vector`, ~1.4 kB of base64 in JSON): the action server reads it only from the message
+being answered, which is in memory during its turn.  Stored, it made every later turn read,
+parse and send it to the action server again (Rasa sends the whole session's events with each
+action call), once per earlier message of the conversation.
+
 With PostgreSQL (a district's deployment) use this class with `dialect: postgresql`: the tuning
-below applies only to SQLite, the masking to both.
+below applies only to SQLite, the masking and the dropped vector to both.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
 from bot.masking import mask_value
+from knowledge_base.embeddings import QUESTION_VECTOR
 
 log = logging.getLogger(__name__)
 _KEPT_AS_IS = ("message_id",)  # identifiers: a retried message is found by its id (bot/rasa_channel.py)
@@ -71,11 +78,11 @@ class SQLiteTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """SQLTrackerStore.save (Rasa 3.6) with each event masked before it is written."""
+        """SQLTrackerStore.save (Rasa 3.6) with each event stored without its vector and masked."""
         await self.stream_events(tracker)
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
-                data = masked_event(event.as_dict())
+                data = masked_event(stored_event(event.as_dict()))
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,
@@ -88,3 +95,11 @@ class SQLiteTrackerStore(SQLTrackerStore):
                 )
             session.commit()
         log.debug("tracker saved (masked)")
+
+
+def stored_event(data: dict[str, Any]) -> dict[str, Any]:
+    """An event as stored: a user message without its sentence vector (see the module's doc)."""
+    parse_data = data.get("parse_data")
+    if isinstance(parse_data, dict) and QUESTION_VECTOR in parse_data:
+        data = {**data, "parse_data": {k: v for k, v in parse_data.items() if k != QUESTION_VECTOR}}
+    return data

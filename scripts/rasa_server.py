@@ -8,6 +8,15 @@ Each fix removes a cost that a profile of the Rasa process put near the top of a
 
 - One OpenMP thread per process (below): otherwise the encoder runs on a thread per core.
 
+- `rasa run` starts without TensorFlow, which our model does not use (bot/rasa_lean.py): half
+  the memory of a Rasa process and a faster start.
+
+- The NLU runs in a small thread pool instead of on the event loop (RASA_NLU_THREADS, default 4):
+  the sentence encoder releases the GIL, so one process uses both cores (the encoder on one while
+  the loop answers other conversations on the other), concurrent messages share encoder calls
+  (knowledge_base.embeddings.encode), and a long message does not hold up the loop.  One such
+  process replaces two Sanic workers that each held the whole model.
+
 - Action-server replies are validated against Rasa's response schema with a validator built once.
   Rasa 3.6 calls `jsonschema.validate(result, schema)` on every reply, which with jsonschema 4.17
   checks the schema itself and builds a new validator each time: about 26 ms of a turn's CPU.
@@ -58,10 +67,42 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     raise error
 
 
+@lru_cache(maxsize=1)
+def _nlu_pool() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = max(1, int(os.environ.get("RASA_NLU_THREADS") or 4))
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nlu")
+
+
+async def _parse_message(
+    self: Any, message: Any, tracker: Any = None, only_output_properties: bool = True
+) -> dict[str, Any]:
+    """MessageProcessor.parse_message with the NLU graph run in the pool; the same steps but its
+    debug log line, whose arguments deep-copied the parse data on every message with debug off."""
+    import asyncio
+
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if self.http_interpreter:
+        parse_data = await self.http_interpreter.parse(message)
+    else:
+        if tracker is None:
+            tracker = DialogueStateTracker.from_events(message.sender_id, [])
+        parse_data = await asyncio.get_running_loop().run_in_executor(
+            _nlu_pool(), self._parse_message_with_graph, message, tracker, only_output_properties
+        )
+    self._update_full_retrieval_intent(parse_data)
+    self._check_for_unseen_features(parse_data)
+    return parse_data
+
+
 def apply_fixes() -> None:
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    MessageProcessor.parse_message = _parse_message  # type: ignore[method-assign]
 
 
 def token_from_environment(argv: list[str]) -> list[str]:
@@ -78,6 +119,10 @@ def token_from_environment(argv: list[str]) -> list[str]:
 def main() -> None:
     if REPO not in sys.path:
         sys.path.insert(0, REPO)  # the custom components (knowledge_base.nlu_*) import from here
+    if sys.argv[1:2] == ["run"] and os.environ.get("RASA_LEAN", "on") != "off":
+        from bot.rasa_lean import defer_tensorflow
+
+        defer_tensorflow()  # before anything imports Rasa's modules
     apply_fixes()
     from bot.rasa_channel import install_replay
 

@@ -12,6 +12,27 @@ GENERATED=${JSB_DATA_DIR:-var}/nlu_generated
 rm -rf "$GENERATED"
 $PY -m knowledge_base.nlu_lookups "$GENERATED" ${KB_DB:+--db "$KB_DB"}
 
+# Rasa's own "nothing changed" check imports its whole training stack (TensorFlow among it):
+# about 20 s before every start.  A digest of everything the model is made from (the inputs
+# Rasa fingerprints, plus our NLU components' code, the tokenizer's lexicon and the locked
+# package versions) skips it; any difference, or no model, goes to Rasa as before.
+STAMP="$OUT/jishiban.inputs.sha256"
+inputs_digest() {
+    {
+        sha256sum config.yml domain.yml requirements.lock knowledge_base/nlu_*.py
+        find nlu_data knowledge_base/lexicon -type f -print0 | sort -z | xargs -0 sha256sum
+        (cd "$GENERATED" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+        echo "args: $*"
+    } | sha256sum | cut -d' ' -f1
+}
+DIGEST=$(inputs_digest "$@")
+if [ -f "$OUT/jishiban.tar.gz" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$DIGEST" ]; then
+    echo "train: nothing changed since $OUT/jishiban.tar.gz was trained"
+    exit 0
+fi
+
 echo "train: training the assistant into $OUT (skipped by Rasa when nothing changed)"
+rm -f "$STAMP"
 $PY -m rasa train --config config.yml --domain domain.yml --data nlu_data "$GENERATED" \
     --out "$OUT" --fixed-model-name jishiban "$@"
+echo "$DIGEST" > "$STAMP"

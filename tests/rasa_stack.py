@@ -135,6 +135,11 @@ class RasaStack:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
+    @property
+    def rasa_pid(self) -> int | None:
+        """The Rasa server's process (started through scripts/rasa_server.py), while it runs."""
+        return self._rasa.pid if self._rasa is not None and self._rasa.poll() is None else None
+
     def stop_rasa(self) -> None:
         self._stop(self._rasa)
         self._rasa = None

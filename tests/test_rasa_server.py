@@ -60,3 +60,35 @@ def test_the_fix_replaces_rasas_method():
         assert RemoteAction._validate_action_result is rasa_server._validate_action_result
     finally:
         RemoteAction._validate_action_result = original
+
+
+@pytest.mark.rasa
+async def test_the_nlu_runs_in_the_pool_with_rasas_result(monkeypatch: pytest.MonkeyPatch):
+    """The patched parse gives what Rasa's own gives, and the graph (the encoder in it) runs on a
+    pool thread, not on the event loop's."""
+    import threading
+
+    from rasa.core.agent import load_agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+    from rasa_stack import train_model
+
+    from knowledge_base import embeddings
+
+    agent = await load_agent(model_path=str(train_model()))
+    threads: list[str] = []
+    real_encode = embeddings.encode
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real_encode(*args, **kwargs)
+
+    texts = ["你好", "社保卡丢了咋补办呀，俺在济阳街道住", "那要多少钱", "营业执照遗失补领需要啥材料"]
+    for text in texts:
+        expected = await MessageProcessor.parse_message(agent.processor, UserMessage(text + "。"))
+        embeddings._QUERIES.clear()  # encoded again, not read from the cache of recent questions
+        monkeypatch.setattr(embeddings, "encode", recording)
+        got = await rasa_server._parse_message(agent.processor, UserMessage(text + "。"))
+        monkeypatch.setattr(embeddings, "encode", real_encode)
+        assert got == expected
+    assert threads and all(name.startswith("nlu") for name in threads)

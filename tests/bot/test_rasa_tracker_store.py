@@ -41,3 +41,28 @@ def test_rasa_builds_it_from_endpoints_yml(tmp_path: Path) -> None:
     config = EndpointConfig(type="bot.rasa_tracker_store.SQLiteTrackerStore", db=str(tmp_path / "t.sqlite3"))
     store = TrackerStore.create(config, DOMAIN)
     assert "SQLiteTrackerStore" in repr(type(getattr(store, "_tracker_store", store)))
+
+
+async def test_a_stored_message_drops_its_sentence_vector_only(tmp_path: Path) -> None:
+    """The NLU's vector goes to the action server in the turn that made it; stored events keep the
+    rest of the parse data (intent, entities, text) as Rasa would."""
+    store = SQLiteTrackerStore(domain=DOMAIN, db=str(tmp_path / "tracker.sqlite3"))
+    tracker = DialogueStateTracker("c2", DOMAIN.slots)
+    parse_data = {
+        "intent": {"name": "ask_fee", "confidence": 0.9},
+        "entities": [{"entity": "service", "value": "社保卡"}],
+        "text": "社保卡补办要钱不",
+        "question_vector": {"text": "社保卡补办要钱不", "vector": "AAAA" * 192},
+    }
+    tracker.update(UserUttered("社保卡补办要钱不", intent=parse_data["intent"], parse_data=parse_data))
+    assert "question_vector" in tracker.latest_message.parse_data  # in memory for this turn
+    await store.save(tracker)
+
+    again = await store.retrieve("c2")
+    assert again is not None
+    stored = again.latest_message.parse_data
+    assert "question_vector" not in stored
+    assert stored["intent"]["name"] == "ask_fee" and stored["entities"] == parse_data["entities"]
+    assert "question_vector" in tracker.latest_message.parse_data  # the live tracker is not changed
+    with sqlite3.connect(tmp_path / "tracker.sqlite3") as db:
+        assert db.execute("SELECT intent_name FROM events WHERE type_name = 'user'").fetchone()[0] == "ask_fee"
