@@ -18,9 +18,7 @@ Two differences from Rasa's own `rest` channel (same URL, /webhooks/rest/webhook
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -28,13 +26,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-
-def configured_secret(name: str) -> str | None:
-    """$NAME, else the content of the file named by $NAME_FILE (for systemd: docs/security.md)."""
-    secret = os.environ.get(name, "").strip()
-    if not secret and os.environ.get(f"{name}_FILE"):
-        secret = Path(os.environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
-    return secret or None
+from bot.shared_secrets import configured_secret
 
 
 def configured_token() -> str | None:

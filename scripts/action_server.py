@@ -49,7 +49,7 @@ def main() -> None:
     args = create_argument_parser().parse_args()
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
-    from bot.rasa_channel import configured_secret
+    from bot.shared_secrets import configured_secret
 
     secret = configured_secret("ACTION_SECRET")  # or ACTION_SECRET_FILE
     if secret is None:

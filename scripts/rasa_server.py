@@ -128,7 +128,7 @@ def main() -> None:
 
     install_replay()  # a message the bot service retries is answered from the tracker, not twice
     sys.argv = token_from_environment(sys.argv)
-    from bot.rasa_channel import configured_secret
+    from bot.shared_secrets import configured_secret
 
     # endpoints.yml names ACTION_SECRET (or ACTION_SECRET_FILE is given); unset, Rasa would refuse to start.
     os.environ["ACTION_SECRET"] = configured_secret("ACTION_SECRET") or ""
