@@ -46,7 +46,7 @@ ENCODE_BATCH = 32
 PROGRESS_FROM = 50  # wordings to encode before a progress bar is worth showing
 # The whole-entry text reads the answer's first WHOLE_ANSWER_CHARS only: encoding costs grow with the
 # length (a 350-character export answer 0.50 s of CPU, its first 120 characters 0.15 s; the export
-# corpus's 2,080 answers about 17 minutes instead of 40 on this machine), and real exports' answers
+# corpus's 4,160 texts took about 350 s of CPU, about 1,100 s with whole answers), and real exports' answers
 # are long official prose whose opening names the matter.  Measured on bench/retrieval's dev sets:
 # export dev hybrid R@1/R@3 0.756/0.821 with whole answers, 0.767/0.824 with 120 characters; curated
 # dev unchanged (2 of 357 curated answers are longer).  See bench/retrieval/NOTES.md.
