@@ -198,6 +198,7 @@ def test_cli_dense_options():
     assert parse_args([]).dense == "both" and parse_args([]).dense_sizes == ["1k"]
     only = parse_args(["--dense", "off", "--dense-sizes", "1k,10k"])
     assert only.dense == "off" and only.dense_sizes == ["1k", "10k"]
+    assert parse_args(["--dense-sizes", "export"]).dense_sizes == ["export"]  # the export corpus, timed
     for bad in (["--dense", "maybe"], ["--dense-sizes", "5k"]):
         with pytest.raises(SystemExit):
             parse_args(bad)

@@ -222,3 +222,13 @@ async def test_a_question_no_entry_shares_a_word_with_still_finds_nothing(tmp_pa
     await kb.publish([PASSPORT, PHOTO, SOCIAL_CARD])
     assert await kb.search("今天天气不错") == []
     await kb.close()
+
+
+def test_the_whole_entry_text_reads_the_start_of_a_long_answer() -> None:
+    answer = "根据规定，" + "租房提取。" * 100
+    long = QA(id="qa.long", domain="综合", question="公积金提取 租房", similar=[], answer=answer)
+    whole, name = embeddings.wordings(long)
+    assert name == long.question
+    assert whole == f"{long.question}\n{long.answer[: embeddings.WHOLE_ANSWER_CHARS]}"
+    assert len(long.answer) > embeddings.WHOLE_ANSWER_CHARS
+    assert embeddings.wordings(BIRTH)[0] == f"{BIRTH.question}\n{BIRTH.answer}"  # a short answer whole
