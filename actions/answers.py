@@ -151,13 +151,13 @@ def _is_follow_up_words(rest: str) -> bool:
 
 
 def _named_by_title(tracker: Tracker, named: Entry) -> bool:
-    """Whether the message names the service by its full title or one of its aliases (not by a
-    word the NLU mapped to it, like "换证" or "开公司")."""
+    """Whether the message names the service by its own title (with or without the bracketed
+    part), not by a shorter word or alias the NLU mapped to it ("换证", "开公司")."""
     said = turns.entity_text(tracker, "service")
     if not said:
         return True  # a button's entity: chosen, not guessed
-    guide = knowledge.guide_by_name(said)
-    return guide is not None and guide.id == named.id
+    title = knowledge.title(named)
+    return "".join(said.split()) in (title, knowledge.short_title(title))
 
 
 def _outranked(match: Match, named: Entry) -> Entry | None:

@@ -132,10 +132,11 @@ MAX_CUE_TAIL_CHARS = 1  # "得花钱不" ends with its cue; "在哪登报" does 
 
 
 def ends_with_element_cue(text: str) -> bool:
-    """Whether the message ends by asking for an element ("结婚登记带些啥", "社保卡在哪办"): the
-    element is then what is asked, even when the message also names the service."""
+    """Whether the message ends by asking what to bring ("结婚登记带些啥"): the materials are then
+    what is asked, even when the message also names the service.  Other elements at the end are
+    often a Q&A's own question ("公司搬家了，多长时间内要变更地址？") and are left to the search."""
     body = _TRAILING.sub("", text)
-    cues = ({c for cues in ELEMENT_CUES.values() for c in cues} | set(GENERIC_MATERIALS_CUES)) - NOT_AT_THE_END
+    cues = (set(ELEMENT_CUES["materials"]) | set(GENERIC_MATERIALS_CUES)) - NOT_AT_THE_END
     return any(cue in body[-(len(cue) + MAX_CUE_TAIL_CHARS) :] for cue in cues if len(cue) >= 2)
 
 
