@@ -47,6 +47,8 @@ BACK_REFERENCE = re.compile(r"(刚才|刚刚|前面|之前|上一个|上个|先�
 # An elliptical follow-up ("那补办呢?", "要是新办呢"): it keeps the element asked last.
 ELLIPTICAL = re.compile(r"^(那|那么|那要是|要是|如果是|换成)|呢[？?]*$")
 MAX_ELLIPTICAL_CHARS = 16
+# The words that led to a place cut out of a message ("俺住 ，…", "家在 那边").
+PLACE_LEAD = re.compile(r"(?:住在|家住|家在|住)\s+")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ async def find_in(tracker: Tracker, text: str, kinds: tuple[str, ...] | None = N
         return texts.strip_element_cues(words) if strip_cues else words
 
     without_places = turns.without_entities(text, tracker, ("place", "element") if strip_cues else ("place",))
+    if without_places != text:
+        # "俺住崔寨" without the place is "俺住": where the citizen lives is not the question.
+        without_places = PLACE_LEAD.sub(" ", without_places)
     part = question_part(without_places)
     args = (kinds,) if kinds else ()
     match = await knowledge.find(prepared(part), *args)
@@ -91,11 +96,17 @@ def requested_element(tracker: Tracker, text: str, state: State | None = None) -
     or when the message is nothing but an element question ("多少钱?"), else — for an elliptical
     follow-up that names a matter ("那补办呢") — the element asked last."""
     value = turns.entity_value(tracker, "element")
+    if value == "audience" and texts.detect_element(text) != "audience":
+        # "哪些人可以办" / "谁能办" ask who qualifies: the conditions (a guide's 服务对象 is
+        # "自然人、法人"); only "服务对象" / "适用对象" ask for the audience itself.
+        return "conditions"
     if value in ELEMENT_LABELS:
         return value
     detected = texts.detect_element(text)
     if detected and (
-        turns.latest_intent(tracker) == "ask_element" or not knowledge.has_terms(texts.strip_element_cues(text))
+        turns.latest_intent(tracker) == "ask_element"
+        or not knowledge.has_terms(texts.strip_element_cues(text))
+        or texts.ends_with_element_cue(text)
     ):
         return detected
     if (
@@ -139,6 +150,29 @@ def _is_follow_up_words(rest: str) -> bool:
     return len("".join(rest.split())) <= MAX_FOLLOW_UP_WORDS_CHARS
 
 
+def _named_by_title(tracker: Tracker, named: Entry) -> bool:
+    """Whether the message names the service by its own title (with or without the bracketed
+    part), not by a shorter word or alias the NLU mapped to it ("换证", "开公司")."""
+    said = turns.entity_text(tracker, "service")
+    if not said:
+        return True  # a button's entity: chosen, not guessed
+    title = knowledge.title(named)
+    return "".join(said.split()) in (title, knowledge.short_title(title))
+
+
+def _outranked(match: Match, named: Entry) -> Entry | None:
+    """The search's confident answer when the service the NLU named from a partial word ranks
+    clearly below it ("开公司的一件事都能一块办啥": 企业开办一件事, not 企业设立登记)."""
+    if match.outcome != "answer":
+        return None
+    wanted = matter_of(named)
+    best = knowledge.get(match.choices[0].id)
+    if best is None or matter_of(best) == wanted:
+        return None
+    ranked = {knowledge.matter(hit.id) for hit in match.ranked}
+    return best if wanted in ranked else None
+
+
 def _discussed_near(match: Match, state: State) -> Entry | None:
     """The most recent service discussed (the current one first) that scores about as well as
     the best hit (within the tie ratio): a short follow-up's words are about it."""
@@ -161,13 +195,20 @@ async def _resolve_element_question(
 ) -> Resolution:
     rest = texts.strip_element_cues(turns.without_entities(text, tracker, ("element", "place")))
     if named is not None:
-        if not _is_follow_up_words(rest) or BACK_REFERENCE.search(text):
+        if BACK_REFERENCE.search(text):
             return Resolution("answer", (named,))
-        # A generic word the NLU took for a service ("换证" -> 身份证换领) right after talking
-        # about a service it also fits (残疾人证换领): the service discussed wins the tie.
+        follow_up = _is_follow_up_words(rest) and bool(state.service_id)
+        if not follow_up and _named_by_title(tracker, named):
+            return Resolution("answer", (named,))
         match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
-        discussed = _discussed_near(match, state)
-        return Resolution("answer", (discussed or named,))
+        if follow_up:
+            # A generic word the NLU took for a service ("换证", an alias of 身份证换领) right
+            # after talking about a service it also fits (残疾人证换领): the one discussed wins.
+            discussed = _discussed_near(match, state)
+            if discussed is not None:
+                return Resolution("answer", (discussed,))
+        outranked = None if _named_by_title(tracker, named) else _outranked(match, named)
+        return Resolution("answer", (outranked or named,))
     if not knowledge.has_terms(rest) or BACK_REFERENCE.search(text):
         # Nothing but the element ("那要多少钱?"): a follow-up on the clarification let pass, else
         # on the service in context.
@@ -201,6 +242,10 @@ async def _resolve_question(
     choices = _entries(match)
     if match.outcome == "answer" and (named is None or matter_of(choices[0]) == matter_of(named)):
         return Resolution("answer", choices)
+    if named is not None and not BACK_REFERENCE.search(text) and not _named_by_title(tracker, named):
+        outranked = _outranked(match, named)
+        if outranked is not None:
+            return Resolution("answer", (outranked,))
     if named is not None:
         # The NLU recognised a service (or the citizen went back to one): the most specific hit
         # about it, else its guide.

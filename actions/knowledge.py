@@ -136,6 +136,11 @@ async def find_agreeing(part: str, whole: str, kinds: tuple[str, ...] = ANSWER_K
     return Match("clarify", tuple(agreed[: thresholds.max_choices]))
 
 
+def short_title(title: str) -> str:
+    """A title without its bracketed part ("户口迁出（开具迁移证明）" -> "户口迁出")."""
+    return _BRACKETED.sub("", title).strip()
+
+
 def guide_by_name(name: str) -> Guide | None:
     """A guide named exactly (NLU service entities carry a guide's title or alias)."""
     guide_id = names().guides_by_title.get(name.strip())

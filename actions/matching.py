@@ -30,6 +30,7 @@ class Match:
     outcome: Outcome
     choices: tuple[SearchHit, ...]  # answer: the one hit; clarify: 2..max_choices hits; none: ()
     near: tuple[SearchHit, ...] = ()  # every hit scoring within close_ratio of the best (any matter)
+    ranked: tuple[SearchHit, ...] = ()  # every hit searched, best first
 
     @property
     def best(self) -> SearchHit | None:
@@ -53,17 +54,41 @@ def judge(
     if not hits or not usable(hits[0], thresholds):
         return NO_MATCH
     best = hits[0]
+    ranked = tuple(hits)
     near = tuple(h for h in hits if h.score >= best.score * thresholds.close_ratio)
     # A rival need not clear the score floor itself: a best hit barely above the floor with
     # another matter just below it ("贷款": 创业担保贷款 6.1, 公积金贷款 5.0) is no clear winner.
     rivals = [h for h in near[1:] if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id)]
+    if rivals and best.coverage >= thresholds.confident_coverage and _corroborated(hits, rivals[0], thresholds, matter):
+        rivals = []
     if not rivals and best.coverage >= thresholds.confident_coverage:
-        return Match("answer", (best,), near)
+        return Match("answer", (best,), near, ranked)
+    others = [h for h in hits[1:] if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id)]
+    same = [h for h in hits if matter(h.id) == matter(best.id)]
+    if not rivals and not others and len(same) >= 2:
+        # One matter, found by several of its entries, and no other matter anywhere near the
+        # question: asking "您想问的是《…》吗?" would only repeat it (the words it does not cover
+        # are the citizen's story: "对了俺爹快八十了 高龄津贴咋领").  Covering so little, the
+        # question is answered by the matter's own entry (its guide) when it was found.
+        own = next((h for h in same if h.id == matter(best.id)), best)
+        return Match("answer", (own,), near, ranked)
     if not rivals:
         # A lone hit that covers too little of the question: ask rather than assume.
-        others = [h for h in hits[1:] if usable(h, thresholds) and matter(h.id) != matter(best.id)]
-        return Match("clarify", (best, *others[: thresholds.max_choices - 1]), near)
-    return Match("clarify", (best, *rivals[: thresholds.max_choices - 1]), near)
+        usable_others = [h for h in others if usable(h, thresholds)]
+        return Match("clarify", (best, *usable_others[: thresholds.max_choices - 1]), near, ranked)
+    # Only hits above both floors are offered as choices.
+    offered = [h for h in rivals if usable(h, thresholds)]
+    return Match("clarify", (best, *offered[: thresholds.max_choices - 1]), near, ranked)
+
+
+def _corroborated(
+    hits: Sequence[SearchHit], rival: SearchHit, thresholds: Thresholds, matter: Callable[[str], str]
+) -> bool:
+    """At least two usable entries about the best hit's matter (its guide and Q&As) rank above
+    the nearest rival: "居住证咋办" finds 居住证申领 and three Q&As about it before 居住情况证明."""
+    wanted = matter(hits[0].id)
+    above = [h for h in hits if h.score > rival.score and matter(h.id) == wanted and usable(h, thresholds)]
+    return len(above) >= 2
 
 
 def matter_of(entry: Entry) -> str:

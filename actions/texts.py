@@ -4,6 +4,7 @@ answers whose content comes from the knowledge base.  Every KB answer names its 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from knowledge_base.models import ELEMENT_LABELS, QA, Center, Entry, Guide
@@ -82,7 +83,8 @@ OVERVIEW_ELEMENTS = ("materials", "conditions", "time_limit", "fee", "location")
 # from a new question: what is left after cutting them out names the service, if anything.
 ELEMENT_CUES: dict[str, tuple[str, ...]] = {
     "materials": ("材料", "资料", "带什么", "带啥", "准备什么", "准备啥", "要什么证件", "证件", "手续"),
-    "conditions": ("条件", "资格", "符合什么", "能不能办", "谁能办"),
+    # "哪些人能申请" asks who qualifies: the conditions, not the guide's 服务对象 ("自然人、法人").
+    "conditions": ("条件", "资格", "符合什么", "能不能办", "谁能办", "哪些人", "谁可以", "谁能申请", "什么人"),
     "process": ("流程", "步骤", "程序", "环节"),
     "time_limit": ("多久", "几天", "多长时间", "多少天", "时限", "什么时候能拿", "多快"),
     "fee": ("多少钱", "收费", "费用", "要钱", "收钱", "花钱", "交钱", "免费", "贵不贵", "贵吗", "便宜", "钱"),
@@ -102,7 +104,7 @@ ELEMENT_CUES: dict[str, tuple[str, ...]] = {
     "phone": ("电话", "联系方式", "热线", "号码"),
     "online": ("网上", "线上", "手机上", "在线", "网办", "爱山东"),
     "legal_basis": ("依据", "法律", "法规", "规定"),
-    "audience": ("谁可以", "服务对象", "适用对象", "哪些人"),
+    "audience": ("服务对象", "适用对象"),
 }
 
 
@@ -121,6 +123,21 @@ def detect_element(text: str) -> str | None:
     if best is None and any(cue in text for cue in GENERIC_MATERIALS_CUES):
         return "materials"
     return best[1] if best else None
+
+
+_TRAILING = re.compile(r"[\s？?。！!，,呢啊呀吧哈嘛啦]+$")
+# "都得办啥手续" asks which procedures there are (a Q&A), not a guide's list of materials.
+NOT_AT_THE_END = frozenset({"手续"})
+MAX_CUE_TAIL_CHARS = 1  # "得花钱不" ends with its cue; "在哪登报" does not
+
+
+def ends_with_element_cue(text: str) -> bool:
+    """Whether the message ends by asking what to bring ("结婚登记带些啥"): the materials are then
+    what is asked, even when the message also names the service.  Other elements at the end are
+    often a Q&A's own question ("公司搬家了，多长时间内要变更地址？") and are left to the search."""
+    body = _TRAILING.sub("", text)
+    cues = (set(ELEMENT_CUES["materials"]) | set(GENERIC_MATERIALS_CUES)) - NOT_AT_THE_END
+    return any(cue in body[-(len(cue) + MAX_CUE_TAIL_CHARS) :] for cue in cues if len(cue) >= 2)
 
 
 def strip_element_cues(text: str) -> str:

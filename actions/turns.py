@@ -50,6 +50,16 @@ def entity_value(tracker: Tracker, name: str) -> str | None:
     return None
 
 
+def entity_text(tracker: Tracker, name: str) -> str | None:
+    """The words of the message an entity was read from (None without a span, e.g. a button)."""
+    text = str(tracker.latest_message.get("text") or "")
+    for entity in entities(tracker, name):
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            return text[start:end]
+    return None
+
+
 def without_entities(text: str, tracker: Tracker, names: tuple[str, ...]) -> str:
     """The text with the spans of these entities cut out (spans come from the NLU)."""
     spans = sorted(

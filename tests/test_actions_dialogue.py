@@ -434,3 +434,29 @@ def test_what_to_bring_is_asked_by_generic_words_only_when_nothing_else_is_named
     assert detect_element("办这个要啥") == "materials"
     assert detect_element("需要什么条件") == "conditions"
     assert detect_element("要什么钱") == "fee"
+
+
+async def test_a_service_the_nlu_read_from_a_partial_word_yields_to_a_clearly_better_hit(store: KnowledgeBase) -> None:
+    # "开公司" made the NLU name 企业设立登记; the question is about the 一件事 bundle.
+    text = "开公司一件事都包括啥"
+    company = guide(store, "guide.company-establishment-registration")
+    found = {"entity": "service", "value": company.title, "start": 0, "end": 3}
+    reply = await Conversation().say(ActionAnswer(), text, "ask_service", [found])
+    assert answered(reply)[0] == "guide.business-startup-bundle"
+    # Named by its own title, the NLU's service is kept.
+    reply = await Conversation().say(ActionAnswer(), company.title, "ask_service", [entity("service", company.title)])
+    assert answered(reply)[0] == company.id
+
+
+async def test_a_question_ending_with_an_element_cue_asks_for_that_element(store: KnowledgeBase) -> None:
+    reply = await Conversation().say(ActionAnswer(), "想去办结婚登记，得带些啥", "ask_service")
+    assert answered(reply) == ("guide.marriage-registration", "materials")
+
+
+async def test_who_can_apply_is_answered_with_the_conditions(store: KnowledgeBase) -> None:
+    c = Conversation()
+    c.slots.update(service_id=INDIVIDUAL)
+    reply = await ask(c, "哪些人可以办", element="audience")
+    assert answered(reply) == (INDIVIDUAL, "conditions")
+    reply = await ask(c, "服务对象是谁", element="audience")
+    assert answered(reply) == (INDIVIDUAL, "audience")

@@ -58,6 +58,31 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_best_hit_barely_above_the_score_floor_with_another_matter_just_below_is_no_clear_winner() -> None:
     # A rival need not clear the score floor itself ("贷款": 6.1 for one loan, 5.0 for another).
     match = judge([hit("a", 6.1), hit("b", 5.0)], T)
-    assert match.outcome == "clarify" and [h.id for h in match.choices][:1] == ["a"]
+    # ... but it is not offered as a choice either (below the floor nothing is used).
+    assert match.outcome == "clarify" and [h.id for h in match.choices] == ["a"]
     assert [h.id for h in match.near] == ["a", "b"]
     assert judge([hit("a", 6.1), hit("b", 4.0)], T).outcome == "answer"
+
+
+def test_one_matter_found_by_several_entries_and_nothing_else_is_answered() -> None:
+    matters = {"qa.x": "guide.x", "guide.x": "guide.x", "qa.y": "guide.y"}
+    # Coverage too low for a clear winner, but the guide and its Q&A agree and no other matter
+    # covers enough of the question: no "您想问的是…吗?".
+    match = judge([hit("qa.x", 20, 0.6), hit("guide.x", 18, 0.5), hit("qa.y", 9, 0.2)], T, matters.__getitem__)
+    # Covering so little, the matter's own entry (the guide) answers, not one specific Q&A.
+    assert match.outcome == "answer" and match.best.id == "guide.x"
+    # Another matter covering as much: still asked.
+    match = judge([hit("qa.x", 20, 0.6), hit("guide.x", 18, 0.5), hit("qa.y", 9, 0.6)], T, matters.__getitem__)
+    assert match.outcome == "clarify"
+
+
+def test_a_rival_outranked_by_two_entries_about_the_best_matter_is_no_tie() -> None:
+    matters = {"guide.x": "guide.x", "qa.x1": "guide.x", "qa.x2": "guide.x", "guide.y": "guide.y"}
+    hits = [hit("guide.x", 12), hit("qa.x1", 11.7), hit("guide.y", 9.7), hit("qa.x2", 9.0)]
+    assert judge(hits, T, matters.__getitem__).outcome == "answer"
+    # Corroborating entries below the score floor do not count ("要注销": 6.2, then 5.4, 5.4).
+    hits = [hit("guide.x", 6.2), hit("qa.x1", 5.9), hit("guide.y", 5.3)]
+    assert judge(hits, T, matters.__getitem__).outcome == "clarify"
+    # Only the best itself above the rival: a tie ("迁户口": 迁入 10.5, 迁出 9.2, then 迁入's Q&As).
+    hits = [hit("guide.x", 10.5), hit("guide.y", 9.2), hit("qa.x1", 8.5), hit("qa.x2", 8.4)]
+    assert judge(hits, T, matters.__getitem__).outcome == "clarify"
