@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import curation, helpdesk, kb_transfer, retrain, worklists
+from bot import analytics, curation, helpdesk, kb_transfer, retrain, worklists
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
@@ -103,6 +103,7 @@ def create_app(config: BotConfig) -> web.Application:
     curation.setup(app)  # knowledge-base editor, review, versions (docs/curation.md)
     worklists.setup(app)  # staff worklists: unanswered questions, 差评, helper drafts (docs/curation.md)
     kb_transfer.setup(app)  # knowledge-base import (checked before commit) and export
+    analytics.setup(app)  # staff analytics: volumes, outcomes, 好差评, helpers (docs/analytics.md)
     retrain.setup(app)  # background Rasa retrain when KB names change, model swapped over HTTP
     if config.telegram_enabled:
         # Imported only when used: python-telegram-bot is a large import.
