@@ -8,6 +8,9 @@ Three lists, each item closed with an outcome (who, when) kept in the bot databa
               reason, the conversation, the rated entry or helper, and the 整改 deadline
     draft     helpers' 沉淀到知识库 drafts (bot/helpdesk.py, table kb_drafts)
 
+and one list read from the knowledge base itself: 缺少群众问法, the Q&A entries without any similar
+question (an imported export usually has none), until staff add citizens' wordings to them.
+
 One click adds a citizen's wording as a similar question of an entry (published at once through
 bot.curation's one Curation per process, so search finds the entry for it straight away) or opens
 a new draft in the editor; `GET /api/kb/worklists/report` gives the follow-up rate of 差评.
@@ -302,6 +305,23 @@ async def get_ratings(request: web.Request) -> web.Response:
 async def get_drafts(request: web.Request) -> web.Response:
     require(request, CURATION)
     return ok({"items": await helper_drafts(request.app[STORE]), "outcomes": OUTCOMES})
+
+
+@routes.get("/api/kb/worklists/wordings")
+async def get_wordings(request: web.Request) -> web.Response:
+    """Q&A entries without citizens' wordings (similar questions), by domain name and title."""
+    require(request, CURATION)
+    from knowledge_base.loader import domain_names
+
+    names = domain_names()
+    store = curation.curation_of(request.app).store
+    items = [
+        {"id": e.id, "title": e.question, "domain": e.domain, "domain_name": names.get(e.domain, e.domain)}
+        for e in store.all("qa")
+        if not getattr(e, "similar", None)
+    ]
+    items.sort(key=lambda item: (item["domain_name"], item["title"]))
+    return ok({"items": items[:2000], "total": len(items)})
 
 
 @routes.get("/api/kb/worklists/report")

@@ -138,6 +138,17 @@ async function loadRatings(list) {
   }
 }
 
+async function loadWordings(list) {
+  const data = await api("GET", "/api/kb/worklists/wordings");
+  if (!data.items.length) list.append(el("p", {}, "所有问答都有群众问法。"));
+  else list.append(el("p", {}, `共 ${data.total} 条问答还没有相似问法：加上群众的说法，检索才更容易找到它们。`));
+  for (const item of data.items) {
+    list.append(el("article", { className: "wording" },
+      el("h3", {}, el("a", { href: `/kb/edit?id=${encodeURIComponent(item.id)}` }, item.title)),
+      el("p", {}, `领域：${item.domain_name}`)));
+  }
+}
+
 async function loadDrafts(list) {
   const data = await api("GET", "/api/kb/worklists/drafts");
   outcomes = data.outcomes;
@@ -170,6 +181,7 @@ async function load() {
   try {
     if (current === "unanswered") await loadUnanswered(list);
     else if (current === "ratings") await loadRatings(list);
+    else if (current === "wordings") await loadWordings(list);
     else await loadDrafts(list);
     if (mine !== loads) return;
     document.getElementById("list").replaceWith(list);

@@ -71,6 +71,8 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("GET", "/api/kb/worklists/ratings"): CURATION,
     ("GET", "/api/kb/worklists/drafts"): CURATION,
     ("GET", "/api/kb/worklists/report"): CURATION,
+    ("GET", "/api/kb/worklists/wordings"): CURATION,
+    ("GET", "/api/kb/transfer/template"): CURATION,
     ("GET", "/api/kb/worklists/entries"): CURATION,
     ("GET", "/api/kb/conversations/{conversation_id}"): CURATION,
     ("POST", "/api/kb/worklists/close"): CURATION,

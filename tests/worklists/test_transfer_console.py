@@ -40,13 +40,15 @@ async def test_a_file_with_bad_rows_is_reported_and_changes_nothing(start_bot, s
     generation = Store(kb_copy).generation()
     bad = {"question": "", "answer": "缺问题", "similar_questions": "a|b|c"}
     status, report = await upload(reviewer, "rows.csv", sheet([NEW_ROW, bad]))
-    assert status == 200 and report["ok"] is False and report["upload"] is None
-    assert (
-        report["problems"] == [{"row": "row 3", "column": "question", "reason": report["problems"][0]["reason"]}]
-        and report["problems"][0]["reason"]
-    )
+    assert status == 200 and report["ok"] is False
+    [problem] = report["problems"]
+    assert (problem["row"], problem["column"], problem["label"]) == ("row 3", "question", "第 3 行 标准问题")
+    assert problem["reason"] and not any("a" <= ch <= "z" for ch in problem["reason"])  # Chinese, not pydantic's
     assert Store(kb_copy).generation() == generation
-    assert not any((bot.config.data_dir / "kb-uploads").glob("*/upload.*"))
+    # Publishing everything is refused while a row is bad; nothing changes.
+    status, refused = await reviewer.post("/api/kb/transfer/commit", {"upload": report["upload"]})
+    assert status == 422 and refused["committed"] is False
+    assert Store(kb_copy).generation() == generation
 
 
 async def test_check_then_commit_all_or_nothing_with_duplicates_confirmed(start_bot, staff, kb_copy: Path):
