@@ -137,7 +137,7 @@ async def test_reviewer_sees_counts_that_match_the_database(start_bot, staff, ch
         await page.screenshot(path=str(Path(os.environ["JSB_SCREENSHOTS"]) / "analytics.png"), full_page=True)
 
     # A channel filter narrows the counts.
-    await page.get_by_label("渠道", exact=True).select_option("telegram")
+    await page.locator("#channel").select_option("telegram")
     await page.get_by_role("button", name="查看").click()
     [tg] = [r["n"] for r in by_db if r["channel"] == "telegram"]
     await page.locator("#headline strong").first.filter(has_text=re.compile(f"^{tg}$")).wait_for()
