@@ -100,8 +100,10 @@ async def test_upload_errors_are_clear(start_bot, staff):
     assert status == 400 and body["error"]["code"] == "bad_file_type"
     status, report = await upload(editor, "broken.xlsx", b"this is not a spreadsheet")
     assert status == 200 and report["ok"] is False and report["problems"][0]["row"] == "(file)"
-    status, report = await upload(editor, "header.csv", "问题,答案\n甲,乙\n".encode())
+    # Chinese column names of an export (问题, 答案) are understood; an unknown header is named clearly.
+    status, report = await upload(editor, "header.csv", "标题,内容\n甲,乙\n".encode())
     assert status == 200 and not report["ok"] and "question" in report["problems"][0]["column"]
+    assert "标准问题" in report["problems"][0]["reason"] or "标准问题" in report["problems"][0]["label"]
 
 
 async def test_export_everything_or_a_filtered_set(start_bot, staff, kb_copy: Path):
