@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-dialogue bench-load
+.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-dialogue bench-load bench-analytics
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench-bot: setup  ## bot-service overhead and websocket memory -> bench/bot/REPO
 
 bench-helpdesk: setup  ## citizen-to-helper latency under 50 handoffs -> bench/helpdesk/REPORT.md
 	$(PY) -m bench.helpdesk
+
+bench-analytics: setup  ## analytics page cost on 1 M stored messages -> bench/analytics/REPORT.md
+	$(PY) -m bench.analytics
 
 bench-dialogue: setup  ## multi-turn conversations against the real stack (dev + test) -> bench/dialogue/REPORT.md
 	$(PY) -m bench.dialogue --split all --report

@@ -4,7 +4,8 @@ Roles (bot.accounts.ROLES) and what they open:
 
     helper    在线帮办: the helpdesk console (queue, live chat, 沉淀到知识库 drafts)
     editor    知识库维护: browse, edit and submit drafts, worklists, import check, export
-    reviewer  知识库审核: everything an editor does, plus approve/reject, rollback, archive, import, retrain
+    reviewer  知识库审核: everything an editor does, plus approve/reject, rollback, archive, import, retrain,
+              and the analytics page (数据分析, bot/analytics.py)
     admin     everything above
 
 The sets below are the single place that says so; routes name a set, never a role.  A request
@@ -28,6 +29,7 @@ from bot.middlewares import json_error
 HELPDESK = frozenset({"helper", "admin"})
 CURATION = frozenset({"editor", "reviewer", "admin"})
 REVIEW = frozenset({"reviewer", "admin"})
+ANALYTICS = frozenset({"reviewer", "admin"})
 ADMIN = frozenset({"admin"})
 
 

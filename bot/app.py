@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import apikeys, curation, dead_letters, helpdesk, inputs, kb_transfer, retrain, worklists
+from bot import analytics, apikeys, curation, dead_letters, helpdesk, inputs, kb_transfer, retrain, worklists
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
@@ -121,6 +121,7 @@ def create_app(config: BotConfig) -> web.Application:
     curation.setup(app)  # knowledge-base editor, review, versions (docs/curation.md)
     worklists.setup(app)  # staff worklists: unanswered questions, 差评, helper drafts (docs/curation.md)
     kb_transfer.setup(app)  # knowledge-base import (checked before commit) and export
+    analytics.setup(app)  # staff analytics: volumes, outcomes, 好差评, helpers (docs/analytics.md)
     retrain.setup(app)  # background Rasa retrain when KB names change, model swapped over HTTP
     dead_letters.setup(app)  # answers no channel could deliver, for admins (docs/security.md)
     if config.telegram_enabled:

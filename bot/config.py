@@ -43,6 +43,9 @@
 | HELPDESK_MAX_CHARS       | 2000                           | longest helper message                              |
 | HELPDESK_HOURS           | 1-5 09:00-17:00                | when helpers work (bot/service_hours.py), or always |
 | HELPDESK_TIMEZONE        | Asia/Shanghai                  | the time zone of HELPDESK_HOURS                     |
+| RATING_FOLLOW_UP_DAYS    | 15                             | days staff have to settle (整改) a low 好差评 rating  |
+| FIRST_RESPONSE_TARGET    | 60                             | seconds within which a helper should first answer   |
+|                          |                                | (the analytics page reports the share that did)     |
 | TELEGRAM_TOKEN           | (none)                         | Telegram bot token; the channel is off without it   |
 | TELEGRAM_MODE            | webhook with a URL, else polling | how Telegram updates arrive                       |
 | TELEGRAM_WEBHOOK_URL     | (none)                         | public https URL Telegram posts updates to          |
@@ -124,6 +127,8 @@ class BotConfig:
     helpdesk_max_chars: int = 2000
     helpdesk_hours: str = "1-5 09:00-17:00"
     helpdesk_timezone: str = "Asia/Shanghai"
+    rating_follow_up_days: float = 15.0
+    first_response_target: float = 60.0
     telegram_token: str | None = None
     telegram_mode: str | None = None  # None: webhook when telegram_webhook_url is set, else polling
     telegram_webhook_url: str | None = None
@@ -184,6 +189,8 @@ class BotConfig:
             ServiceHours.parse(self.helpdesk_hours, self.helpdesk_timezone)
         except HoursError as err:
             raise ConfigError(f"HELPDESK_HOURS / HELPDESK_TIMEZONE: {err}") from err
+        if self.rating_follow_up_days <= 0 or self.first_response_target <= 0:
+            raise ConfigError("RATING_FOLLOW_UP_DAYS and FIRST_RESPONSE_TARGET must be positive")
         if self.retrain not in ("on", "off"):
             raise ConfigError(f"BOT_RETRAIN must be on or off, got {self.retrain!r}")
         if self.retrain_poll <= 0 or self.retrain_timeout <= 0:
@@ -268,6 +275,8 @@ _ENV_NAMES = {
     "helpdesk_max_chars": "HELPDESK_MAX_CHARS",
     "helpdesk_hours": "HELPDESK_HOURS",
     "helpdesk_timezone": "HELPDESK_TIMEZONE",
+    "rating_follow_up_days": "RATING_FOLLOW_UP_DAYS",
+    "first_response_target": "FIRST_RESPONSE_TARGET",
     "telegram_token": "TELEGRAM_TOKEN",
     "telegram_mode": "TELEGRAM_MODE",
     "telegram_webhook_url": "TELEGRAM_WEBHOOK_URL",

@@ -115,7 +115,7 @@ class Message:
     payload: str | None = None  # what a button sent to Rasa (the text is its title)
     buttons: tuple[Button, ...] = ()
     entry: Entry | None = None
-    rating: str | None = None  # good / bad once the citizen rated this answer
+    rating: str | None = None  # "1"-"5" (bot/ratings.py) once the citizen rated this answer or helper
     client_id: str | None = None
     reply_to: int | None = None  # out: the incoming message it answers; in: the answer being rated
     attempts: int = 0
@@ -147,6 +147,8 @@ class Message:
             data["helper"] = self.extra["helper"]
         if self.extra.get("queue"):  # a queue notice: the widget folds these into one live card
             data["queue"] = True
+        if self.extra.get("rate") == "helper":
+            data["rate"] = "helper"  # the notice ending a helper's conversation: the citizen may rate it
         return data
 
 

@@ -153,6 +153,7 @@ async def meta(request: web.Request) -> web.Response:
     """Filter values in use and the editor's fixed choices (element labels, enumerations)."""
     require(request, CURATION)
     from knowledge_base.curation import FIELD_LABELS, LIST_LIMIT_MAX, MAX_LIST_ITEMS, MAX_TEXT_CHARS
+    from knowledge_base.loader import domain_names
     from knowledge_base.models import ELEMENT_LABELS, Guide, Material, OnlineService
 
     def choices(model: Any, name: str) -> list[str]:
@@ -163,6 +164,7 @@ async def meta(request: web.Request) -> web.Response:
         {
             **curation_of(request.app).facets(),
             "labels": FIELD_LABELS,
+            "domain_names": domain_names(),
             "elements": ELEMENT_LABELS,
             "material_forms": choices(Material, "form"),
             "audiences": choices(Guide, "audience"),
@@ -245,6 +247,14 @@ async def audit(request: web.Request) -> web.Response:
         limit=limit,
         before_id=before,
     )
+    # Staff read entries by title, not id (an archived or deleted entry keeps its id).
+    ids = sorted({a["entry_id"] for a in items["items"] if a["entry_id"]})
+    if ids:
+        marks = ",".join("?" * len(ids))
+        db = curation_of(request.app).store.connection()
+        titles = dict(db.execute(f"SELECT id, title FROM entries WHERE id IN ({marks})", ids).fetchall())
+        for a in items["items"]:
+            a["entry_title"] = titles.get(a["entry_id"])
     return ok(items)
 
 

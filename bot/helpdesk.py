@@ -46,7 +46,7 @@ from bot.access import HELPDESK as HELPDESK_ROLES
 from bot.accounts import Helper
 from bot.auth import Session
 from bot.config import BotConfig
-from bot.conversations import Button, Conversation, Entry, Kind, Message, OutgoingDraft, State, iso
+from bot.conversations import Conversation, Entry, Kind, Message, OutgoingDraft, State, iso
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.login_guard import LoginGuard, Refusal
 from bot.logs import fields
@@ -64,6 +64,7 @@ TRANSCRIPT_LIMIT = 1000
 BAD_LOGIN = RefusedError(401, "bad_login", "用户名或密码不对。 / Wrong name or password.")
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 
+# Buttons of end notices sent before the five-level rating; still honoured when an old one is clicked.
 RATE_GOOD_PAYLOAD = "/jsb_rate_helper_good"
 RATE_BAD_PAYLOAD = "/jsb_rate_helper_bad"
 
@@ -80,8 +81,6 @@ OFF_HOURS = (
 HELPER_JOINED = "帮办人员{name}已接入，正在为您服务。"
 HELPER_ENDED = "帮办人员已结束本次服务，智能助手继续为您服务。请为这次帮办打个分："
 HELPER_TRANSFERRED = "已为您转给帮办人员{name}，请稍候。"
-RATE_GOOD_TITLE = "好评"
-RATE_BAD_TITLE = "差评"
 RATED = "谢谢您的评价！"
 NOTHING_TO_RATE = "这次帮办已经评价过了，谢谢！"
 
@@ -448,14 +447,18 @@ class HelpDesk:
         self._owners.pop(conversation_id, None)
         conversation = await self.service.get_conversation(conversation_id)
         assert conversation is not None
-        service = None
+        service, service_title = None, None
         if claim.handoff_id is not None:
-            row = self.db.execute("SELECT service FROM handoffs WHERE id = ?", (claim.handoff_id,)).fetchone()
-            service = row[0] if row else None
+            row = self.db.execute(
+                "SELECT service, service_title FROM handoffs WHERE id = ?", (claim.handoff_id,)
+            ).fetchone()
+            service, service_title = (row[0], row[1]) if row else (None, None)
         # Keep the service in Rasa's context so the assistant neither forgets it nor starts over.
         conversation = await self.service.hand_back(conversation, {"service_id": service} if service else None)
-        buttons = (Button(RATE_GOOD_TITLE, RATE_GOOD_PAYLOAD), Button(RATE_BAD_TITLE, RATE_BAD_PAYLOAD))
-        await self.service.say(conversation, [OutgoingDraft(HELPER_ENDED, Kind.NOTICE, buttons=buttons)])
+        # The citizen rates the helper on this notice itself (five levels, bot/ratings.py): no buttons.
+        ratable = {"rate": "helper", "claim_id": claim.id, "helper": helper.name}
+        ratable.update({k: v for k, v in (("service", service), ("service_title", service_title)) if v})
+        await self.service.say(conversation, [OutgoingDraft(HELPER_ENDED, Kind.NOTICE, extra=ratable)])
         log.info("helpdesk.ended", extra=fields(conversation=conversation_id, helper=helper.id))
 
     async def transfer(self, helper: Helper, conversation_id: str, to_name: Any) -> None:

@@ -8,6 +8,12 @@
             checked again against the store as it is now; all-or-nothing; every changed entry gets
             a published revision (history, diff, rollback) and an audit row in the same transaction.
     export  GET  /api/kb/transfer/export?format=csv|xlsx|yaml&kind=&domain=   (editor, reviewer, admin)
+    template GET /api/kb/transfer/template?format=csv|xlsx   (editor, reviewer, admin)
+
+check and commit take `repeats` (first / last / merge: what to do with a question asked in several
+rows); commit also takes `mode`: `all` (the default: every row must be good, all published at
+once) or `drafts` (the good rows become drafts for review, the bad rows are reported and left out).
+Rows with an empty answer are always skipped and reported.
 
 The upload is read as the raw request body (not JSON), so a spreadsheet may be larger than the
 service's JSON body limit; MAX_UPLOAD_BYTES bounds it.
@@ -76,14 +82,24 @@ def _upload_path(app: web.Application, token: Any) -> Path:
     return files[0]
 
 
-async def _check(app: web.Application, path: Path, name: str) -> Any:
+def _repeats(value: Any) -> str:
+    from knowledge_base.transfer import REPEAT_POLICIES
+
+    if value in (None, ""):
+        return "first"
+    if value not in REPEAT_POLICIES:
+        raise RefusedError(400, "bad_repeats", "重复问题的处理方式只能是保留第一条、保留最后一条或合并答案。")
+    return str(value)
+
+
+async def _check(app: web.Application, path: Path, name: str, repeats: str = "first") -> Any:
     from knowledge_base.loader import KnowledgeBaseError
     from knowledge_base.transfer import ImportCheck, check_import
 
     existing = curation_of(app).store.all()
     try:
         # Parsing a sheet and tokenizing every question is CPU work: off the event loop.
-        check = await asyncio.to_thread(check_import, path, existing)
+        check = await asyncio.to_thread(check_import, path, existing, repeats)
     except KnowledgeBaseError as err:  # the header or the file type itself is wrong
         check = ImportCheck(path.name, [], err.problems, [])
     except Exception as err:  # a file that is not what its name says (broken XLSX, binary "CSV")
@@ -105,10 +121,11 @@ async def post_check(request: web.Request) -> web.Response:
     folder.mkdir(parents=True)
     path = folder / f"upload{suffix}"
     path.write_bytes(data)
-    check = await _check(request.app, path, Path(name).name[:200])
-    if not check.ok:
+    check = await _check(request.app, path, Path(name).name[:200], _repeats(request.query.get("repeats")))
+    if not check.entries:
         shutil.rmtree(folder, ignore_errors=True)  # nothing to commit: keep nothing
-    return ok({"upload": token if check.ok else None, **check.to_dict()})
+    # With bad rows, the good ones can still be imported as drafts (commit mode "drafts").
+    return ok({"upload": token if check.entries else None, **check.to_dict()})
 
 
 @routes.post("/api/kb/transfer/commit")
@@ -117,18 +134,28 @@ async def post_commit(request: web.Request) -> web.Response:
     body = await json_body(request)
     path = _upload_path(request.app, body.get("upload"))
     name = str(body.get("name") or path.name)[:200]
-    check = await _check(request.app, path, name)
-    if not check.ok:
+    mode = body.get("mode", "all")
+    if mode not in ("all", "drafts"):
+        raise RefusedError(400, "bad_mode", "导入方式只能是全部发布（all）或只导入正确的行为草稿（drafts）。")
+    check = await _check(request.app, path, name, _repeats(body.get("repeats")))
+    if mode == "all" and not check.ok:
         return ok({"committed": False, **check.to_dict()}, status=422)
     if check.duplicates and body.get("confirm_duplicates") is not True:
         raise RefusedError(
             409, "duplicates", "文件里有重复或相似的条目，请确认后再导入。 / Confirm the duplicates first."
         )
+    result = check.to_dict()
+    if mode == "drafts":
+        drafted = await asyncio.to_thread(_save_drafts, request.app, check.good_rows_only().entries, session, name)
+        shutil.rmtree(path.parent, ignore_errors=True)
+        return ok({**result, "committed": True, "mode": "drafts", "drafts": drafted})
     report = await curation_of(request.app).publish_import(check.entries, actor_of(session), name)
     shutil.rmtree(path.parent, ignore_errors=True)
     return ok(
         {
+            **result,
             "committed": True,
+            "mode": "all",
             "file": name,
             "added": report.added,
             "updated": report.updated,
@@ -137,11 +164,32 @@ async def post_commit(request: web.Request) -> web.Response:
     )
 
 
+def _save_drafts(app: web.Application, entries: list[Any], session: Any, name: str) -> list[str]:
+    """Each good row as a draft of its entry (new, or on top of the published version), for review."""
+    from knowledge_base.curation import CurationError
+
+    curation = curation_of(app)
+    actor = actor_of(session)
+    saved = []
+    db = curation.store.connection()
+    for entry in entries:
+        row = db.execute("SELECT version FROM entries WHERE id = ?", (entry.id,)).fetchone()
+        base = row[0] if row else None
+        try:
+            curation.save_draft(entry.dict(exclude_none=True), base, None, actor, note=f"导入：{name}"[:200])
+        except CurationError:
+            continue  # an open draft by someone else, an archived entry: left for the reviewer to see
+        saved.append(entry.id)
+    return saved
+
+
 @routes.get("/api/kb/transfer/facets")
 async def get_facets(request: web.Request) -> web.Response:
     """Kinds and domains with their counts, for the export filter."""
     require(request, CURATION)
-    return ok({"stats": curation_of(request.app).store.stats()})
+    from knowledge_base.loader import domain_names
+
+    return ok({"stats": curation_of(request.app).store.stats(), "domain_names": domain_names()})
 
 
 @routes.get("/api/kb/transfer/export")
@@ -172,6 +220,30 @@ async def get_export(request: web.Request) -> web.Response:
         headers={
             "Content-Type": CONTENT_TYPES[fmt],
             "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''{safe}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@routes.get("/api/kb/transfer/template")
+async def get_template(request: web.Request) -> web.Response:
+    """The import template: the Chinese header and one example row."""
+    require(request, CURATION)
+    from knowledge_base.transfer import write_template
+
+    fmt = request.query.get("format", "xlsx")
+    if fmt not in ("csv", "xlsx"):
+        raise RefusedError(400, "bad_format", "模板格式只能是 csv 或 xlsx。 / format: csv or xlsx.")
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"template.{fmt}"
+        write_template(target)
+        data = target.read_bytes()
+    name = f"jsb-kb-import-template.{fmt}"
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": CONTENT_TYPES[fmt],
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bot import inputs, texts
+from bot import inputs, ratings, texts
 from bot.channels import ChannelRegistry
 from bot.config import BotConfig
 from bot.conversations import (
@@ -35,7 +35,7 @@ from bot.conversations import (
 )
 from bot.logs import fields
 from bot.masking import mask
-from bot.payloads import interpret, rating_payload
+from bot.payloads import interpret
 from bot.rasa_client import RasaClient, RasaUnavailableError
 from bot.store import Store
 from bot.tracker_outbox import TrackerOutbox
@@ -226,34 +226,55 @@ class ConversationService:
         self,
         conversation: Conversation,
         seq: int,
-        value: str,
+        value: Any,
         *,
+        reason: Any = None,
+        comment: Any = None,
         client_id: str | None = None,
         want_outcome: bool = False,
     ) -> Receipt:
-        """好评/差评 on an answer: mark it, and tell Rasa (which answers and emits the `rating` payload)."""
-        if value not in ("good", "bad"):
-            raise InputError("bad_rating", texts.NOTHING_TO_RATE)
+        """好差评 on an answer or on a helper's conversation: a state on the rated message, stored at once.
+
+        Nothing is said in the chat and Rasa is not asked, so the dialogue (a walkthrough's buttons, a
+        clarifying question) carries on as it was.  `value` is a level 1-5 (or the old good/bad).
+        """
+        try:
+            level = ratings.level_of(value)
+            reason, comment = ratings.check_reason(reason, comment)
+        except ratings.RatingError as err:
+            raise InputError(err.code, err.message) from None
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
             raise InputError("not_ratable", texts.NOTHING_TO_RATE)
         target = await self.store.get_message(seq)
-        if (
-            target is None
-            or target.conversation_id != conversation.id
-            or target.direction != Direction.OUT
-            or target.entry is None
-        ):
+        if target is None or target.conversation_id != conversation.id or target.direction != Direction.OUT:
             raise InputError("not_ratable", texts.NOTHING_TO_RATE)
-        await self.store.set_rating(seq, value)
-        label = texts.RATE_GOOD_LABEL if value == "good" else texts.RATE_BAD_LABEL
-        return await self.receive(
+        kind = target.extra.get("rate")
+        if target.entry is not None:
+            kind = "answer"
+        if kind not in ratings.TARGETS:
+            raise InputError("not_ratable", texts.NOTHING_TO_RATE)
+        claim = target.extra.get("claim_id")
+        await self.store.add_rating(
             conversation,
-            label,
-            payload=rating_payload(value, target.entry),
-            client_id=client_id,
-            reply_to=seq,
-            want_outcome=want_outcome,
+            level,
+            message_seq=seq,
+            entry_id=target.entry.id if target.entry else _str(target.extra.get("service")),
+            entry_title=target.entry.title if target.entry else _str(target.extra.get("service_title")),
+            comment=comment,
+            reason=reason,
+            target=kind,
+            claim_id=claim if isinstance(claim, int) else None,
+            helper=_str(target.extra.get("helper")),
+            due_at=time.time() + self.config.rating_follow_up_days * 86400 if ratings.is_low(level) else None,
         )
+        log.info("rating.stored", extra=fields(conversation=conversation.id, seq=seq, level=level, target=kind))
+        rated = await self.store.get_message(seq)
+        assert rated is not None
+        outcome = None
+        if want_outcome:
+            outcome = asyncio.get_running_loop().create_future()
+            outcome.set_result(Outcome("answered", []))
+        return Receipt(rated, False, outcome)
 
     def forget_outcome(self, seq: int) -> None:
         self._outcomes.pop(seq, None)
@@ -458,16 +479,16 @@ class ConversationService:
         rated = await self.store.get_message(message.reply_to) if message.reply_to else None
         if rated is not None and (rated.conversation_id != conversation.id or rated.entry is None):
             rated = None
+        level = ratings.LEGACY[rating["value"]]
         await self.store.add_rating(
             conversation,
-            rating["value"],
+            level,
             message_seq=rated.seq if rated else None,
             entry_id=rated.entry.id if rated and rated.entry else _str(rating.get("entry_id")),
             entry_title=rated.entry.title if rated and rated.entry else None,
             comment=_str(rating.get("comment")),
+            due_at=time.time() + self.config.rating_follow_up_days * 86400 if ratings.is_low(level) else None,
         )
-        if rated is not None:
-            await self.store.set_rating(rated.seq, rating["value"])
 
     async def _actions_known_healthy(self) -> bool:
         """Only with ACTION_URL set can an empty reply be told apart from an action-server outage."""

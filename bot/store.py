@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot import apikeys
+from bot import apikeys, ratings
 from bot.conversations import (
     Button,
     Conversation,
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 2.0
 
-SCHEMA_VERSION = 1
+# 2: five-level 好差评 (ratings.level/reason/target/claim_id/helper/due_at; messages.rating holds "1"-"5")
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id          TEXT PRIMARY KEY,
@@ -89,9 +90,10 @@ CREATE TABLE IF NOT EXISTS ratings (
     message_seq     INTEGER,
     entry_id        TEXT,
     entry_title     TEXT,
-    value           TEXT NOT NULL,
-    comment         TEXT,
+    value           TEXT NOT NULL,   -- good / bad: the old binary summary (level 3-5 good, 1-2 bad)
+    comment         TEXT,            -- masked
     created_at      REAL NOT NULL
+    -- the five-level columns are added by _migrate, so old and new stores end up alike
 );
 
 CREATE TABLE IF NOT EXISTS handoffs (
@@ -174,6 +176,7 @@ class Store:
         db.execute("PRAGMA busy_timeout=1000")
         db.executescript(SCHEMA)
         apikeys.ensure_schema(db)  # the REST API's calling apps (python -m bot.apikeys)
+        _migrate(db)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db = db
         self._stop.clear()
@@ -450,9 +453,6 @@ class Store:
     def _set_status(self, seqs: list[int], status: Status) -> None:
         self.db.executemany("UPDATE messages SET status = ? WHERE seq = ?", [(status.value, seq) for seq in seqs])
 
-    async def set_rating(self, seq: int, value: str) -> None:
-        await self._run(self._execute, "UPDATE messages SET rating = ? WHERE seq = ?", value, seq)
-
     async def next_pending(self, conversation_id: str) -> Message | None:
         """The oldest unanswered citizen message of a conversation (answers keep the citizen's order)."""
         return await self._run(self._next_pending, conversation_id)
@@ -593,26 +593,102 @@ class Store:
     async def add_rating(
         self,
         conversation: Conversation,
-        value: str,
+        value: str | int,
         *,
         message_seq: int | None,
         entry_id: str | None,
         entry_title: str | None,
         comment: str | None,
-    ) -> None:
-        await self._run(
-            self._execute,
-            "INSERT INTO ratings (conversation_id, channel, message_seq, entry_id, entry_title, value, comment, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            conversation.id,
-            conversation.channel,
+        reason: str | None = None,
+        target: str = "answer",
+        claim_id: int | None = None,
+        helper: str | None = None,
+        due_at: float | None = None,
+    ) -> int:
+        """Store a rating (a 1-5 level, or the old good/bad); a second one on the same message replaces
+        the first.  Returns the rating's id."""
+        return await self._run(
+            self._add_rating,
+            conversation,
+            ratings.level_of(value),
             message_seq,
             entry_id,
             entry_title,
-            value,
-            mask(comment) if comment else None,
-            now(),
+            comment,
+            reason,
+            target,
+            claim_id,
+            helper,
+            due_at,
         )
+
+    def _add_rating(
+        self,
+        conversation: Conversation,
+        level: int,
+        message_seq: int | None,
+        entry_id: str | None,
+        entry_title: str | None,
+        comment: str | None,
+        reason: str | None,
+        target: str,
+        claim_id: int | None,
+        helper: str | None,
+        due_at: float | None,
+    ) -> int:
+        when = now()
+        low = ratings.is_low(level)
+        if low and due_at is None:
+            due_at = when + ratings.FOLLOW_UP_DAYS * 86400
+        masked = mask(comment) if comment else None
+        self.db.execute("BEGIN")
+        try:
+            row = None
+            if message_seq is not None:
+                row = self.db.execute(
+                    "SELECT id, due_at FROM ratings WHERE conversation_id = ? AND message_seq = ? ORDER BY id DESC",
+                    (conversation.id, message_seq),
+                ).fetchone()
+            if row is None:
+                cursor = self.db.execute(
+                    "INSERT INTO ratings (conversation_id, channel, message_seq, entry_id, entry_title, value, "
+                    "comment, created_at, level, reason, target, claim_id, helper, due_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        conversation.id,
+                        conversation.channel,
+                        message_seq,
+                        entry_id,
+                        entry_title,
+                        ratings.binary(level),
+                        masked,
+                        when,
+                        level,
+                        reason,
+                        target,
+                        claim_id,
+                        helper,
+                        due_at if low else None,
+                    ),
+                )
+                rating_id = int(cursor.lastrowid or 0)
+            else:
+                # Changing one's mind (or adding the reason after the level) keeps the first deadline.
+                rating_id = row["id"]
+                keep_due = row["due_at"] if row["due_at"] is not None else due_at
+                self.db.execute(
+                    "UPDATE ratings SET value = ?, level = ?, reason = ?, comment = ?, due_at = ? WHERE id = ?",
+                    (ratings.binary(level), level, reason, masked, keep_due if low else None, rating_id),
+                )
+            if message_seq is not None:
+                self.db.execute("UPDATE messages SET rating = ? WHERE seq = ?", (str(level), message_seq))
+            if claim_id is not None and _has_table(self.db, "helpdesk_claims"):
+                self.db.execute("UPDATE helpdesk_claims SET rating = ? WHERE id = ?", (ratings.binary(level), claim_id))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return rating_id
 
     async def add_handoff(self, conversation: Conversation, payload: dict[str, Any]) -> None:
         step = payload.get("step")
@@ -730,6 +806,41 @@ class Store:
 
     def _scalar(self, sql: str, *args: Any) -> Any:
         return self.db.execute(sql, args).fetchone()[0]
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+_RATING_COLUMNS = {
+    "level": "INTEGER",
+    "reason": "TEXT",
+    "target": "TEXT NOT NULL DEFAULT 'answer'",  # answer / helper
+    "claim_id": "INTEGER",  # helper ratings: the helpdesk claim rated
+    "helper": "TEXT",  # helper ratings: the helper's name
+    "due_at": "REAL",  # low ratings: when the 整改 is due
+}
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older store up to SCHEMA_VERSION; idempotent, and quick when there is nothing to do."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
+    for name, kind in _RATING_COLUMNS.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE ratings ADD COLUMN {name} {kind}")
+    if db.execute("PRAGMA user_version").fetchone()[0] < 2:
+        # Binary ratings read as 满意 / 不满意; an old 差评 is due as if given now (nobody was told before).
+        deadline = now() + ratings.FOLLOW_UP_DAYS * 86400
+        db.execute(
+            "UPDATE ratings SET level = CASE value WHEN 'bad' THEN 2 ELSE 4 END, "
+            "due_at = CASE value WHEN 'bad' THEN ? END WHERE level IS NULL",
+            (deadline,),
+        )
+        db.execute(
+            "UPDATE messages SET rating = CASE rating WHEN 'bad' THEN '2' ELSE '4' END WHERE rating IN ('good', 'bad')"
+        )
+    db.execute("CREATE INDEX IF NOT EXISTS ratings_by_message ON ratings (message_seq) WHERE message_seq IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS ratings_low ON ratings (level, created_at)")
 
 
 def _dump(value: Any) -> str:

@@ -4,8 +4,12 @@ Three lists, each item closed with an outcome (who, when) kept in the bot databa
 
     question  unanswered questions: fallbacks and clarifications nobody chose from (the
               `unresolved` payload, docs/payloads.md), grouped by similarity of their words
-    rating    answers rated 差评, with the conversation and the rated entry
+    rating    差评: answers and helper conversations rated 不满意 or 非常不满意 (bot/ratings.py), with the
+              reason, the conversation, the rated entry or helper, and the 整改 deadline
     draft     helpers' 沉淀到知识库 drafts (bot/helpdesk.py, table kb_drafts)
+
+and one list read from the knowledge base itself: 缺少群众问法, the Q&A entries without any similar
+question (an imported export usually has none), until staff add citizens' wordings to them.
 
 One click adds a citizen's wording as a similar question of an entry (published at once through
 bot.curation's one Curation per process, so search finds the entry for it straight away) or opens
@@ -21,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from bot import access, curation, staff_pages
+from bot import access, curation, ratings, staff_pages
 from bot.access import CURATION, RefusedError, json_body, ok, require, require_changing
 from bot.keys import STORE
 from bot.masking import mask
@@ -39,6 +44,8 @@ MAX_NOTE = 500
 
 # outcome -> how the console names it
 OUTCOMES = {
+    "rectified": "已整改",
+    "explained": "已回访说明",
     "added_question": "已添加为相似问法",
     "new_draft": "已新建草稿",
     "entry_updated": "已修改条目",
@@ -134,17 +141,24 @@ async def unanswered_groups(store: Store) -> list[dict[str, Any]]:
 
 
 async def bad_ratings(store: Store, closed: bool = False) -> list[dict[str, Any]]:
-    """差评 with the rated answer and the question before it (both masked), open or closed."""
+    """差评 (level 1-2) with the rated answer and the question before it (both masked), open or closed;
+    the ones nearest their deadline first."""
     rows = await store.rows(
         "SELECT r.id, r.conversation_id, r.channel, r.message_seq, r.entry_id, r.entry_title, r.comment, "
-        "r.created_at, o.outcome, o.actor, o.closed_at, o.entry_id AS outcome_entry, "
+        "r.level, r.reason, r.target, r.helper, r.due_at, "
+        "r.created_at, o.outcome, o.actor, o.closed_at, o.note, o.entry_id AS outcome_entry, "
         "(SELECT q.text FROM messages a JOIN messages q ON q.seq = a.reply_to WHERE a.seq = r.message_seq) "
         "AS question "
         "FROM ratings r LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
-        f"WHERE r.value = 'bad' AND o.id IS {'NOT ' if closed else ''}NULL ORDER BY r.id DESC LIMIT 1000"
+        f"WHERE r.level <= {ratings.LOW} AND o.id IS {'NOT ' if closed else ''}NULL "
+        f"ORDER BY {'o.closed_at DESC' if closed else 'r.due_at, r.id'} LIMIT 1000"
     )
+    when = time.time()
     for row in rows:
         row["question"] = mask(row["question"]) if row["question"] else None
+        row["level_label"] = ratings.label(row["level"])
+        row["reason_label"] = ratings.REASONS.get(row["reason"] or "", None)
+        row["overdue"] = row["outcome"] is None and row["due_at"] is not None and row["due_at"] < when
     return rows
 
 
@@ -159,21 +173,32 @@ async def helper_drafts(store: Store) -> list[dict[str, Any]]:
     )
 
 
-async def follow_up_report(store: Store) -> dict[str, Any]:
-    """实名差评整改: of all 差评, how many were closed, and with which outcome."""
+async def follow_up_report(store: Store, since: float | None = None, until: float | None = None) -> dict[str, Any]:
+    """实名差评整改: of the 差评 given in [since, until), how many were closed, on time, with which outcome."""
+    window = "r.created_at >= ? AND r.created_at < ?"
+    bounds = (since if since is not None else 0.0, until if until is not None else 1e12)
     [totals] = await store.rows(
-        "SELECT COUNT(*) AS total, COUNT(o.id) AS closed FROM ratings r "
-        "LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id WHERE r.value = 'bad'"
+        "SELECT COUNT(*) AS total, COUNT(o.id) AS closed, "
+        "SUM(o.id IS NOT NULL AND (r.due_at IS NULL OR o.closed_at <= r.due_at)) AS on_time, "
+        "SUM(o.id IS NULL AND r.due_at < ?) AS overdue FROM ratings r "
+        "LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
+        f"WHERE r.level <= {ratings.LOW} AND {window}",
+        time.time(),
+        *bounds,
     )
     outcomes = await store.rows(
         "SELECT o.outcome, COUNT(*) AS count FROM worklist_outcomes o JOIN ratings r ON r.id = o.item_id "
-        "WHERE o.item_kind = 'rating' AND r.value = 'bad' GROUP BY o.outcome ORDER BY count DESC"
+        f"WHERE o.item_kind = 'rating' AND r.level <= {ratings.LOW} AND {window} "
+        "GROUP BY o.outcome ORDER BY count DESC",
+        *bounds,
     )
     total, closed = totals["total"], totals["closed"]
     return {
         "bad_ratings": total,
         "closed": closed,
         "open": total - closed,
+        "on_time": totals["on_time"] or 0,
+        "overdue": totals["overdue"] or 0,
         "follow_up_rate": round(closed / total, 4) if total else None,
         "by_outcome": {row["outcome"]: row["count"] for row in outcomes},
     }
@@ -266,13 +291,37 @@ async def get_unanswered(request: web.Request) -> web.Response:
 async def get_ratings(request: web.Request) -> web.Response:
     require(request, CURATION)
     closed = request.query.get("closed") == "1"
-    return ok({"items": await bad_ratings(request.app[STORE], closed), "outcomes": OUTCOMES})
+    return ok(
+        {
+            "items": await bad_ratings(request.app[STORE], closed),
+            "outcomes": OUTCOMES,
+            "levels": ratings.LEVELS,
+            "reasons": ratings.REASONS,
+        }
+    )
 
 
 @routes.get("/api/kb/worklists/drafts")
 async def get_drafts(request: web.Request) -> web.Response:
     require(request, CURATION)
     return ok({"items": await helper_drafts(request.app[STORE]), "outcomes": OUTCOMES})
+
+
+@routes.get("/api/kb/worklists/wordings")
+async def get_wordings(request: web.Request) -> web.Response:
+    """Q&A entries without citizens' wordings (similar questions), by domain name and title."""
+    require(request, CURATION)
+    from knowledge_base.loader import domain_names
+
+    names = domain_names()
+    store = curation.curation_of(request.app).store
+    items = [
+        {"id": e.id, "title": e.question, "domain": e.domain, "domain_name": names.get(e.domain, e.domain)}
+        for e in store.all("qa")
+        if not getattr(e, "similar", None)
+    ]
+    items.sort(key=lambda item: (item["domain_name"], item["title"]))
+    return ok({"items": items[:2000], "total": len(items)})
 
 
 @routes.get("/api/kb/worklists/report")

@@ -66,6 +66,11 @@ def _print_check(check: ImportCheck) -> None:
     )
     for problem in check.problems:
         print(f"  bad: {problem.entry}: {problem.field}: {problem.message}")
+    for skipped in check.notes.skipped:
+        print(f"  skipped (empty answer): row {skipped['row']} 「{skipped['question']}」")
+    for repeat in check.notes.repeats:
+        rows = ", ".join(str(n) for n in repeat["rows"])
+        print(f"  repeated question: rows {rows} 「{repeat['question']}」: row {repeat['kept']} kept")
     for dup in check.duplicates:
         where = "in the store" if dup.against == "store" else "earlier in the file"
         kind = "duplicate" if dup.match == "exact" else f"near-duplicate ({dup.score:.2f})"
@@ -75,7 +80,7 @@ def _print_check(check: ImportCheck) -> None:
 async def cmd_import(args: argparse.Namespace) -> int:
     async with _opened(args) as kb:
         if args.check:
-            check = check_import(Path(args.file), kb.store.all())
+            check = check_import(Path(args.file), kb.store.all(), args.repeats)
             if args.json:
                 print(json.dumps(check.to_dict(), ensure_ascii=False))
             else:
@@ -83,7 +88,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
                 print("check only: nothing was changed." if check.ok else "the file has bad rows: fix them first.")
             return 0 if check.ok else 1
         known = {e.id for e in kb.store.all("guide")}
-        entries = read_import(Path(args.file), known_ids=known)
+        entries = read_import(Path(args.file), known_ids=known, repeats=args.repeats)
         report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
         print(
             f"imported {args.file}: {len(report.added)} added, {len(report.updated)} updated, "
@@ -204,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
         "of stored entries and within the file; write nothing (exit 1 when a row is bad)",
     )
     p.add_argument("--json", action="store_true", help="with --check: print the report as JSON")
+    p.add_argument(
+        "--repeats",
+        choices=("first", "last", "merge"),
+        default="first",
+        help="a question in several rows: keep the first row, the last, or merge their answers (default first); "
+        "rows with an empty answer are always skipped and reported",
+    )
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("export", parents=[common], help="export entries to CSV/XLSX (Q&A) or YAML (all kinds)")

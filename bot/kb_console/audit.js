@@ -33,7 +33,7 @@
           el("td", {}, Curation.when(a.at)),
           el("td", {}, a.actor),
           el("td", {}, Curation.ACTIONS[a.action] || a.action),
-          el("td", {}, a.entry_id ? el("a", { href: `/kb/edit?id=${encodeURIComponent(a.entry_id)}` }, a.entry_id) : ""),
+          el("td", {}, a.entry_id ? el("a", { href: `/kb/edit?id=${encodeURIComponent(a.entry_id)}`, title: a.entry_id }, a.entry_title || a.entry_id) : ""),
           el("td", {}, a.version ? `第 ${a.version} 版` : ""),
           el("td", {}, detail(a.detail))));
         oldest = a.id;

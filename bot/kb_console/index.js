@@ -8,6 +8,7 @@
   const more = document.getElementById("more");
   let offset = 0;
   const PAGE = 50;
+  let domainNames = {}; // domain -> its Chinese name, from /api/kb/meta
 
   function query() {
     const params = new URLSearchParams();
@@ -24,7 +25,7 @@
     return el("tr", { dataset: { id: e.id } },
       el("td", {}, el("a", { href: `/kb/edit?id=${encodeURIComponent(e.id)}` }, e.title), el("div", { className: "muted" }, e.id)),
       el("td", {}, Curation.KINDS[e.kind] || e.kind),
-      el("td", {}, e.domain),
+      el("td", {}, domainNames[e.domain] || e.domain),
       el("td", {}, e.department || ""),
       status,
       el("td", {}, e.version === null ? "—" : String(e.version)),
@@ -51,7 +52,8 @@
     const params = new URLSearchParams(window.location.search);
     for (const [key, value] of params) if (form.elements[key]) form.elements[key].value = value;
     const meta = await Staff.api("GET", "/api/kb/meta");
-    for (const d of meta.domains) document.getElementById("domain").append(el("option", { value: d }, d));
+    domainNames = meta.domain_names || {};
+    for (const d of meta.domains) document.getElementById("domain").append(el("option", { value: d }, domainNames[d] || d));
     for (const d of meta.departments) document.getElementById("department").append(el("option", { value: d }, d));
     for (const [key, value] of params) if (form.elements[key]) form.elements[key].value = value;
     form.addEventListener("submit", (event) => { event.preventDefault(); load(); });

@@ -13,6 +13,7 @@ const Staff = (() => {
     { path: "/kb/worklists", title: "工作清单", roles: ["editor", "reviewer", "admin"] },
     { path: "/kb/transfer", title: "导入导出", roles: ["editor", "reviewer", "admin"] },
     { path: "/kb/training", title: "模型训练", roles: ["reviewer", "admin"] },
+    { path: "/kb/analytics", title: "数据分析", roles: ["reviewer", "admin"] },
     { path: "/kb/audit", title: "操作记录", roles: ["editor", "reviewer", "admin"] },
   ];
 

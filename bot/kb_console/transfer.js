@@ -16,8 +16,20 @@ function showReport(report) {
   const parts = [el("h3", {}, `检查结果：${report.file}`),
     el("p", {}, `共 ${report.entries} 条：新增 ${report.added.length}，修改 ${report.updated.length}，不变 ${report.unchanged.length}`)];
   if (report.problems.length) {
-    parts.push(el("p", { className: "error" }, `有 ${report.problems.length} 处错误，请改正后重新上传（什么都没有导入）：`),
-      table(["位置", "列", "原因"], report.problems.map((p) => [p.row, p.column, p.reason])));
+    parts.push(el("p", { className: "error" }, `有 ${report.problems.length} 处错误（还没有导入）。请改正后重新上传，或只把正确的行导入为草稿：`),
+      table(["位置", "原因"], report.problems.map((p) => [p.label || `${p.row} ${p.column}`, p.reason])));
+  }
+  if (report.skipped && report.skipped.length) {
+    parts.push(el("p", {}, `有 ${report.skipped.length} 行答案为空，已跳过：`),
+      table(["行", "标准问题"], report.skipped.map((s) => [`第 ${s.row} 行`, s.question])));
+  }
+  if (report.repeats && report.repeats.length) {
+    const how = { first: "保留第一条", last: "保留最后一条", merge: "合并答案" }[document.getElementById("repeats").value];
+    parts.push(el("p", {}, `有 ${report.repeats.length} 个问题出现在多行（${how}）：`),
+      table(["标准问题", "出现的行", "采用"], report.repeats.map((r) => [r.question, r.rows.map((n) => `第 ${n} 行`).join("、"), `第 ${r.kept} 行`])));
+  }
+  if (report.without_wordings) {
+    parts.push(el("p", {}, `${report.without_wordings} 条问答没有相似问法，导入后会出现在工作清单“缺少群众问法”里。`));
   }
   if (report.duplicates.length) {
     parts.push(el("p", {}, `有 ${report.duplicates.length} 处重复或相似：`),
@@ -28,7 +40,8 @@ function showReport(report) {
   box.replaceChildren(...parts);
   upload = report.upload;
   const canCommit = Boolean(upload) && ["reviewer", "admin"].includes(Staff.me.role);
-  document.getElementById("commit").hidden = !canCommit;
+  document.getElementById("commit").hidden = !canCommit || !report.ok;
+  document.getElementById("commit-drafts").hidden = !canCommit || report.ok;
   document.getElementById("confirm-line").hidden = !canCommit || !report.duplicates.length;
   if (report.ok && !canCommit) say("检查通过。导入需要审核人或管理员确认。");
 }
@@ -39,7 +52,8 @@ async function checkFile(event) {
   if (!file) return;
   say("正在检查…");
   try {
-    const response = await fetch(`/api/kb/transfer/check?name=${encodeURIComponent(file.name)}`, {
+    const repeats = document.getElementById("repeats").value;
+    const response = await fetch(`/api/kb/transfer/check?name=${encodeURIComponent(file.name)}&repeats=${repeats}`, {
       method: "POST", headers: { "X-CSRF-Token": Staff.me.csrf, "Content-Type": "application/octet-stream" }, body: file,
     });
     const data = await response.json().catch(() => ({}));
@@ -52,14 +66,17 @@ async function checkFile(event) {
   }
 }
 
-async function commit() {
+async function commit(mode) {
   try {
     const result = await api("POST", "/api/kb/transfer/commit", {
-      upload, name: document.getElementById("file").files[0]?.name,
+      upload, name: document.getElementById("file").files[0]?.name, mode,
+      repeats: document.getElementById("repeats").value,
       confirm_duplicates: document.getElementById("confirm-duplicates").checked,
     });
-    say(`已导入：新增 ${result.added.length}，修改 ${result.updated.length}，不变 ${result.unchanged.length}。`);
+    if (result.mode === "drafts") say(`已把 ${result.drafts.length} 条正确的问答导入为草稿，请到“待审核”提交审核；出错的 ${result.problems.length} 处没有导入。`);
+    else say(`已导入：新增 ${result.added.length}，修改 ${result.updated.length}，不变 ${result.unchanged.length}。`);
     document.getElementById("commit").hidden = true;
+    document.getElementById("commit-drafts").hidden = true;
     document.getElementById("confirm-line").hidden = true;
     upload = null;
   } catch (err) {
@@ -78,13 +95,14 @@ function updateDownload() {
 
 Staff.start().then(async () => {
   document.getElementById("check-form").addEventListener("submit", checkFile);
-  document.getElementById("commit").addEventListener("click", commit);
+  document.getElementById("commit").addEventListener("click", () => commit("all"));
+  document.getElementById("commit-drafts").addEventListener("click", () => commit("drafts"));
   for (const id of ["format", "kind", "domain"]) document.getElementById(id).addEventListener("change", updateDownload);
   try {
-    const { stats } = await api("GET", "/api/kb/transfer/facets");
+    const { stats, domain_names: names = {} } = await api("GET", "/api/kb/transfer/facets");
     const domains = new Set(Object.values(stats).flatMap((byDomain) => Object.keys(byDomain)));
     const select = document.getElementById("domain");
-    for (const domain of [...domains].sort()) select.append(el("option", { value: domain }, domain));
+    for (const domain of [...domains].sort()) select.append(el("option", { value: domain }, names[domain] || domain));
   } catch (err) {
     say(err.message, true);
   }

@@ -29,7 +29,7 @@ async function showTranscript(conversationId) {
       const who = m.direction === "in" ? "群众" : m.helper ? `帮办 ${m.helper}` : "助手";
       const line = el("li", { className: m.direction }, el("b", {}, `${who}：`), m.text);
       if (m.entry) line.append(el("span", { className: "badge" }, `条目：${m.entry.title}`));
-      if (m.rating) line.append(el("span", { className: "badge" }, m.rating === "bad" ? "差评" : "好评"));
+      if (m.rating) line.append(el("span", { className: "badge" }, ratingName(m.rating)));
       list.append(line);
     }
     box.replaceChildren(el("h2", {}, `会话记录（${data.channel}）`), list);
@@ -112,17 +112,40 @@ function reasonName(reason) {
   return { not_found: "没找到", out_of_scope: "超出范围", clarify: "追问未选" }[reason] || reason;
 }
 
+const LEVEL_NAMES = { 5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意" };
+
+function ratingName(rating) {
+  // Ratings stored before the five levels say good/bad.
+  return LEVEL_NAMES[rating] || { good: "满意", bad: "不满意" }[rating] || rating;
+}
+
 async function loadRatings(list) {
   const data = await api("GET", "/api/kb/worklists/ratings");
   outcomes = data.outcomes;
   if (!data.items.length) list.append(el("p", {}, "没有待处理的差评。"));
   for (const item of data.items) {
     const suggestions = item.entry_id ? [{ id: item.entry_id, title: item.entry_title || item.entry_id }] : [];
-    list.append(el("article", { className: "rating" },
-      el("h3", {}, item.question || "（没有找到提问）"),
-      el("p", {}, `条目：${item.entry_title || "—"} · ${when(item.created_at)} · `, conversationLinks([item.conversation_id])),
+    const rated = item.target === "helper" ? `人工帮办：${item.helper || "—"}` : `条目：${item.entry_title || "—"}`;
+    const due = item.due_at ? `整改期限 ${when(item.due_at)}` : "";
+    list.append(el("article", { className: `rating${item.overdue ? " overdue" : ""}` },
+      el("h3", {}, el("span", { className: "badge level" }, item.level_label), " ",
+        item.question || (item.target === "helper" ? "（对人工帮办的评价）" : "（没有找到提问）")),
+      el("p", {}, `${rated} · ${when(item.created_at)} · `, conversationLinks([item.conversation_id])),
+      el("p", { className: item.overdue ? "due overdue" : "due" }, item.overdue ? `已超期：${due}` : due),
+      item.reason_label ? el("p", {}, `原因：${item.reason_label}`) : null,
       item.comment ? el("p", {}, `群众留言：${item.comment}`) : null,
       actions("rating", [item.id], item.question || "", suggestions, null)));
+  }
+}
+
+async function loadWordings(list) {
+  const data = await api("GET", "/api/kb/worklists/wordings");
+  if (!data.items.length) list.append(el("p", {}, "所有问答都有群众问法。"));
+  else list.append(el("p", {}, `共 ${data.total} 条问答还没有相似问法：加上群众的说法，检索才更容易找到它们。`));
+  for (const item of data.items) {
+    list.append(el("article", { className: "wording" },
+      el("h3", {}, el("a", { href: `/kb/edit?id=${encodeURIComponent(item.id)}` }, item.title)),
+      el("p", {}, `领域：${item.domain_name}`)));
   }
 }
 
@@ -144,7 +167,8 @@ async function loadReport() {
   const rate = report.follow_up_rate === null ? "—" : `${(report.follow_up_rate * 100).toFixed(1)}%`;
   const parts = Object.entries(report.by_outcome).map(([o, n]) => `${outcomes[o] || o} ${n}`).join("，");
   document.getElementById("report").textContent =
-    `差评整改率：${rate}（已处理 ${report.closed} / 共 ${report.bad_ratings}）${parts ? "；" + parts : ""}`;
+    `差评整改率：${rate}（已处理 ${report.closed} / 共 ${report.bad_ratings}，超期未处理 ${report.overdue}）` +
+    (parts ? "；" + parts : "");
 }
 
 // Each load draws into a fresh list that replaces the page's only if no later load has started:
@@ -157,6 +181,7 @@ async function load() {
   try {
     if (current === "unanswered") await loadUnanswered(list);
     else if (current === "ratings") await loadRatings(list);
+    else if (current === "wordings") await loadWordings(list);
     else await loadDrafts(list);
     if (mine !== loads) return;
     document.getElementById("list").replaceWith(list);

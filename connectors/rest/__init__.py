@@ -1,7 +1,7 @@
 """REST connector: a JSON API for other apps, described and validated by an OpenAPI 3.1 document.
 
 POST /api/v1/messages                                            send a message, get the replies
-POST /api/v1/conversations/{id}/ratings                          rate an answer
+POST /api/v1/conversations/{id}/ratings                          rate an answer or a helper (five levels)
 GET  /api/v1/conversations/{id}?user_id=…                        the conversation's state
 GET  /api/v1/conversations/{id}/messages?user_id=…&after_seq=…   its history
 GET  /api/openapi.json                                           the document itself
@@ -211,7 +211,13 @@ async def rate_answer(request: web.Request) -> web.Response:
         return refused
     try:
         receipt = await request.app[SERVICE].rate(
-            conversation, body["seq"], body["value"], client_id=body.get("client_id"), want_outcome=True
+            conversation,
+            body["seq"],
+            body["value"],
+            reason=body.get("reason"),
+            comment=body.get("comment"),
+            client_id=body.get("client_id"),
+            want_outcome=True,
         )
     except InputError as err:
         if err.code == "closed":

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator, RefResolver
 from jsonschema.exceptions import ValidationError
 
 from bot.config import BotConfig
+from bot.ratings import MAX_COMMENT, REASONS
 
 CONVERSATION_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "会话编号（32 位十六进制）"}
 # SQLite's integers are signed 64-bit: anything larger is refused as out of range, not a 500.
@@ -114,7 +115,7 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
             "/api/v1/conversations/{conversation_id}/ratings": {
                 "post": {
                     "operationId": "rateAnswer",
-                    "summary": "评价一个回答（好评/差评）/ rate an answer",
+                    "summary": "评价一个回答或一次人工帮办（五级好差评）/ rate an answer or a helper",
                     "parameters": [_path_id()],
                     "requestBody": {
                         "required": True,
@@ -155,7 +156,15 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                             "maximum": MAX_SEQ,
                             "description": "被评价的回答的编号",
                         },
-                        "value": {"enum": ["good", "bad"]},
+                        "value": {
+                            "enum": [1, 2, 3, 4, 5, "good", "bad"],
+                            "description": "5 非常满意 … 1 非常不满意（旧写法 good/bad 即 4/2）",
+                        },
+                        "reason": {
+                            "enum": [*REASONS, None],
+                            "description": "不满意的原因：" + "；".join(f"{k} {v}" for k, v in REASONS.items()),
+                        },
+                        "comment": {"type": ["string", "null"], "maxLength": MAX_COMMENT},
                         "client_id": CLIENT_ID,
                     },
                 },
@@ -239,7 +248,11 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                                 },
                             ],
                         },
-                        "rating": {"enum": ["good", "bad", None]},
+                        "rating": {
+                            "enum": ["1", "2", "3", "4", "5", None],
+                            "description": "好差评：5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意",
+                        },
+                        "rate": {"enum": ["helper"], "description": "结束人工帮办的提示：可评价这次帮办"},
                         "client_id": {"type": ["string", "null"]},
                         "reply_to": {"type": ["integer", "null"]},
                         "status": {

@@ -28,13 +28,15 @@ from bot import texts
 from bot.config import BotConfig
 from bot.conversations import Conversation, Message
 from bot.logs import fields
+from bot.ratings import LEVELS
 from bot.service import ConversationService, InputError
 
 log = logging.getLogger(__name__)
 
 CHANNEL_NAME = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096  # the Bot API's limit per message; longer answers are split
-_RATING_VALUES = {"g": "good", "b": "bad"}
+# callback value -> rating level; g/b are the two buttons of keyboards sent before the five levels
+_RATING_VALUES = {"g": 4, "b": 2, **{str(level): level for level in LEVELS}}
 
 
 class TelegramConnector:
@@ -108,7 +110,7 @@ class TelegramConnector:
         kind, value = action
         try:
             if kind == "r":
-                await self.service.rate(conversation, target.seq, value, client_id=f"tgcb-{query.id}")
+                await self.service.rate(conversation, target.seq, int(value), client_id=f"tgcb-{query.id}")
                 await query.answer(texts.TELEGRAM_RATED)
             else:
                 button = target.buttons[int(value)]
@@ -183,26 +185,28 @@ class TelegramConnector:
             return None, None
         if kind == "b" and value.isdigit() and int(value) < len(message.buttons):
             return message, ("b", value)
-        if kind == "r" and value in _RATING_VALUES and message.entry is not None:
+        if kind == "r" and value in _RATING_VALUES and ratable(message):
             return message, ("r", _RATING_VALUES[value])
         return None, None
 
 
+def ratable(message: Message) -> bool:
+    return message.entry is not None or message.extra.get("rate") == "helper"
+
+
 def keyboard(message: Message) -> InlineKeyboardMarkup | None:
-    """Quick replies one per row (titles can be long), then 好评/差评 for answers from the knowledge base.
+    """Quick replies one per row (titles can be long), then the five 好差评 levels for answers
+    from the knowledge base and for the notice that ends a helper's conversation.
 
     callback_data holds only "kind:seq:index" (Telegram allows 64 bytes); the payload stays in the store.
     """
     rows = [
         [InlineKeyboardButton(b.title, callback_data=f"b:{message.seq}:{i}")] for i, b in enumerate(message.buttons)
     ]
-    if message.entry is not None and message.rating is None:
-        rows.append(
-            [
-                InlineKeyboardButton(texts.RATE_GOOD_LABEL, callback_data=f"r:{message.seq}:g"),
-                InlineKeyboardButton(texts.RATE_BAD_LABEL, callback_data=f"r:{message.seq}:b"),
-            ]
-        )
+    if ratable(message) and message.rating is None:
+        # 好差评's five levels in two rows (five Chinese labels do not fit one row on a phone).
+        buttons = [InlineKeyboardButton(name, callback_data=f"r:{message.seq}:{n}") for n, name in LEVELS.items()]
+        rows += [buttons[:3], buttons[3:]]
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -3,12 +3,14 @@
 Client -> server (JSON text frames)
   {"type": "hello", "conversation_id": str|null, "visitor_id": str|null, "after_seq": int}
   {"type": "message", "client_id": str, "text": str, "payload": str|null}
-  {"type": "rate", "client_id": str, "seq": int, "value": "good"|"bad"}
+  {"type": "rate", "client_id": str, "seq": int, "value": 1-5, "reason": str|null, "comment": str|null}
+      (a state on the rated message: acked with the message, no reply; bot/ratings.py)
   {"type": "typing", "on": bool}      the citizen is typing (shown to the helper who owns the chat)
   {"type": "ping"}
 Server -> client
   {"type": "welcome", "conversation_id", "visitor_id", "state", "history": [message], "notice"?: str,
-   "status": handoff status|null, "intro": {"greeting", "hot_questions", "hours", "hotline"}}
+   "status": handoff status|null, "intro": {"greeting", "hot_questions", "hours", "hotline"},
+   "rating": {"levels": [[5, "非常满意"], …], "low": 2, "reasons": [[code, label], …]}}
   {"type": "ack", "client_id", "seq", "duplicate": bool, "message": message}
   {"type": "message", "message": message}      answers, notices, and the citizen's words from other tabs
   {"type": "typing", "on": bool}
@@ -31,7 +33,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from bot import texts
+from bot import ratings, texts
 from bot.config import BotConfig
 from bot.conversations import Conversation, State
 from bot.inputs import BadInputError, parse_json
@@ -179,6 +181,7 @@ class WidgetSession:
             "max_chars": self.config.max_message_chars,
             "status": self.service.handoff_status(conversation),
             "intro": welcome_intro(self.config),
+            "rating": ratings.widget_json(),
         }
         if notice:
             welcome["notice"] = notice
@@ -218,7 +221,14 @@ class WidgetSession:
             seq = frame.get("seq")
             if not isinstance(seq, int):
                 raise InputError("not_ratable", texts.NOTHING_TO_RATE)
-            return await self.service.rate(self.conversation, seq, str(frame.get("value")), client_id=client_id)
+            return await self.service.rate(
+                self.conversation,
+                seq,
+                frame.get("value"),
+                reason=frame.get("reason"),
+                comment=frame.get("comment"),
+                client_id=client_id,
+            )
         payload = frame.get("payload")
         if payload is not None and not isinstance(payload, str):
             raise InputError("bad_payload", "payload 必须是文字。 / payload must be a string.")

@@ -177,8 +177,11 @@ class WidgetClient:
         await self.ws.send_json({"type": "message", "client_id": client_id, "text": text, "payload": payload})
         return await self.next("ack", "error")
 
-    async def rate(self, seq: int, value: str) -> dict[str, Any]:
-        await self.ws.send_json({"type": "rate", "client_id": uuid.uuid4().hex, "seq": seq, "value": value})
+    async def rate(self, seq: int, value: Any, reason: str | None = None, comment: str | None = None) -> dict[str, Any]:
+        frame = {"type": "rate", "client_id": uuid.uuid4().hex, "seq": seq, "value": value}
+        if reason or comment:
+            frame.update(reason=reason, comment=comment)
+        await self.ws.send_json(frame)
         return await self.next("ack", "error")
 
     async def receive(self, timeout: float = 60.0) -> dict[str, Any]:

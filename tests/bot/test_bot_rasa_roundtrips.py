@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, RefResolver
 
 from bot import texts
 from bot.conversations import State, Status
+from bot.ratings import LEVELS
 from connectors.telegram import READY, WEBHOOK_PATH
 from knowledge_base.loader import load_data_dir
 
@@ -66,19 +67,20 @@ async def test_widget_question_quick_reply_and_rating(bot: RunningBot, connect_w
     assert steps[0] in answer_text(replies)
     assert any(r.get("walkthrough", {}).get("step") == 1 for r in replies)
 
-    # 好评 on the first answer: Rasa thanks, the `rating` payload is stored against that answer.
-    ack = await client.rate(answer["seq"], "good")
-    assert ack["type"] == "ack" and ack["message"]["text"] == texts.RATE_GOOD_LABEL
-    await client.answer_to(ack["seq"])
+    # 非常满意 on the first answer: a state on that answer, acked with it; nothing is said in the chat.
+    before = await bot.store.rows("SELECT COUNT(*) AS n FROM messages")
+    ack = await client.rate(answer["seq"], 5)
+    assert ack["type"] == "ack" and ack["seq"] == answer["seq"] and ack["message"]["rating"] == "5"
     ratings = await bot.store.rows("SELECT * FROM ratings")
-    assert [(r["value"], r["entry_id"], r["message_seq"]) for r in ratings] == [("good", GUIDE_ID, answer["seq"])]
-    assert (await bot.store.get_message(answer["seq"])).rating == "good"
+    assert [(r["level"], r["entry_id"], r["message_seq"]) for r in ratings] == [(5, GUIDE_ID, answer["seq"])]
+    assert (await bot.store.get_message(answer["seq"])).rating == "5"
+    assert await bot.store.rows("SELECT COUNT(*) AS n FROM messages") == before
 
     # A reload: history from the server, answers with their entries and ratings.
     again = await connect_widget(bot)
     welcome = await again.hello(client.conversation_id)
     restored = {m["seq"]: m for m in welcome["history"]}
-    assert restored[answer["seq"]]["entry"]["id"] == GUIDE_ID and restored[answer["seq"]]["rating"] == "good"
+    assert restored[answer["seq"]]["entry"]["id"] == GUIDE_ID and restored[answer["seq"]]["rating"] == "5"
 
 
 async def test_handoff_waits_for_a_helper_and_the_citizen_can_go_back(
@@ -146,14 +148,20 @@ async def test_rest_round_trip_matches_the_openapi_document(bot: RunningBot, htt
 
     url = f"{bot.url}/api/v1/conversations/{result['conversation_id']}/ratings"
     async with http.post(
-        url, json={"user_id": "app-user-1", "seq": answer["seq"], "value": "bad"}, headers=key
+        url, json={"user_id": "app-user-1", "seq": answer["seq"], "value": 1, "reason": "unclear"}, headers=key
     ) as response:
         assert response.status == 200
         rated = await response.json()
     check("SendResult", rated)
-    assert rated["status"] == "answered" and rated["replies"]
+    assert rated["status"] == "answered" and rated["replies"] == [] and rated["message"]["rating"] == "1"
     [rating] = await bot.store.rows("SELECT * FROM ratings")
-    assert (rating["value"], rating["entry_id"], rating["channel"]) == ("bad", GUIDE_ID, "rest")
+    assert (rating["value"], rating["level"], rating["reason"], rating["entry_id"], rating["channel"]) == (
+        "bad",
+        1,
+        "unclear",
+        GUIDE_ID,
+        "rest",
+    )
 
     url = f"{bot.url}/api/v1/conversations/{result['conversation_id']}/messages?user_id=app-user-1"
     async with http.get(url, headers=key) as response:
@@ -190,10 +198,10 @@ async def test_telegram_round_trip_with_buttons_and_rating(
     chat = 880001
     await standin.user_sends(chat, QUESTION)
     sent = await standin.wait_for(lambda: [s for s in standin.sent_to(chat) if s.buttons] or None, timeout=90)
-    answer = next(s for s in standin.sent_to(chat) if any(b["text"] == texts.RATE_GOOD_LABEL for b in s.buttons))
+    answer = next(s for s in standin.sent_to(chat) if any(b["text"] == "非常满意" for b in s.buttons))
     for material in guide().materials:
         assert material.name in answer.text
-    assert {b["text"] for b in answer.buttons} >= {"网上怎么办", texts.RATE_GOOD_LABEL, texts.RATE_BAD_LABEL}
+    assert {b["text"] for b in answer.buttons} >= {"网上怎么办", *LEVELS.values()}
     assert all(len(b["callback_data"].encode()) <= 64 for s in sent for b in s.buttons)
 
     before = len(standin.sent_to(chat))
@@ -201,16 +209,19 @@ async def test_telegram_round_trip_with_buttons_and_rating(
     [step] = await standin.wait_sent(chat, after=before, timeout=90)
     assert guide().online.steps[0] in step.text
     assert standin.callback_answers  # the spinner on the button was stopped
-    # The clicked keyboard lost its quick replies but kept 好评/差评.
-    assert {b["text"] for b in answer.buttons} == {texts.RATE_GOOD_LABEL, texts.RATE_BAD_LABEL}
+    # The clicked keyboard lost its quick replies but kept the five rating levels.
+    assert {b["text"] for b in answer.buttons} == set(LEVELS.values())
 
+    # A rating is a state on the answer: the click is acknowledged, nothing is sent to the chat.
     before = len(standin.sent_to(chat))
-    await standin.user_clicks(answer, texts.RATE_GOOD_LABEL)
-    await standin.wait_sent(chat, after=before, timeout=90)
+    clicks = len(standin.callback_answers)
+    await standin.user_clicks(answer, "基本满意")
+    await standin.wait_for(lambda: len(standin.callback_answers) > clicks or None)
     assert standin.callback_answers[-1].get("text") == texts.TELEGRAM_RATED
-    assert answer.buttons == []  # nothing left to press twice
-    ratings = await bot.store.rows("SELECT value, entry_id, channel FROM ratings")
-    assert ratings == [{"value": "good", "entry_id": GUIDE_ID, "channel": "telegram"}]
+    await standin.wait_for(lambda: answer.buttons == [] or None)  # nothing left to press twice
+    ratings = await bot.store.rows("SELECT level, entry_id, channel FROM ratings")
+    assert ratings == [{"level": 3, "entry_id": GUIDE_ID, "channel": "telegram"}]
+    assert len(standin.sent_to(chat)) == before
 
 
 # -- outages -----------------------------------------------------------------------------------

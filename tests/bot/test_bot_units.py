@@ -231,9 +231,11 @@ async def test_history_keeps_entries_buttons_and_ratings(store: Store) -> None:
     [answer] = await store.add_outgoing(
         conversation.id, [OutgoingDraft("答", Kind.TEXT, (Button("好", "/affirm"),), entry)]
     )
-    await store.set_rating(answer.seq, "good")
+    await store.add_rating(
+        conversation, 5, message_seq=answer.seq, entry_id=entry.id, entry_title=entry.title, comment=None
+    )
     [restored] = await store.history(conversation.id)
-    assert restored.entry == entry and restored.buttons == (Button("好", "/affirm"),) and restored.rating == "good"
+    assert restored.entry == entry and restored.buttons == (Button("好", "/affirm"),) and restored.rating == "5"
     assert restored.to_json()["entry"] == {
         "id": "guide.x",
         "title": "个体工商户设立登记",

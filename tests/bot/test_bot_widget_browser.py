@@ -7,6 +7,7 @@ it through document.querySelector('#jsb-widget').shadowRoot.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -69,25 +70,28 @@ async def test_ask_click_rate_reload(start_bot: StartBot, browser, rasa_stack):
     await page.get_by_role("button", name="网上怎么办").last.click()
     await log.get_by_text(guide().online.steps[0], exact=False).first.wait_for(timeout=90_000)
 
-    # 好评 names the answer it rates.
-    rate_good = page.get_by_role("button", name="好评：").first
+    # 满意 names the answer it rates; rating is a state on the answer: no bubble, the walkthrough goes on.
+    bubbles = await log.locator(".msg").count()
+    rate_good = page.get_by_role("button", name=re.compile("^满意：")).first
     label = await rate_good.get_attribute("aria-label")
-    assert label.startswith("好评：") and len(label) > 3
+    assert label.startswith("满意：回答“") and len(label) > 6
     await rate_good.click()
-    await log.get_by_text("已评价：好评").wait_for()
-    for _ in range(300):  # the rating is stored when Rasa's `rating` payload comes back
+    await log.get_by_text("已评价：满意").wait_for()
+    for _ in range(300):
         if await bot.store.rows("SELECT * FROM ratings"):
             break
         await asyncio.sleep(0.2)
-    [rating] = await bot.store.rows("SELECT value, entry_id FROM ratings")
-    assert rating == {"value": "good", "entry_id": GUIDE_ID}
+    [rating] = await bot.store.rows("SELECT level, entry_id FROM ratings")
+    assert rating == {"level": 4, "entry_id": GUIDE_ID}
+    assert await log.locator(".msg").count() == bubbles
+    assert await log.locator(".msg.bot").last.locator(".quick-reply").first.is_enabled()
 
     # Reload: the conversation comes back from the server.
     await page.reload()
     await reopened_after_reload(page)
     await log.get_by_text(QUESTION).wait_for()
     await log.get_by_text(first_material, exact=False).first.wait_for()
-    await log.get_by_text("已评价：好评").wait_for()
+    await log.get_by_text("已评价：满意").wait_for()
     await page.close()
 
 

@@ -56,6 +56,11 @@ async def test_edit_submit_approve_publishes_and_answers_change(curation_bot: An
     status, audit = await editor.get(f"/api/kb/audit?entry={GUIDE_ID}")
     assert [a["action"] for a in audit["items"]] == ["approve", "submit", "save_draft"]
     assert audit["items"][0]["actor"] == "审核甲"
+    # Staff read the entry's title, not its id; domains come with their Chinese names.
+    [title] = {a["entry_title"] for a in audit["items"]}
+    assert title and title != GUIDE_ID and any("\u4e00" <= ch <= "\u9fff" for ch in title)
+    status, meta = await editor.get("/api/kb/meta")
+    assert meta["domain_names"]["identity"] == "户籍与身份证"
 
 
 async def test_second_editor_gets_conflict_with_stored_content(curation_bot: Any, staff: Any) -> None:

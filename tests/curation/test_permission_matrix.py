@@ -19,6 +19,7 @@ STAFF = frozenset({"helper", "editor", "reviewer", "admin"})
 HELPDESK = frozenset({"helper", "admin"})
 CURATION = frozenset({"editor", "reviewer", "admin"})
 REVIEW = frozenset({"reviewer", "admin"})
+ANALYTICS = frozenset({"reviewer", "admin"})
 
 EXPECTED: dict[tuple[str, str], Any] = {
     # 在线帮办 (bot/helpdesk.py)
@@ -71,6 +72,8 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("GET", "/api/kb/worklists/ratings"): CURATION,
     ("GET", "/api/kb/worklists/drafts"): CURATION,
     ("GET", "/api/kb/worklists/report"): CURATION,
+    ("GET", "/api/kb/worklists/wordings"): CURATION,
+    ("GET", "/api/kb/transfer/template"): CURATION,
     ("GET", "/api/kb/worklists/entries"): CURATION,
     ("GET", "/api/kb/conversations/{conversation_id}"): CURATION,
     ("POST", "/api/kb/worklists/close"): CURATION,
@@ -84,6 +87,10 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("GET", "/kb/worklists"): CURATION,
     ("GET", "/kb/transfer"): CURATION,
     ("GET", "/kb/training"): REVIEW,
+    # staff analytics (bot/analytics.py)
+    ("GET", "/api/kb/analytics"): ANALYTICS,
+    ("GET", "/api/kb/analytics/export"): ANALYTICS,
+    ("GET", "/kb/analytics"): ANALYTICS,
 }
 
 PREFIXES = ("/api/kb", "/kb", "/api/helpdesk", "/helpdesk")

@@ -283,23 +283,23 @@ async def test_chat_both_ways_over_rest_then_hand_back_and_rating(bot, helpers, 
     assert await state_of(bot, conversation_id) == State.BOT
     assert (await alice.post(f"/conversations/{conversation_id}/end"))[0] == 403  # replayed end
     [ending] = [m for m in await bot.store.history(conversation_id) if m.text == helpdesk.HELPER_ENDED]
-    assert [b.payload for b in ending.buttons] == [helpdesk.RATE_GOOD_PAYLOAD, helpdesk.RATE_BAD_PAYLOAD]
-    body = {
-        "user_id": "app-user-1",
-        "conversation_id": conversation_id,
-        "text": "好评",
-        "payload": helpdesk.RATE_GOOD_PAYLOAD,
-    }
-    async with anonymous.post(bot.url + "/api/v1/messages", json=body, headers=portal) as r:
+    # The end notice itself is rated (five levels, bot/ratings.py): no buttons, no "好评" message.
+    assert ending.buttons == () and ending.to_json()["rate"] == "helper"
+    url = f"{bot.url}/api/v1/conversations/{conversation_id}/ratings"
+    body = {"user_id": "app-user-1", "seq": ending.seq, "value": 2, "reason": "slow"}
+    async with anonymous.post(url, json=body, headers=portal) as r:
         result = await r.json()
-    assert result["status"] == "answered" and result["replies"][0]["text"] == helpdesk.RATED
+    assert result["status"] == "answered" and result["replies"] == [] and result["message"]["rating"] == "2"
     [claim] = await claims(bot)
-    assert claim["rating"] == "good" and claim["ended_by"] == "helper"
-    async with anonymous.post(
-        bot.url + "/api/v1/messages", json={**body, "payload": helpdesk.RATE_BAD_PAYLOAD}, headers=portal
-    ) as r:
-        assert (await r.json())["replies"][0]["text"] == helpdesk.NOTHING_TO_RATE
+    assert claim["rating"] == "bad" and claim["ended_by"] == "helper"
+    [rating] = await bot.store.rows("SELECT target, helper, claim_id, level, reason, due_at FROM ratings")
+    assert (rating["target"], rating["helper"], rating["claim_id"]) == ("helper", "alice", claim["id"])
+    assert (rating["level"], rating["reason"]) == (2, "slow") and rating["due_at"]
+    # Changing one's mind updates the same rating (and the claim).
+    async with anonymous.post(url, json={**body, "value": 5, "reason": None}, headers=portal) as r:
+        assert (await r.json())["message"]["rating"] == "5"
     assert (await claims(bot))[0]["rating"] == "good"
+    assert len(await bot.store.rows("SELECT id FROM ratings")) == 1
 
 
 async def test_transfer_to_another_helper(bot, helpers):

@@ -109,9 +109,13 @@ async def test_request_queue_claim_chat_hand_back_and_the_bot_resumes(start_desk
     await log.get_by_text(helpdesk.HELPER_ENDED).wait_for()
     slots = (await tracker(rasa_stack.rasa_url, conversation_id))["slots"]
     assert slots["handoff_active"] is False and slots["service_id"] == GUIDE_ID
-    await citizen.get_by_role("button", name="好评", exact=True).click()
-    await log.get_by_text(helpdesk.RATED).wait_for()
-    [claim] = await bot.store.rows("SELECT * FROM helpdesk_claims")
+    await citizen.get_by_role("button", name="满意：这次人工帮办", exact=True).click()
+    await log.get_by_text("已评价：满意").wait_for()
+    for _ in range(100):
+        [claim] = await bot.store.rows("SELECT * FROM helpdesk_claims")
+        if claim["rating"]:
+            break
+        await asyncio.sleep(0.1)
     assert claim["rating"] == "good" and claim["ended_by"] == "helper"
 
     # The assistant answers again, with the service still in context and without repeating the handoff.

@@ -40,13 +40,15 @@ async def test_a_file_with_bad_rows_is_reported_and_changes_nothing(start_bot, s
     generation = Store(kb_copy).generation()
     bad = {"question": "", "answer": "缺问题", "similar_questions": "a|b|c"}
     status, report = await upload(reviewer, "rows.csv", sheet([NEW_ROW, bad]))
-    assert status == 200 and report["ok"] is False and report["upload"] is None
-    assert (
-        report["problems"] == [{"row": "row 3", "column": "question", "reason": report["problems"][0]["reason"]}]
-        and report["problems"][0]["reason"]
-    )
+    assert status == 200 and report["ok"] is False
+    [problem] = report["problems"]
+    assert (problem["row"], problem["column"], problem["label"]) == ("row 3", "question", "第 3 行 标准问题")
+    assert problem["reason"] and not any("a" <= ch <= "z" for ch in problem["reason"])  # Chinese, not pydantic's
     assert Store(kb_copy).generation() == generation
-    assert not any((bot.config.data_dir / "kb-uploads").glob("*/upload.*"))
+    # Publishing everything is refused while a row is bad; nothing changes.
+    status, refused = await reviewer.post("/api/kb/transfer/commit", {"upload": report["upload"]})
+    assert status == 422 and refused["committed"] is False
+    assert Store(kb_copy).generation() == generation
 
 
 async def test_check_then_commit_all_or_nothing_with_duplicates_confirmed(start_bot, staff, kb_copy: Path):
@@ -98,8 +100,10 @@ async def test_upload_errors_are_clear(start_bot, staff):
     assert status == 400 and body["error"]["code"] == "bad_file_type"
     status, report = await upload(editor, "broken.xlsx", b"this is not a spreadsheet")
     assert status == 200 and report["ok"] is False and report["problems"][0]["row"] == "(file)"
-    status, report = await upload(editor, "header.csv", "问题,答案\n甲,乙\n".encode())
+    # Chinese column names of an export (问题, 答案) are understood; an unknown header is named clearly.
+    status, report = await upload(editor, "header.csv", "标题,内容\n甲,乙\n".encode())
     assert status == 200 and not report["ok"] and "question" in report["problems"][0]["column"]
+    assert "标准问题" in report["problems"][0]["reason"] or "标准问题" in report["problems"][0]["label"]
 
 
 async def test_export_everything_or_a_filtered_set(start_bot, staff, kb_copy: Path):

@@ -125,17 +125,29 @@ async def test_bad_ratings_are_closed_with_outcomes_and_the_follow_up_rate_is_re
     bot = await start_bot()
     editor = await staff(bot, "编辑小李")
     conversation = await bot.service.new_conversation("widget", "visitor-1")
-    for entry_id in ("qa.a", "qa.b", "qa.c"):
+    # An old binary 差评, 非常不满意 and 不满意 are 差评; 基本满意 and an old 好评 are not.
+    for entry_id, value in (("qa.a", "bad"), ("qa.b", 1), ("qa.c", 2)):
         await bot.store.add_rating(
-            conversation, "bad", message_seq=None, entry_id=entry_id, entry_title=entry_id, comment="没用 13812345678"
+            conversation, value, message_seq=None, entry_id=entry_id, entry_title=entry_id, comment="没用 13812345678"
         )
     await bot.store.add_rating(conversation, "good", message_seq=None, entry_id="qa.d", entry_title="d", comment=None)
+    await bot.store.add_rating(conversation, 3, message_seq=None, entry_id="qa.e", entry_title="e", comment=None)
 
     status, listing = await editor.get("/api/kb/worklists/ratings")
     assert status == 200 and len(listing["items"]) == 3
     assert all("13812345678" not in (item["comment"] or "") for item in listing["items"])
     status, report = await editor.get("/api/kb/worklists/report")
-    assert report == {"bad_ratings": 3, "closed": 0, "open": 3, "follow_up_rate": 0.0, "by_outcome": {}}
+    assert report == {
+        "bad_ratings": 3,
+        "closed": 0,
+        "open": 3,
+        "on_time": 0,
+        "overdue": 0,
+        "follow_up_rate": 0.0,
+        "by_outcome": {},
+    }
+    assert {item["level_label"] for item in listing["items"]} == {"不满意", "非常不满意"}
+    assert all(item["due_at"] > item["created_at"] and not item["overdue"] for item in listing["items"])
 
     ids = sorted(item["id"] for item in listing["items"])
     status, closed = await editor.post(
@@ -155,7 +167,7 @@ async def test_bad_ratings_are_closed_with_outcomes_and_the_follow_up_rate_is_re
     status, report = await editor.get("/api/kb/worklists/report")
     assert report["closed"] == 2 and report["open"] == 1
     assert report["follow_up_rate"] == pytest.approx(2 / 3, abs=1e-4)
-    assert report["by_outcome"] == {"no_action_needed": 2}
+    assert report["by_outcome"] == {"no_action_needed": 2} and report["on_time"] == 2
     [row] = await bot.store.rows("SELECT actor, outcome, note FROM worklist_outcomes WHERE item_id = ?", ids[0])
     assert row == {"actor": "编辑小李", "outcome": "no_action_needed", "note": "答案正确"}
     status, listing = await editor.get("/api/kb/worklists/ratings")

@@ -17,7 +17,7 @@
   const wsUrl = `${server.protocol === "https:" ? "wss:" : "ws:"}//${server.host}/ws`;
   const TITLE = script.dataset.title || "济时办 · 政务服务智能助手";
   const STORE_KEY = `jsb-widget:${server.host}`;
-  const RATE_PROMPT = "这个回答有帮助吗？";
+  const RATE_PROMPT = { answer: "这个回答您满意吗？", helper: "请为这次人工帮办评价：" };
   const BACK_TO_BOT = { title: "继续问智能助手", payload: "/jsb_back_to_bot" }; // bot/texts.py
   const NOT_SENT = "未发送：";
   const MAX_SENDS = 5; // sockets one message is sent on before the widget stops trying
@@ -219,37 +219,40 @@
       }
       item.append(group);
     }
-    if (!mine && message.entry) item.append(renderRating(message));
+    const target = mine ? null : message.entry ? "answer" : message.rate === "helper" ? "helper" : null;
+    if (target && rating.levels.length) item.append(renderRating(message, target));
     return item;
   }
 
-  function renderRating(message) {
-    const title = message.entry.title;
-    const box = el("div", { class: "rating", role: "group", "aria-label": `评价回答：${title}` });
-    box.append(el("span", { class: "rating-prompt", text: RATE_PROMPT }));
-    for (const [value, label] of [
-      ["good", "好评"],
-      ["bad", "差评"],
-    ]) {
-      const chosen = message.rating === value;
-      box.append(
-        el(
-          "button",
-          {
-            type: "button",
-            class: `rate rate-${value}${chosen ? " chosen" : ""}`,
-            "aria-label": `${label}：${title}`,
-            "aria-pressed": chosen ? "true" : "false",
-            disabled: message.rating ? true : null,
-            onclick: () => rate(message, value),
-          },
-          el("span", { text: label }),
-        ),
+  // ---- 好差评: five levels, a reason on the low ones; a state on the message, never a chat bubble ----
+  // The levels and reasons come from the server's welcome frame (bot/ratings.py).
+  const rating = { levels: [], low: 2, reasons: [] };
+  const ratingDrafts = new Map(); // seq -> {reason, comment, sent}: survives redraws
+
+  function renderRating(message, target) {
+    const about = target === "answer" ? `回答“${message.entry.title}”` : "这次人工帮办";
+    const chosen = Number(message.rating) || 0;
+    const box = el("div", { class: "rating", "data-rating-seq": message.seq });
+    const levels = el("div", { class: "rating-levels", role: "group", "aria-label": `评价${about}` });
+    levels.append(el("span", { class: "rating-prompt", text: RATE_PROMPT[target] }));
+    for (const [level, name] of rating.levels) {
+      levels.append(
+        el("button", {
+          type: "button",
+          class: `rate rate-${level}${chosen === level ? " chosen" : ""}`,
+          "aria-label": `${name}：${about}`,
+          "aria-pressed": chosen === level ? "true" : "false",
+          text: name,
+          onclick: () => rate(message, level),
+        }),
       );
     }
-    if (message.rating) {
-      box.append(el("span", { class: "rated", text: message.rating === "good" ? "已评价：好评" : "已评价：差评" }));
+    box.append(levels);
+    if (chosen) {
+      const name = rating.levels.find(([level]) => level === chosen)?.[1] || "";
+      box.append(el("span", { class: "rated", role: "status", text: `已评价：${name}` }));
     }
+    if (chosen && chosen <= rating.low) box.append(renderReasons(message, chosen));
     return box;
   }
 
@@ -299,7 +302,57 @@
     return Boolean(state.status && (state.status.state === "waiting_helper" || state.status.state === "with_helper"));
   }
 
+  function renderReasons(message, level) {
+    const draft = ratingDrafts.get(message.seq) || { reason: null, comment: "", sent: false };
+    ratingDrafts.set(message.seq, draft);
+    if (draft.sent) return el("p", { class: "rating-thanks", text: "已收到您的意见，我们会尽快核实整改。" });
+    const form = el("form", { class: "rating-reasons", "aria-label": "不满意的原因" });
+    const chips = el("div", { class: "reason-list", role: "group", "aria-label": "请选择原因" });
+    for (const [code, name] of rating.reasons) {
+      chips.append(
+        el("button", {
+          type: "button",
+          class: `reason${draft.reason === code ? " chosen" : ""}`,
+          "aria-pressed": draft.reason === code ? "true" : "false",
+          text: name,
+          onclick: () => {
+            draft.reason = draft.reason === code ? null : code;
+            redraw();
+          },
+        }),
+      );
+    }
+    const note = el("textarea", {
+      class: "reason-note",
+      rows: "2",
+      maxlength: "300",
+      placeholder: "还想说点什么？（选填）",
+      "aria-label": "补充说明（选填）",
+      "data-note-seq": message.seq,
+    });
+    note.value = draft.comment;
+    note.addEventListener("input", () => {
+      draft.comment = note.value;
+    });
+    form.append(chips, note, el("button", { type: "submit", class: "reason-send", text: "提交意见" }));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      draft.sent = true;
+      enqueue({
+        type: "rate",
+        client_id: randomId(),
+        seq: message.seq,
+        value: level,
+        reason: draft.reason,
+        comment: draft.comment.trim() || null,
+      });
+    });
+    return form;
+  }
+
   function redraw() {
+    const active = root.activeElement;
+    const typingNote = active && active.dataset && active.dataset.noteSeq;
     // Queue notices are folded into the live card; they stay in the stored history for other channels.
     const ordered = [...state.messages.values()].filter((m) => !m.queue).sort((a, b) => a.seq - b.seq);
     const pending = state.outbox.filter((item) => item.type === "message").concat(state.failedItems);
@@ -325,6 +378,7 @@
       }
     }
     updateBadge();
+    if (typingNote) log.querySelector(`[data-note-seq="${typingNote}"]`)?.focus();
     if (nearBottom || !state.open) log.scrollTop = log.scrollHeight;
   }
 
@@ -421,6 +475,7 @@
         state.conversationId = frame.conversation_id;
         state.visitorId = frame.visitor_id || state.visitorId;
         state.maxChars = frame.max_chars || state.maxChars;
+        if (frame.rating) Object.assign(rating, frame.rating);
         input.maxLength = state.maxChars;
         persist();
         welcomed = true;
@@ -528,10 +583,11 @@
     enqueue({ type: "message", client_id: randomId(), text: value, payload: payload || null });
   }
 
-  function rate(message, value) {
-    message.rating = value; // shown at once; the server keeps it too
-    redraw();
-    enqueue({ type: "rate", client_id: randomId(), seq: message.seq, value });
+  function rate(message, level) {
+    message.rating = String(level); // shown at once; the server keeps it too
+    const draft = ratingDrafts.get(message.seq);
+    if (draft) draft.sent = false; // a new level: its reason can be given again
+    enqueue({ type: "rate", client_id: randomId(), seq: message.seq, value: level });
   }
 
   // ---- controls ------------------------------------------------------------------------------
