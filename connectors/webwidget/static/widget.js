@@ -279,6 +279,7 @@
       card.append(el("p", { class: "card-title", text: status.off_hours ? "已为您登记留言" : "正在为您转接人工帮办" }));
       if (status.off_hours) {
         card.append(el("p", { text: `现在是非工作时间（人工帮办服务时间：${status.hours}）。请直接留言，帮办人员上班后会在这里回复您。` }));
+        if (status.receipt) card.append(el("p", { class: "receipt", text: `留言编号：${status.receipt}` }));
       } else {
         const wait = status.expected_wait_s ? `，预计等待约 ${minutesText(status.expected_wait_s)}` : "";
         card.append(el("p", { class: "position", text: `您现在排在第 ${status.position} 位${wait}。` }));
