@@ -243,6 +243,8 @@
     $("note-form").hidden = false;
     if (state.unread[conversationId]) { delete state.unread[conversationId]; saveJson(UNREAD_KEY, state.unread); }
     renderLists();
+    // Phones show one column: bring the opened conversation into view below the lists.
+    if (window.matchMedia("(max-width: 700px)").matches) $("chat").scrollIntoView();
   }
 
   function visibleIds() {
