@@ -217,8 +217,20 @@
       }
       item.append(group);
     }
+    if (!mine && message.entry && message.entry.kind === "guide") item.append(renderGuideLinks(message.entry));
     if (!mine && message.entry) item.append(renderRating(message));
     return item;
+  }
+
+  function renderGuideLinks(entry) {
+    // The whole 办事指南 (this answer is one part of it) and, for online answers, its 网上办理 entry.
+    const page = new URL(`/guides/${encodeURIComponent(entry.id)}`, server).href;
+    const links = el("p", { class: "guide-links" });
+    links.append(el("a", { href: page, target: "_blank", rel: "noopener noreferrer", text: "查看完整办事指南" }));
+    if (entry.element === "online") {
+      links.append(el("a", { href: `${page}#online`, target: "_blank", rel: "noopener noreferrer", text: "在线办理入口" }));
+    }
+    return links;
   }
 
   function renderRating(message) {
