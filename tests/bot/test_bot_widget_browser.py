@@ -87,7 +87,7 @@ async def test_ask_click_rate_reload(start_bot: StartBot, browser, rasa_stack):
     # Reload: the conversation comes back from the server.
     await page.reload()
     await reopened_after_reload(page)
-    await log.get_by_text(QUESTION).wait_for()
+    await log.locator(".msg.mine").get_by_text(QUESTION).wait_for()  # not the 猜你想问 button
     await log.get_by_text(first_material, exact=False).first.wait_for()
     await log.get_by_text("已评价：好评").wait_for()
     await page.close()
