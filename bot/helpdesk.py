@@ -35,6 +35,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ OFF_HOURS = (
     "现在是非工作时间，帮办人员的工作时间是{hours}。请直接在这里留言，需要回电的话可以留下联系方式（选填）；"
     "帮办人员上班后会在这里回复您。您也可以点“继续问智能助手”先问智能助手。"
 )
+LEFT_MESSAGE_RECEIPT = "您的留言编号是 {receipt}，查询或催办时请告诉工作人员这个编号。"
 HELPER_JOINED = "帮办人员{name}已接入，正在为您服务。"
 HELPER_ENDED = "帮办人员已结束本次服务，智能助手继续为您服务。请为这次帮办打个分："
 HELPER_TRANSFERRED = "已为您转给帮办人员{name}，请稍候。"
@@ -188,6 +190,9 @@ class HelpDesk:
         else:
             # Off hours: the queued conversation is the ticket; the answer reaches the citizen later.
             text = OFF_HOURS.format(hours=self.hours.label())
+            receipt = self.receipt(conversation.id)
+            if receipt:
+                text += LEFT_MESSAGE_RECEIPT.format(receipt=receipt)
         await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE, extra={"queue": True})])
         await self._push_all({"type": "queue_changed"})
         await self._statuses_changed(conversation)
@@ -241,6 +246,7 @@ class HelpDesk:
                 **_summary(row, now),
                 "last_messages": self._last_messages(row["id"]),
                 "left_off_hours": row["handoff_at"] is not None and not self.hours.open_at(row["handoff_at"]),
+                "receipt": self.receipt(row["id"]),
             }
             for row in self.db.execute(
                 "SELECT c.id, c.channel, c.updated_at, h.reason, h.service, h.service_title, h.step, h.summary, "
@@ -585,6 +591,17 @@ class HelpDesk:
         median = waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
         return round(median)
 
+    def receipt(self, conversation_id: str) -> str | None:
+        """The 留言编号 of the latest handoff: its day (in the desk's time zone) and its row id."""
+        row = self.db.execute(
+            "SELECT id, created_at FROM handoffs WHERE conversation_id = ? ORDER BY id DESC LIMIT 1",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        day = datetime.fromtimestamp(row[1], self.hours.zone)
+        return f"JY{day:%Y%m%d}-{row[0]:04d}"
+
     def handoff_status(self, conversation: Conversation) -> dict[str, Any] | None:
         """What the citizen's channel shows live: place in the queue and expected wait, or the helper."""
         now = time.time()
@@ -598,6 +615,7 @@ class HelpDesk:
                 waited_s=round(waited),
                 expected_wait_s=None if expected is None else max(60, round(expected - waited)),
                 off_hours=not self.bot_answers_while_waiting(conversation),
+                receipt=self.receipt(conversation.id),
             )
         elif conversation.state == State.WITH_HELPER:
             owner = self._owners.get(conversation.id)

@@ -69,7 +69,7 @@
 
   // ---- the lists: mine first, then the queue; search and filters -----------------------------
   function searchable(item) {
-    return [item.service_title, item.summary, REASONS[item.reason], ...(item.last_messages || []).map((m) => m.text)]
+    return [item.service_title, item.summary, item.receipt, REASONS[item.reason], ...(item.last_messages || []).map((m) => m.text)]
       .filter(Boolean).join(" ").toLowerCase();
   }
 
@@ -98,7 +98,7 @@
       open.append(badge);
     }
     open.append(el("small", `${REASONS[item.reason] || item.reason || ""}${item.step ? ` · 第${item.step}步` : ""} · 等待 ${minutes(item.waiting_s)}`));
-    if (item.left_off_hours) open.append(el("small", "非工作时间留言，群众可能已离开：回复会保存，群众回来或在 Telegram 上都能收到。"));
+    if (item.left_off_hours) open.append(el("small", `非工作时间留言${item.receipt ? `（留言编号 ${item.receipt}）` : ""}，群众可能已离开：回复会保存，群众回来或在 Telegram 上都能收到。`));
     if (item.summary) open.append(el("small", item.summary));
     if (withLast) for (const m of item.last_messages || []) open.append(el("small", `${m.direction === "in" ? "群众" : "助手"}：${m.text}`, "last"));
     open.addEventListener("click", () => select(item.conversation_id).catch((e) => showError(e.message)));
@@ -243,6 +243,8 @@
     $("note-form").hidden = false;
     if (state.unread[conversationId]) { delete state.unread[conversationId]; saveJson(UNREAD_KEY, state.unread); }
     renderLists();
+    // Phones show one column: bring the opened conversation into view below the lists.
+    if (window.matchMedia("(max-width: 700px)").matches) $("chat").scrollIntoView();
   }
 
   function visibleIds() {

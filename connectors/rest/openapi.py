@@ -268,6 +268,8 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                         },
                         "created_at": {"type": "string", "format": "date-time"},
                         "walkthrough": {"type": "object"},
+                        "helper": {"type": "string", "description": "帮办人员的名字（人工帮办写的消息才有）"},
+                        "queue": {"type": "boolean", "description": "排队提示（网页窗口把它们并成一张转人工卡片）"},
                     },
                 },
                 "Error": {

@@ -12,6 +12,7 @@ from aiohttp import web
 from bot import texts
 from bot.keys import CHANNELS, CONFIG, SERVICE
 from bot.middlewares import json_error
+from connectors.webwidget import guide_page
 from connectors.webwidget.channel import WidgetChannel
 from connectors.webwidget.socket import MAX_FRAME_BYTES, WidgetSession, origin_allowed
 
@@ -57,3 +58,4 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
     app.router.add_static("/widget/", STATIC_DIR, name="widget-static", append_version=False)
     app.on_shutdown.append(_close_sockets)
+    guide_page.setup(app)  # the full 办事指南 page the widget links to

@@ -2,6 +2,8 @@
 
 Starts the bot service in this process (against a running Rasa), opens the demo portal in Debian's
 Chromium, asks a real question and takes four pictures: desktop and phone, normal and 长辈模式.
+Then the citizen asks for a person (the handoff card) and a helper claims and answers in the inbox:
+docs/screenshots/widget-handoff.png, inbox-desktop.png (1366×768) and inbox-mobile.png.
 A Chinese font must be installed for the text to render (Debian: fonts-wqy-microhei or
 fonts-noto-cjk).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import socket
 import sys
 import tempfile
@@ -68,6 +71,7 @@ async def take(args: argparse.Namespace) -> list[Path]:
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            written += await handoff_and_inbox(browser, f"http://127.0.0.1:{port}", runner.app, args)
             for view, options in VIEWS.items():
                 context = await browser.new_context(locale="zh-CN", **options)
                 page = await context.new_page()
@@ -84,6 +88,55 @@ async def take(args: argparse.Namespace) -> list[Path]:
     finally:
         await runner.cleanup()
     return written
+
+
+async def handoff_and_inbox(browser: Any, url: str, app: web.Application, args: argparse.Namespace) -> list[Path]:
+    from bot import accounts
+    from bot.keys import STORE
+
+    password = secrets.token_urlsafe(16)
+    accounts.create(app[STORE].db, "王芳", "helper", password)
+    citizen = await (await browser.new_context(locale="zh-CN", **VIEWS["desktop"])).new_page()
+    await converse(citizen, url + "/", args.question)
+    box = citizen.get_by_label("输入您的问题")
+    await box.fill("转人工")
+    await box.press("Enter")
+    card = citizen.get_by_role("log").locator(".queue-card")
+    await card.wait_for(timeout=120_000)
+    await card.scroll_into_view_if_needed()
+    shots = [args.out / "widget-handoff.png"]
+    await citizen.screenshot(path=str(shots[0]))
+
+    helper = await (await browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})).new_page()
+    await helper.goto(url + "/helpdesk/login")
+    await helper.get_by_label("用户名").fill("王芳")
+    await helper.get_by_label("密码").fill(password)
+    await helper.get_by_role("button", name="登录").click()
+    await helper.get_by_text("已连接").wait_for()
+    await helper.get_by_role("list", name="排队中的会话").get_by_role("button").first.click()
+    await helper.get_by_role("button", name="接手").click()
+    await helper.get_by_label("回复内容").fill("您好，我是帮办人员王芳。材料清单里的“经营场所证明”可以用租赁合同代替。")
+    await helper.get_by_label("回复内容").press("Enter")
+    await citizen.get_by_role("log").locator(".msg.helper").wait_for()
+    await box.fill("好的，谢谢！租赁合同要原件吗？")
+    await box.press("Enter")
+    await helper.get_by_role("log", name="会话记录").get_by_text("租赁合同要原件吗", exact=False).wait_for()
+    await helper.get_by_label("内部备注（群众看不到）").fill("群众准备明天上午到大厅办理")
+    await helper.get_by_role("button", name="添加备注").click()
+    await helper.get_by_role("list", name="内部备注").get_by_text("明天上午", exact=False).wait_for()
+    shots.append(args.out / "inbox-desktop.png")
+    await helper.screenshot(path=str(shots[-1]))
+    await citizen.screenshot(path=str(args.out / "widget-helper.png"))
+    shots.append(args.out / "widget-helper.png")
+    phone = await (await browser.new_context(locale="zh-CN", **VIEWS["mobile"])).new_page()
+    await phone.goto(url + "/helpdesk/login")
+    await phone.get_by_label("用户名").fill("王芳")
+    await phone.get_by_label("密码").fill(password)
+    await phone.get_by_role("button", name="登录").click()
+    await phone.get_by_text("已连接").wait_for()
+    shots.append(args.out / "inbox-mobile.png")
+    await phone.screenshot(path=str(shots[-1]))
+    return shots
 
 
 async def converse(page: Any, url: str, question: str) -> None:

@@ -239,3 +239,23 @@ async def test_messages_pending_too_long_are_given_up_on_with_a_notice(
     [event] = await bot.store.rows("SELECT kind, data FROM analytics_events")
     assert event["kind"] == "unanswered" and '"reason":"too_old"' in event["data"]
     assert await bot.store.pending_count() == 0
+
+
+async def test_typing_frames_never_use_up_the_message_rate_limit(start_bot: StartBot, connect_widget: ConnectWidget):
+    """The citizen's "typing" (shown to a helper) is frequent: it must not make a message wait,
+    and the service passes on at most one a second."""
+    bot = await start_bot(rasa_url=nobody_listening(), ws_rate=0.5, ws_burst=3)
+    seen: list[bool] = []
+
+    async def watch(conversation, on: bool) -> None:
+        seen.append(on)
+
+    bot.service.citizen_typing = watch
+    client = await connect_widget(bot)
+    await client.hello()
+    for _ in range(20):
+        await client.ws.send_json({"type": "typing", "on": True})
+    for index in range(2):  # what the hello left of the burst is still there for messages
+        assert (await client.say(f"第{index}条"))["type"] == "ack"
+    assert seen == [True]  # twenty within a second: one passed on
+    assert not [f for f in client.frames if f["type"] == "error"]

@@ -14,8 +14,10 @@ import pytest
 from bot_helpers import RunningBot, StartBot, nobody_listening
 
 from bot import texts
-from bot.conversations import Button, Kind, OutgoingDraft
+from bot.conversations import Button, Entry, Kind, OutgoingDraft
+from knowledge_base.kb import KnowledgeBase
 from knowledge_base.loader import load_data_dir
+from knowledge_base.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +91,7 @@ async def test_ask_click_rate_reload(start_bot: StartBot, browser, rasa_stack):
     # Reload: the conversation comes back from the server.
     await page.reload()
     await reopened_after_reload(page)
-    await log.get_by_text(QUESTION).wait_for()
+    await log.locator(".msg.mine").get_by_text(QUESTION).wait_for()  # not the 猜你想问 button
     await log.get_by_text(first_material, exact=False).first.wait_for()
     await log.get_by_text("已评价：满意").wait_for()
     await page.close()
@@ -264,4 +266,39 @@ async def test_walkthrough_step_buttons_stay_live_after_a_typed_question(start_b
     await log.get_by_text("第 3/4 步：上传材料").wait_for()
     assert await log.get_by_role("button", name="下一步").first.is_disabled()
     assert await log.get_by_role("button", name="下一步").last.is_enabled()
+    await page.close()
+
+
+async def test_a_guide_answer_links_to_the_full_guide_and_its_online_entry(
+    start_bot: StartBot, browser, tmp_path, monkeypatch
+):
+    entry = guide()
+    kb = KnowledgeBase(Store(tmp_path / "kb.sqlite3"))
+    await kb.publish([entry])
+    await kb.close()
+    monkeypatch.setenv("KB_DB", str(tmp_path / "kb.sqlite3"))
+    bot = await start_bot(rasa_url=nobody_listening())
+    page = await browser.new_page()
+    await open_widget(page, bot)
+    log = page.get_by_role("log", name="对话记录")
+    [row] = await bot.store.rows("SELECT id FROM conversations")
+    conversation = await bot.store.get_conversation(row["id"])
+    answer = Entry(entry.id, entry.title, "guide", "online")
+    await bot.service.say(conversation, [OutgoingDraft(entry.online.steps[0], Kind.TEXT, entry=answer)])
+    full = log.get_by_role("link", name="查看完整办事指南")
+    await full.wait_for()
+    assert await full.get_attribute("href") == f"{bot.url}/guides/{entry.id}"
+    online_link = log.get_by_role("link", name="在线办理入口")
+    assert await online_link.get_attribute("href") == f"{bot.url}/guides/{entry.id}#online"
+
+    async with page.expect_popup() as opened:
+        await full.click()
+    guide_page = await opened.value
+    await guide_page.get_by_role("heading", name=entry.title, level=1).wait_for()
+    assert await guide_page.get_by_text(entry.materials[0].name, exact=False).count() >= 1
+    online = guide_page.locator("#online")
+    await online.get_by_text(entry.online.entry, exact=False).wait_for()
+    assert await online.get_by_role("listitem").count() == len(entry.online.steps)
+    await guide_page.goto(f"{bot.url}/guides/guide.no-such-thing")
+    await guide_page.get_by_role("heading", name="没有找到这份办事指南").wait_for()
     await page.close()

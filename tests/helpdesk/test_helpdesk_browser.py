@@ -87,7 +87,7 @@ async def test_request_queue_claim_chat_hand_back_and_the_bot_resumes(start_desk
     assert "要求人工" in await item.text_content()
     await item.click()
     transcript = helper.get_by_role("log", name="会话记录")
-    await transcript.get_by_text(QUESTION).wait_for()  # the bot's part of the conversation is there too
+    await transcript.get_by_text(QUESTION, exact=True).wait_for()  # the bot's part of the conversation is there too
     await helper.get_by_role("button", name="接手").click()
     await log.get_by_text(helpdesk.HELPER_JOINED.format(name="alice")).wait_for()
     assert (await bot.store.get_conversation(conversation_id)).state == State.WITH_HELPER

@@ -130,6 +130,9 @@ async def test_mine_first_search_filters_unread_keyboard_and_claim(start_desk_bo
     await feedback.get_by_text("已接手", exact=False).wait_for()
     assert await feedback.evaluate("e => getComputedStyle(e).color") == OK_GREEN
     assert (await bot.store.get_conversation(birth.id)).state == State.WITH_HELPER
+    # At 1366×768 nothing in the chat column lies under the tools (a trial click checks the hit target).
+    for name in ("发送", "添加备注", "结束并交还智能助手"):
+        await page.get_by_role("button", name=name, exact=True).click(trial=True, timeout=5000)
     await my_list.locator("strong", has_text="出生登记").wait_for()
 
 

@@ -9,8 +9,11 @@ real assistant is tests/helpdesk/test_helpdesk_browser.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from desk_helpers import PASSWORD, add_helper, nobody_listening, waiting_conversation
@@ -199,3 +202,61 @@ async def test_unread_badge_and_open_state_survive_a_reload(start_desk_bot, chro
     assert await page.get_by_label("输入您的问题").is_visible()
     await page.get_by_role("button", name="关闭对话窗口").click()
     assert await page.evaluate(f"{badge}.hidden") is True
+
+
+def closed_now() -> str:
+    """A one-hour window two hours from now (Asia/Shanghai): the desk is closed at this moment."""
+    start = (datetime.now(ZoneInfo("Asia/Shanghai")).hour + 2) % 24
+    return f"1-7 {start:02d}:00-{start:02d}:59"
+
+
+async def test_off_hours_message_gets_a_receipt_and_the_later_reply_reaches_the_widget(start_desk_bot, chromium):
+    bot = await start_desk_bot(rasa_url=nobody_listening(), helpdesk_hours=closed_now())
+    add_helper(bot, "alice")
+    context = await chromium.new_context()
+    page = await context.new_page()
+    log = await open_widget(page, bot.url)
+    conversation = await widget_conversation(bot, page)
+    await hand_off(bot, conversation)
+
+    card = log.locator(".queue-card")
+    await card.get_by_text("已为您登记留言").wait_for()
+    receipt = (await card.locator(".receipt").inner_text()).removeprefix("留言编号：")
+    assert re.fullmatch(r"JY\d{8}-\d{4}", receipt)
+    notice = await bot.store.rows("SELECT text FROM messages WHERE text LIKE '%留言编号%'")
+    assert receipt in notice[0]["text"]  # other channels (Telegram, REST) get it in the notice
+    box = page.get_by_label("输入您的问题")
+    await box.fill("营业执照变更要带什么？明天上午我再看")
+    await box.press("Enter")
+    await log.get_by_text(texts.WAITING_FOR_HELPER).wait_for()
+    await page.get_by_role("button", name="关闭对话窗口").click()
+    await page.close()  # the citizen leaves
+
+    # Next working day: the helper finds the message by its receipt and answers it.
+    helper = await (await chromium.new_context()).new_page()
+    await helper.goto(bot.url + "/helpdesk/")
+    await helper.get_by_label("用户名").fill("alice")
+    await helper.get_by_label("密码").fill(PASSWORD)
+    await helper.get_by_role("button", name="登录").click()
+    await helper.get_by_text("已连接").wait_for()
+    await helper.get_by_label("搜索会话").fill(receipt)
+    queue = helper.get_by_role("list", name="排队中的会话")
+    await queue.get_by_text(f"留言编号 {receipt}", exact=False).wait_for()
+    await queue.get_by_role("button").first.click()
+    await helper.get_by_role("button", name="接手").click()
+    await helper.get_by_label("回复内容").fill("您好，变更登记带营业执照正本副本和身份证即可。")
+    await helper.get_by_label("回复内容").press("Enter")
+    for _ in range(100):
+        if await bot.store.rows("SELECT seq FROM messages WHERE text LIKE '%正本副本%'"):
+            break
+        await asyncio.sleep(0.1)
+
+    # The citizen comes back on the same browser: the reply waits as unread, labelled as the helper's.
+    page = await context.new_page()
+    await page.goto(bot.url + "/")
+    launcher = page.get_by_role("button", name=re.compile(r"打开政务服务智能助手（\d+ 条新消息）"))
+    await launcher.wait_for()
+    await launcher.click()
+    reply = page.get_by_role("log", name="对话记录").locator(".msg.helper")
+    await reply.get_by_text("正本副本", exact=False).wait_for()
+    assert await reply.locator(".who").inner_text() == "人工帮办 · alice"

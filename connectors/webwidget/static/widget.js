@@ -219,9 +219,21 @@
       }
       item.append(group);
     }
+    if (!mine && message.entry && message.entry.kind === "guide") item.append(renderGuideLinks(message.entry));
     const target = mine ? null : message.entry ? "answer" : message.rate === "helper" ? "helper" : null;
     if (target && rating.levels.length) item.append(renderRating(message, target));
     return item;
+  }
+
+  function renderGuideLinks(entry) {
+    // The whole 办事指南 (this answer is one part of it) and, for online answers, its 网上办理 entry.
+    const page = new URL(`/guides/${encodeURIComponent(entry.id)}`, server).href;
+    const links = el("p", { class: "guide-links" });
+    links.append(el("a", { href: page, target: "_blank", rel: "noopener noreferrer", text: "查看完整办事指南" }));
+    if (entry.element === "online") {
+      links.append(el("a", { href: `${page}#online`, target: "_blank", rel: "noopener noreferrer", text: "在线办理入口" }));
+    }
+    return links;
   }
 
   // ---- 好差评: five levels, a reason on the low ones; a state on the message, never a chat bubble ----
@@ -284,6 +296,7 @@
       card.append(el("p", { class: "card-title", text: status.off_hours ? "已为您登记留言" : "正在为您转接人工帮办" }));
       if (status.off_hours) {
         card.append(el("p", { text: `现在是非工作时间（人工帮办服务时间：${status.hours}）。请直接留言，帮办人员上班后会在这里回复您。` }));
+        if (status.receipt) card.append(el("p", { class: "receipt", text: `留言编号：${status.receipt}` }));
       } else {
         const wait = status.expected_wait_s ? `，预计等待约 ${minutesText(status.expected_wait_s)}` : "";
         card.append(el("p", { class: "position", text: `您现在排在第 ${status.position} 位${wait}。` }));
