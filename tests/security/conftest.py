@@ -43,21 +43,33 @@ async def standin() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def telegram_bot(standin: Any, start_bot: StartBot) -> Any:
-    """The bot service with the Telegram channel in webhook mode, pointed at the stand-in; Rasa down."""
+def start_telegram_bot(standin: Any, start_bot: StartBot) -> Any:
+    """start_telegram_bot(**settings): the bot service with the Telegram channel in webhook mode,
+    pointed at the stand-in; Rasa down unless a setting says otherwise."""
     from bot_helpers import free_port, nobody_listening
 
     from connectors.telegram import READY, WEBHOOK_PATH
 
-    port = free_port()
-    bot = await start_bot(
-        port=port,
-        rasa_url=nobody_listening(),
-        telegram_token=standin.token,
-        telegram_base_url=standin.base_url,
-        telegram_base_file_url=standin.base_file_url,
-        telegram_mode="webhook",
-        telegram_webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-    )
-    await asyncio.wait_for(bot.app[READY].wait(), 30)
-    return bot
+    async def start(**settings: Any) -> Any:
+        port = free_port()
+        bot = await start_bot(
+            **{
+                "port": port,
+                "rasa_url": nobody_listening(),
+                "telegram_token": standin.token,
+                "telegram_base_url": standin.base_url,
+                "telegram_base_file_url": standin.base_file_url,
+                "telegram_mode": "webhook",
+                "telegram_webhook_url": f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+                **settings,
+            }
+        )
+        await asyncio.wait_for(bot.app[READY].wait(), 30)
+        return bot
+
+    return start
+
+
+@pytest.fixture
+async def telegram_bot(start_telegram_bot: Any) -> Any:
+    return await start_telegram_bot()

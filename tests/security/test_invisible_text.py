@@ -3,7 +3,6 @@ conversation layer refuses it for every channel (here the service itself and Tel
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -13,12 +12,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent / "bot") not in sys.path:
     sys.path.insert(0, str(HERE.parent / "bot"))
 
-from bot_helpers import bots_stopped_afterwards, free_port, nobody_listening  # noqa: E402
-from botapi_standin import BotApiStandin  # noqa: E402
+from bot_helpers import bots_stopped_afterwards, nobody_listening  # noqa: E402
 
 from bot import texts  # noqa: E402
 from bot.service import InputError  # noqa: E402
-from connectors.telegram import READY, WEBHOOK_PATH  # noqa: E402
 
 INVISIBLE = ["\u200b", "\u200b\u200c\u200d", "\x00", "\x00\x00 \x00", "\ufeff", "\u2060 \u200b\n", "\u200e\u200f"]
 
@@ -42,25 +39,9 @@ async def test_visible_text_with_a_zero_width_character_is_kept(tmp_path: Path) 
         assert receipt.message.text == "社保卡\u200b补办"
 
 
-async def test_telegram_invisible_text_gets_the_empty_notice_not_rasa(tmp_path: Path) -> None:
-    standin = await BotApiStandin().start()
-    try:
-        async with bots_stopped_afterwards(tmp_path) as start:
-            port = free_port()
-            bot = await start(
-                port=port,
-                rasa_url=nobody_listening(),
-                telegram_token=standin.token,
-                telegram_base_url=standin.base_url,
-                telegram_base_file_url=standin.base_file_url,
-                telegram_mode="webhook",
-                telegram_webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-            )
-            await asyncio.wait_for(bot.app[READY].wait(), 30)
-            await standin.user_sends(6601, "\u200b\u200b\u200b")
-            sent = await standin.wait_sent(6601)
-            assert sent[0].text == texts.EMPTY
-            conversation = await bot.store.find_open_conversation("telegram", "6601")
-            assert conversation is None or await bot.store.history(conversation.id) == []
-    finally:
-        await standin.stop()
+async def test_telegram_invisible_text_gets_the_empty_notice_not_rasa(telegram_bot, standin) -> None:
+    await standin.user_sends(6601, "\u200b\u200b\u200b")
+    sent = await standin.wait_sent(6601)
+    assert sent[0].text == texts.EMPTY
+    conversation = await telegram_bot.store.find_open_conversation("telegram", "6601")
+    assert conversation is None or await telegram_bot.store.history(conversation.id) == []
