@@ -162,14 +162,14 @@ class ConversationService:
     def check_text(self, text: Any) -> str:
         if not isinstance(text, str):
             raise InputError("empty", texts.EMPTY)
-        try:
-            inputs.check_text(text)  # lone surrogates and NUL cannot be stored or sent on
-        except inputs.BadInputError as err:
-            raise InputError(err.code, err.message) from None
         if not inputs.visible_text(text):
             # Blank, or only control / zero-width characters (NUL alone): Rasa would get an empty turn
             # ("two misses in a row" then offers a helper); every channel comes through here.
             raise InputError("empty", texts.EMPTY)
+        try:
+            inputs.check_text(text)  # lone surrogates and NUL inside a message cannot be stored or sent on
+        except inputs.BadInputError as err:
+            raise InputError(err.code, err.message) from None
         if len(text) > self.config.max_message_chars:
             raise InputError("too_long", texts.TOO_LONG.format(limit=self.config.max_message_chars))
         return text
