@@ -136,7 +136,16 @@ def test_hybrid_scores_stay_on_the_lexical_scale() -> None:
     scores = hybrid_scores(lexical, similarity, weight=0.7)
     assert scores.max() <= lexical.max()
     assert scores[1] > scores[0]  # the closer meaning wins a near tie
-    assert scores[2] == pytest.approx(0.3 * 2.0)  # no vectors: its lexical share only
+    assert scores[2] == pytest.approx(2.0)  # no vectors yet: its lexical score, neither lifted nor cut
+
+
+def test_an_entry_without_vectors_is_not_pushed_down_by_the_dense_recall() -> None:
+    # A draft in the preview, or an entry published a moment ago: the only one with the question's
+    # words, beside entries the recall added with none of them (lexical 0) but close vectors.
+    lexical = np.array([8.27, 0.0, 0.0])
+    similarity = np.array([np.nan, 0.92, 0.85])
+    scores = hybrid_scores(lexical, similarity, weight=0.7)
+    assert scores.argmax() == 0 and scores[0] == pytest.approx(8.27)
 
 
 def test_kb_dense_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -144,7 +144,10 @@ def hybrid_scores(lexical: np.ndarray, similarity: np.ndarray, weight: float = W
     if known.any():
         low, high = similarity[known].min(), similarity[known].max()
         scaled[known] = (similarity[known] - low) / (high - low) if high > low else 1.0
-    # An entry without vectors (encoded after this index was built) keeps its lexical share only.
+    # An entry without vectors (a draft in the preview, or published after this index was built)
+    # keeps its lexical score: its missing similarity counts as its lexical one, so entries the
+    # dense recall adds with no word of the question cannot push it down.
+    scaled[~known] = lexical[~known] / best
     return best * ((1.0 - weight) * lexical / best + weight * scaled)
 
 

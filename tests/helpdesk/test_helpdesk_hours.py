@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -62,7 +63,12 @@ async def test_off_hours_message_answered_later_and_seen_on_return(start_desk_bo
         message = (await frame("message"))["message"]
         if message["text"].startswith("现在是非工作时间"):
             break
-    assert message["text"] == helpdesk.OFF_HOURS.format(hours=ServiceHours.parse(hours, ZONE).label())
+    # The off-hours notice, then the 留言's receipt number (the ticket the citizen can quote later).
+    off_hours = helpdesk.OFF_HOURS.format(hours=ServiceHours.parse(hours, ZONE).label())
+    receipt = message["text"].removeprefix(off_hours)
+    assert receipt != message["text"] and re.fullmatch(
+        re.escape(helpdesk.LEFT_MESSAGE_RECEIPT).replace(re.escape("{receipt}"), r"JY\d{8}-\d{4}"), receipt
+    )
     await ws.send_json(
         {"type": "message", "client_id": "offhours-0002", "text": "营业执照怎么变更经营范围，电话13812345678"}
     )

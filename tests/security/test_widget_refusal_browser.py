@@ -36,9 +36,9 @@ async def test_a_refused_message_is_dropped_and_the_citizen_told(start_bot: Star
         assert "无效的字符" in await log.get_by_role("alert").last.inner_text()
         assert await outbox(page) == []
         # After a reload nothing is sent again, and the widget keeps working.
-        await page.reload()
-        await page.get_by_role("button", name="打开政务服务智能助手").click()
+        await page.reload()  # the panel that was open opens again by itself (issue #17)
         box = page.get_by_label("输入您的问题")
+        await box.wait_for()
         await box.fill("营业执照怎么办")
         await box.press("Enter")
         await log.get_by_text("营业执照怎么办").first.wait_for()
