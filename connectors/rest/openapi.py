@@ -13,10 +13,9 @@ from jsonschema.exceptions import ValidationError
 
 from bot.config import BotConfig
 from bot.ratings import MAX_COMMENT, REASONS
+from bot.service import MAX_SEQ  # SQLite's signed 64-bit integers: larger is refused as out of range
 
 CONVERSATION_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "会话编号（32 位十六进制）"}
-# SQLite's integers are signed 64-bit: anything larger is refused as out of range, not a 500.
-MAX_SEQ = 2**63 - 1
 USER_ID = {
     "type": "string",
     "minLength": 1,
