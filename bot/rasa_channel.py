@@ -79,13 +79,13 @@ def replayed_replies(events: list[Any], message_id: str) -> list[dict[str, Any]]
     from rasa.shared.core.events import BotUttered, UserUttered
 
     replies: list[dict[str, Any]] | None = None
-    in_turn = False
     for event in events:
         if isinstance(event, UserUttered):
-            in_turn = event.message_id == message_id
-            if in_turn:
-                replies = []  # the latest try of this message counts (an earlier one may be taken back)
-        elif in_turn and replies is not None and isinstance(event, BotUttered):
+            if replies is not None:
+                break  # the next turn
+            if event.message_id == message_id:
+                replies = []
+        elif replies is not None and isinstance(event, BotUttered):
             replies.append(event.message())
     return replies
 
@@ -107,17 +107,10 @@ def install_replay() -> None:
         ):
             tracker = await self.tracker_store.retrieve(message.sender_id)
             replies = replayed_replies(list(tracker.events), metadata["message_id"]) if tracker else None
-            if replies:
+            if replies is not None:
                 for reply in replies:
                     await message.output_channel.send_response(message.sender_id, reply)
                 return message.output_channel.messages
-            if replies is not None and tracker is not None:
-                # Recorded without a word said: its custom action failed (the action server was down,
-                # e.g. killed).  Take that turn back, then answer the message as a new turn.
-                from rasa.shared.core.events import UserUtteranceReverted
-
-                tracker.update(UserUtteranceReverted())
-                await self.tracker_store.save(tracker)
         return await original(self, message)
 
     handle_message.replays_retries = True  # type: ignore[attr-defined]

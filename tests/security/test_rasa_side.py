@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtteranceReverted, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_channel import replayed_replies
@@ -53,21 +53,6 @@ def test_a_recorded_message_is_replayed_not_repeated() -> None:
     assert first[0]["custom"] == {"entry_id": "x"}
     assert [reply["text"] for reply in replayed_replies(events, "jsb-2")] == ["免费。"]
     assert replayed_replies(events, "jsb-3") is None  # never recorded: Rasa handles it as new
-
-
-def test_a_turn_taken_back_is_answered_by_its_latest_try() -> None:
-    """The action server was down: the first try was recorded without a reply and taken back
-    (bot/rasa_channel.py), the second answered.  A further retry replays the second."""
-    failed = [UserUttered("社保卡咋补办", message_id="jsb-1"), ActionExecuted("action_listen")]
-    assert replayed_replies(failed, "jsb-1") == []  # recorded, nothing said: Rasa takes it back
-    events = [
-        *failed,
-        UserUtteranceReverted(),
-        UserUttered("社保卡咋补办", message_id="jsb-1"),
-        BotUttered("请带身份证到大厅。"),
-        ActionExecuted("action_listen"),
-    ]
-    assert [reply["text"] for reply in replayed_replies(events, "jsb-1")] == ["请带身份证到大厅。"]
 
 
 def test_the_rasa_token_goes_in_by_environment_not_argv(monkeypatch) -> None:
