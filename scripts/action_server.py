@@ -9,9 +9,10 @@
   /health stays open for the readiness checks.  scripts/run.sh sets a random secret each start.
 
 Before it listens it loads the search's word segmenter (jieba's dictionary, ~1.4 s of CPU, most
-of a first search's cost): once, before Sanic forks its workers (ACTION_WORKERS), so they share it
-and the first questions after a restart are answered at the usual speed.  It holds no database
-connection, so it is safe to share across the fork; the knowledge base itself opens in each worker.
+of a first search's cost), so the first questions after a restart are answered at the usual speed
+(until then the port is closed: Rasa drops the turn and the bot service sends it again,
+bot/rasa_action_outage.py).  It holds no database connection, so workers forked after it (rasa_sdk's
+ACTION_SERVER_SANIC_WORKERS > 1) share it safely; the knowledge base itself opens in each worker.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/
 export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
 # One Sanic worker per Rasa process (the instances above are the parallelism; the lock keeps each
-# conversation's order across them).  The action server keeps its two workers (ACTION_WORKERS).
-export SANIC_WORKERS=${SANIC_WORKERS:-1} ACTION_WORKERS=${ACTION_WORKERS:-2}
+# conversation's order across them).  The action server has one (rasa_sdk reads ACTION_SERVER_SANIC_WORKERS).
+export SANIC_WORKERS=${SANIC_WORKERS:-1}
 export RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
 # One OpenMP thread in every server (scripts/rasa_server.py says why); batch commands such as
 # `knowledge_base load` choose their own (KB_ENCODE_THREADS).
