@@ -4,6 +4,7 @@ server, Rasa and the bot service under scripts/supervise.py) on free ports, with
     with running_stack(Path("/tmp/bench-run")) as stack:
         ... POST stack.bot_url + "/api/v1/messages" with headers=stack.api_headers ...
         stack.pids()          # {"actions": 123, "rasa": 456, "bot": 789}: for CPU and RSS readings
+        stack.rasa_instances()  # [[456], [457]]: each Rasa process (RASA_INSTANCES, default 2)
         stack.tracker(conversation_id)   # Rasa's tracker (slots, events), through its token-guarded API
 
 The model is trained into the repository's `models/` (as `make run` does; skipped by Rasa when
@@ -42,6 +43,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports (the Rasa instances listen on RASA_PORT + n)."""
+    for _ in range(50):
+        first = free_port()
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -77,6 +93,7 @@ class Stack:
     process: subprocess.Popen[bytes]
     log_path: Path
     api_key: str = ""
+    rasa_urls: tuple[str, ...] = ()  # every Rasa instance, the first is rasa_url
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -84,8 +101,19 @@ class Stack:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def processes(self) -> dict[str, list[int]]:
-        """Every Python process of each service, its main process first (Rasa has one per worker)."""
+        """Every Python process of each service, its main process first (all Rasa instances under "rasa")."""
         found: dict[str, list[int]] = {}
+        for role, groups in self._groups().items():
+            found[role] = [pid for group in groups for pid in group]
+        return found
+
+    def rasa_instances(self) -> list[list[int]]:
+        """The processes of each Rasa instance, in the order of rasa_urls (its main process first)."""
+        return self._groups().get("rasa", [])
+
+    def _groups(self) -> dict[str, list[list[int]]]:
+        """Per role, each main process (one not started by another of its role) with its children."""
+        roles: dict[int, tuple[str, str]] = {}
         for child in psutil.Process(self.process.pid).children(recursive=True):
             try:
                 command = " ".join(child.cmdline())
@@ -95,12 +123,19 @@ class Stack:
                 continue  # a shell wrapper, if any (the supervisor execs the command itself)
             for role, marker in ROLES.items():
                 if marker in command:
-                    found.setdefault(role, []).append(child.pid)
-        for role, pids in found.items():
-            main = min(pids, key=lambda pid: psutil.Process(pid).create_time())
-            workers = {p.pid for p in psutil.Process(main).children(recursive=True)}
-            found[role] = [main, *sorted((set(pids) | workers) - {main})]
-        return found
+                    roles[child.pid] = (role, command)
+        groups: dict[str, list[tuple[str, list[int]]]] = {}
+        for pid, (role, command) in roles.items():
+            try:
+                parent = psutil.Process(pid).ppid()
+                if roles.get(parent, ("",))[0] == role:
+                    continue  # a worker: listed with its main process
+                workers = sorted(p.pid for p in psutil.Process(pid).children(recursive=True))
+            except psutil.Error:
+                continue
+            groups.setdefault(role, []).append((command, [pid, *workers]))
+        # Rasa instances by port (RASA_PORT + n), so index n is the process behind rasa_urls[n].
+        return {role: [pids for _, pids in sorted(found, key=_port_of)] for role, found in groups.items()}
 
     def pids(self) -> dict[str, int]:
         """The main PID of each service process (the Python process itself, not its shell)."""
@@ -123,15 +158,22 @@ class Stack:
                 self.process.wait()
 
 
+def _port_of(item: tuple[str, list[int]]) -> int:
+    words = item[0].split()
+    return int(words[words.index("--port") + 1]) if "--port" in words else 0
+
+
 def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 900) -> Stack:
     """Start the stack and wait until all three services answer (training first if needed)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("RASA_PORT", "ACTION_PORT", "BOT_PORT")}
+    instances = int((env or {}).get("RASA_INSTANCES") or os.environ.get("RASA_INSTANCES") or 2)
+    ports = {"RASA_PORT": free_ports(instances), "ACTION_PORT": free_port(), "BOT_PORT": free_port()}
     token = secrets.token_hex(16)
     settings = {
         "JSB_DATA_DIR": str(data_dir),
         "RASA_TOKEN": token,
         "BOT_RETRAIN": "off",
+        "RASA_INSTANCES": str(instances),
         **{name: str(port) for name, port in ports.items()},
         **(env or {}),
     }
@@ -149,6 +191,7 @@ def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
     stack = Stack(
         bot_url=f"http://127.0.0.1:{ports['BOT_PORT']}",
         rasa_url=f"http://127.0.0.1:{ports['RASA_PORT']}",
+        rasa_urls=tuple(f"http://127.0.0.1:{ports['RASA_PORT'] + n}" for n in range(instances)),
         action_url=f"http://127.0.0.1:{ports['ACTION_PORT']}",
         rasa_token=token,
         data_dir=data_dir,
@@ -156,7 +199,8 @@ def start(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
         log_path=log_path,
         api_key=api_key,
     )
-    checks = [stack.action_url + "/health", stack.rasa_url + "/", stack.bot_url + "/readyz"]
+    # Every Rasa instance, not just one: the caller measures a stack that is all there.
+    checks = [stack.action_url + "/health", *(url + "/" for url in stack.rasa_urls), stack.bot_url + "/readyz"]
     deadline = time.monotonic() + timeout
     while not all(_answers(url) for url in checks):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -17,7 +17,7 @@ from bot.config import BotConfig
 from bot.keys import CHANNELS, CONFIG, RASA, SERVICE, STARTED_AT, STORE
 from bot.logs import fields
 from bot.middlewares import add_safety_headers, error_middleware, rate_limit_middleware
-from bot.rasa_client import RasaClient
+from bot.rasa_client import RasaClient, ready
 from bot.ratelimit import KeyedLimiter
 from bot.service import ConversationService
 from bot.store import Store
@@ -42,8 +42,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: Rasa (and the action server, when ACTION_URL is set) can be reached."""
     checks = await request.app[RASA].health()
-    ready = all(value == "ok" for value in checks.values())
-    return web.json_response({"status": "ready" if ready else "not_ready", **checks}, status=200 if ready else 503)
+    is_ready = ready(checks)  # one Rasa instance of several is enough to answer
+    return web.json_response(
+        {"status": "ready" if is_ready else "not_ready", **checks}, status=200 if is_ready else 503
+    )
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

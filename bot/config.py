@@ -5,7 +5,8 @@
 | BOT_CONFIG               | (none)                         | optional YAML file with the keys below (lower case) |
 | BOT_HOST                 | 127.0.0.1                      | address to listen on                                |
 | BOT_PORT                 | 8080                           | port to listen on                                   |
-| RASA_URL                 | http://127.0.0.1:5005          | Rasa server (REST channel + HTTP API)               |
+| RASA_URL                 | http://127.0.0.1:5005          | Rasa server (REST channel + HTTP API); several      |
+|                          |                                | instances comma-separated: failover (rasa_client)   |
 | RASA_TOKEN               | (none)                         | Rasa HTTP API token (--auth-token), for hand-back   |
 | ACTION_URL               | (none)                         | action server; when set, /readyz checks it too      |
 | JSB_DATA_DIR             | <repo>/var                     | where the project keeps its runtime files           |
@@ -167,8 +168,9 @@ class BotConfig:
         """Fail early, with the setting's name, on values that would only break later."""
         if not 0 < self.port < 65536:
             raise ConfigError(f"BOT_PORT must be 1-65535, got {self.port}")
-        if not self.rasa_url.startswith(("http://", "https://")):
-            raise ConfigError(f"RASA_URL must be an http(s) URL, got {self.rasa_url!r}")
+        urls = [url.strip() for url in self.rasa_url.split(",")]
+        if not all(url.startswith(("http://", "https://")) for url in urls):
+            raise ConfigError(f"RASA_URL must be http(s) URLs (comma-separated), got {self.rasa_url!r}")
         if self.apology_after <= 0 or self.rasa_timeout < self.apology_after:
             raise ConfigError("need 0 < BOT_APOLOGY_AFTER <= BOT_RASA_TIMEOUT")
         if self.max_message_chars < 1:

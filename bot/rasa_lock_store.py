@@ -2,18 +2,24 @@
 
 Loaded by the Rasa process, not by the bot service (endpoints.yml: `lock_store: type:
 bot.rasa_lock_store.SQLiteLockStore`).  It lives here because the bot service owns the order of
-each conversation's messages; this lock keeps that order inside Rasa when Rasa runs more than one
-worker (`SANIC_WORKERS`, scripts/run.sh): Rasa 3.6 refuses more than one worker with its default
-in-memory lock, which each process would hold alone.  A deployment with Redis sets `type: redis`
-instead (Rasa's RedisLockStore, docs/deployment notes in README).
+each conversation's messages; this lock keeps that order inside Rasa when Rasa runs as several
+processes (`RASA_INSTANCES` in scripts/run.sh, or `SANIC_WORKERS`): Rasa 3.6 refuses more than
+one worker with its default in-memory lock, which each process would hold alone.  A deployment with
+Redis sets `type: redis` instead (Rasa's RedisLockStore, docs/deployment notes in README).
 
 Rasa's base class reads a lock, changes it and writes it back in three steps; here each change
 runs in one `BEGIN IMMEDIATE` transaction, so two workers can never hand out the same ticket.
+
+A ticket also records the process that holds it.  When that process is gone (kill -9 of one Rasa
+instance in the middle of a turn), a waiting process drops the ticket at its next check instead of
+waiting for it to expire (TICKET_LOCK_LIFETIME, 60 s): the conversation moves on in another
+instance within a second.  The lock file is local (SQLite), so a process id names a process here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -27,6 +33,20 @@ from rasa.utils.endpoints import EndpointConfig
 T = TypeVar("T")
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS rasa_locks (conversation_id TEXT PRIMARY KEY, lock TEXT NOT NULL)"
+OWNERS = (
+    "CREATE TABLE IF NOT EXISTS rasa_lock_owners (conversation_id TEXT NOT NULL, number INTEGER NOT NULL,"
+    " pid INTEGER NOT NULL, PRIMARY KEY (conversation_id, number))"
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 class SQLiteLockStore(LockStore):
@@ -40,6 +60,7 @@ class SQLiteLockStore(LockStore):
         self._local = threading.local()  # one connection per thread (sqlite3 objects stay in their thread)
         with self._transaction() as db_:
             db_.execute(SCHEMA)
+            db_.execute(OWNERS)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -60,6 +81,7 @@ class SQLiteLockStore(LockStore):
             lock, result = change(TicketLock.from_dict(json.loads(row[0])) if row else None)
             if lock is None:
                 db.execute("DELETE FROM rasa_locks WHERE conversation_id = ?", (conversation_id,))
+                db.execute("DELETE FROM rasa_lock_owners WHERE conversation_id = ?", (conversation_id,))
             else:
                 db.execute(
                     "INSERT OR REPLACE INTO rasa_locks (conversation_id, lock) VALUES (?, ?)",
@@ -85,22 +107,46 @@ class SQLiteLockStore(LockStore):
     # -- the read-change-write steps, each atomic -----------------------------------------------
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        def issue(lock: TicketLock | None) -> tuple[TicketLock, int]:
-            lock = lock or self.create_lock(conversation_id)
-            return lock, lock.issue_ticket(lock_lifetime)
-
         try:
-            return self._change(conversation_id, issue)
+            with self._transaction() as db:
+                row = db.execute("SELECT lock FROM rasa_locks WHERE conversation_id = ?", (conversation_id,)).fetchone()
+                lock = TicketLock.from_dict(json.loads(row[0])) if row else self.create_lock(conversation_id)
+                number = lock.issue_ticket(lock_lifetime)
+                db.execute(
+                    "INSERT OR REPLACE INTO rasa_locks (conversation_id, lock) VALUES (?, ?)",
+                    (conversation_id, lock.dumps()),
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO rasa_lock_owners (conversation_id, number, pid) VALUES (?, ?, ?)",
+                    (conversation_id, number, os.getpid()),
+                )
+                return number
         except sqlite3.Error as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
     def update_lock(self, conversation_id: str) -> None:
+        """Drop expired tickets and those of processes that are gone (Rasa calls this while it waits)."""
+        owners = self._db().execute(
+            "SELECT number, pid FROM rasa_lock_owners WHERE conversation_id = ?", (conversation_id,)
+        )
+        orphaned = [number for number, pid in owners.fetchall() if pid != os.getpid() and not _alive(pid)]
+
         def drop_expired(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
             if lock is not None:
                 lock.remove_expired_tickets()
+                for number in orphaned:
+                    lock.remove_ticket_for(number)
             return lock, None
 
         self._change(conversation_id, drop_expired)
+        if orphaned:
+            self._forget_owners(conversation_id, orphaned)
+
+    def _forget_owners(self, conversation_id: str, numbers: list[int]) -> None:
+        self._db().executemany(
+            "DELETE FROM rasa_lock_owners WHERE conversation_id = ? AND number = ?",
+            [(conversation_id, number) for number in numbers],
+        )
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Finish the ticket; remove the lock when nobody else waits (one transaction)."""
@@ -112,6 +158,7 @@ class SQLiteLockStore(LockStore):
             return (lock if lock.is_someone_waiting() else None), None
 
         self._change(conversation_id, finish)
+        self._forget_owners(conversation_id, [ticket_number])
 
 
 class _Transaction:

@@ -41,6 +41,7 @@ from bot.access import REVIEW, json_body, ok, require, require_changing
 from bot.config import REPO_ROOT, BotConfig
 from bot.keys import CONFIG
 from bot.logs import fields
+from bot.rasa_client import instance_urls
 
 log = logging.getLogger(__name__)
 
@@ -298,19 +299,30 @@ class Retrainer:
         self.status["last_run"]["log_tail"] = list(self._tail)
 
     async def _swap(self, model: Path) -> bool:
-        """PUT /model on the running Rasa; Rasa keeps its old model when this fails."""
-        url = self.config.rasa_url.rstrip("/") + "/model"
+        """PUT /model on every running Rasa instance; an instance keeps its old model when this fails.
+        One that is down (restarting) loads the new model from BOT_RETRAIN_MODELS_DIR when it starts."""
         params = {"token": self.config.rasa_token} if self.config.rasa_token else None
-        try:
-            timeout = aiohttp.ClientTimeout(total=SWAP_TIMEOUT_S)
-            async with aiohttp.ClientSession(timeout=timeout) as http:
-                async with http.put(url, json={"model_file": str(model.resolve())}, params=params) as response:
-                    if response.status == 204:
-                        log.info("retrain.swapped", extra=fields(model=str(model)))
-                        return True
-                    detail = (await response.text())[:300]
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            detail = str(err) or type(err).__name__
+        failures: list[str] = []
+        swapped = 0
+        timeout = aiohttp.ClientTimeout(total=SWAP_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            for base in instance_urls(self.config.rasa_url):
+                try:
+                    async with http.put(
+                        base + "/model", json={"model_file": str(model.resolve())}, params=params
+                    ) as response:
+                        if response.status == 204:
+                            swapped += 1
+                            continue
+                        failures.append((await response.text())[:300])
+                except aiohttp.ClientConnectorError:
+                    continue  # not running: it starts with the copied model
+                except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+                    failures.append(str(err) or type(err).__name__)
+        if swapped and not failures:
+            log.info("retrain.swapped", extra=fields(model=str(model), instances=swapped))
+            return True
+        detail = "; ".join(failures) or "no Rasa instance answered"
         why = f"新模型已训练好，但 Rasa 没有换上它（{detail}）；仍在使用原来的模型。"
         self._finish("failed", why, model=str(model))
         return False

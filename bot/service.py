@@ -47,6 +47,9 @@ MAX_SEQ = 2**63 - 1  # the largest message number SQLite can hold
 EMPTY_REPLY_ATTEMPTS = 3  # empty replies while Rasa and the action server are healthy: then give up
 DELIVERY_ATTEMPTS = 8  # sends of one answer a channel refused (2+4+…+256 s apart), then a dead letter
 DELIVERY_MAX_BACKOFF_S = 300.0
+# While messages wait for Rasa or the action server to come back, look this often (a loopback
+# health check): the waiting messages go as soon as the restarted process answers.
+OUTAGE_POLL_S = 0.5
 
 
 class InputError(ValueError):
@@ -560,7 +563,8 @@ class ConversationService:
 
     async def retry_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.config.retry_interval)
+            interval = self.config.retry_interval
+            await asyncio.sleep(interval if self._rasa_was_ready else min(interval, OUTAGE_POLL_S))
             try:
                 await self.retry_once()
             except asyncio.CancelledError:

@@ -7,6 +7,12 @@
 - With ACTION_SECRET set, /webhook and /actions answer 401 unless the request carries the header
   `X-Action-Secret: <ACTION_SECRET>`; Rasa sends it (endpoints.yml, action_endpoint.headers).
   /health stays open for the readiness checks.  scripts/run.sh sets a random secret each start.
+
+Before it listens it loads the search's word segmenter (jieba's dictionary, ~1.4 s of CPU, most
+of a first search's cost), so the first questions after a restart are answered at the usual speed
+(until then the port is closed: Rasa drops the turn and the bot service sends it again,
+bot/rasa_action_outage.py).  It holds no database connection, so workers forked after it (rasa_sdk's
+ACTION_SERVER_SANIC_WORKERS > 1) share it safely; the knowledge base itself opens in each worker.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ def main() -> None:
     if secret is None:
         logging.getLogger(__name__).warning("ACTION_SECRET is not set: the action server accepts any caller")
     app = create_app(args.actions, secret)
+    from knowledge_base.tokenizer import shared_tokenizer
+
+    shared_tokenizer()  # before the fork (module doc)
     host = os.environ.get("ACTION_HOST", "127.0.0.1")
     app.run(host, args.port, workers=utils.number_of_sanic_workers())  # type: ignore[attr-defined]
 

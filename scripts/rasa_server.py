@@ -127,6 +127,9 @@ def main() -> None:
     from bot.rasa_channel import install_replay
 
     install_replay()  # a message the bot service retries is answered from the tracker, not twice
+    from bot.rasa_action_outage import install as drop_failed_turns
+
+    drop_failed_turns()  # a turn whose custom action failed is retried whole, not replayed empty
     sys.argv = token_from_environment(sys.argv)
     from bot.shared_secrets import configured_secret
 

@@ -10,13 +10,22 @@ export JSB_DATA_DIR=${JSB_DATA_DIR:-$PWD/var}
 export KB_DB=${KB_DB:-$JSB_DATA_DIR/kb.sqlite3}
 export RASA_MODELS_DIR=${RASA_MODELS_DIR:-$PWD/models}
 export RASA_PORT=${RASA_PORT:-5005} ACTION_PORT=${ACTION_PORT:-5055} BOT_PORT=${BOT_PORT:-8080}
-export RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
+# RASA_INSTANCES Rasa processes on RASA_PORT, RASA_PORT+1, ... (one worker each, sharing the tracker
+# and lock stores below); the bot service sends each conversation to one and fails over to another
+# while one is down or restarting (bot/rasa_client.py).  Two use both cores, as two workers did.
+export RASA_INSTANCES=${RASA_INSTANCES:-2}
+if [ -z "${RASA_URL:-}" ]; then
+    RASA_URL=$(for ((n = 0; n < RASA_INSTANCES; n++)); do printf 'http://127.0.0.1:%s,' $((RASA_PORT + n)); done)
+    export RASA_URL=${RASA_URL%,}
+fi
 export ACTION_URL=${ACTION_URL:-http://127.0.0.1:$ACTION_PORT}  # lets the bot tell an action-server outage apart
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
-# Two Rasa worker processes use both cores; the lock above keeps each conversation's order.
-export SANIC_WORKERS=${SANIC_WORKERS:-2} RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
+# One Sanic worker per Rasa process (the instances above are the parallelism; the lock keeps each
+# conversation's order across them).  The action server has one (rasa_sdk reads ACTION_SERVER_SANIC_WORKERS).
+export SANIC_WORKERS=${SANIC_WORKERS:-1}
+export RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
 # One OpenMP thread in every server (scripts/rasa_server.py says why); batch commands such as
 # `knowledge_base load` choose their own (KB_ENCODE_THREADS).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -40,5 +49,8 @@ echo "== knowledge base"
 $PY -m knowledge_base load
 echo "== model"
 scripts/train.sh
-echo "== starting: action server :$ACTION_PORT, Rasa :$RASA_PORT, bot service :$BOT_PORT"
-exec $PY scripts/supervise.py -f Procfile
+# Byte-compile the project once per change: a restarted process then loads .pyc files instead of
+# compiling every module again (PYTHONDONTWRITEBYTECODE, if set, stops Python caching them itself).
+$PY -m compileall -q actions bot connectors knowledge_base scripts >/dev/null
+echo "== starting: action server :$ACTION_PORT, Rasa :$RASA_URL, bot service :$BOT_PORT"
+exec $PY scripts/supervise.py -f Procfile --scale rasa="$RASA_INSTANCES"

@@ -1,6 +1,6 @@
 """Run the Procfile's processes and restart any that crashes, while the others keep serving.
 
-    .venv/bin/python scripts/supervise.py [-f Procfile]
+    .venv/bin/python scripts/supervise.py [-f Procfile] [--scale rasa=2]
 
 Why not honcho (used before): when one process dies honcho stops all the others, so one crash of
 the action server took the whole assistant down until someone restarted it by hand.  Here:
@@ -11,7 +11,10 @@ the action server took the whole assistant down until someone restarted it by ha
   the same rule as systemd's Restart=on-failure (docs/security.md);
 - each process runs in its own process group; after it dies the group is killed too, so a Rasa
   worker left behind by a killed Rasa main process cannot keep the port;
-- SIGINT/SIGTERM stop every process (SIGTERM, then SIGKILL after STOP_GRACE_S), like Ctrl-C in honcho.
+- SIGINT/SIGTERM stop every process (SIGTERM, then SIGKILL after STOP_GRACE_S), like Ctrl-C in honcho;
+- `--scale NAME=N` runs N copies of a Procfile line (named NAME1..NAMEN), each its own supervised
+  process, with INSTANCE=1..N in its environment (the Procfile derives its port from it): Rasa
+  runs as RASA_INSTANCES such copies, so one is replaced while the others answer.
 
 Output lines are prefixed with the process name (`rasa    | …`); the supervisor's own lines start
 with `supervise |` and say what happened: exit status, uptime, when the restart comes.
@@ -44,17 +47,32 @@ class Program:
     process: asyncio.subprocess.Process | None = None
     done: bool = False
     started_at: float = field(default=0.0)
+    env: dict[str, str] = field(default_factory=dict)
 
 
-def read_procfile(path: Path) -> list[Program]:
+def read_procfile(path: Path, scale: dict[str, int] | None = None) -> list[Program]:
     programs = []
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#") or ":" not in line:
             continue
-        name, command = line.split(":", 1)
-        programs.append(Program(name.strip(), command.strip()))
+        name, command = (part.strip() for part in line.split(":", 1))
+        count = (scale or {}).get(name, 1)
+        if count == 1:
+            programs.append(Program(name, command, env={"INSTANCE": "1"}))
+        else:
+            programs += [Program(f"{name}{n}", command, env={"INSTANCE": str(n)}) for n in range(1, count + 1)]
     return programs
+
+
+def parse_scale(items: list[str]) -> dict[str, int]:
+    scale = {}
+    for item in items:
+        name, _, count = item.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"--scale wants NAME=N with N >= 1, got {item!r}")
+        scale[name] = int(count)
+    return scale
 
 
 class Supervisor:
@@ -116,6 +134,7 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **program.env},
         )
         program.started_at = time.monotonic()
         self.say("supervise", f"{program.name} started (pid {program.process.pid})")
@@ -155,8 +174,9 @@ class Supervisor:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-f", "--procfile", type=Path, default=Path("Procfile"))
+    parser.add_argument("--scale", action="append", default=[], metavar="NAME=N", help="run N copies of NAME")
     args = parser.parse_args()
-    return asyncio.run(Supervisor(read_procfile(args.procfile)).run())
+    return asyncio.run(Supervisor(read_procfile(args.procfile, parse_scale(args.scale))).run())
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ def test_defaults_match_the_documented_ones() -> None:
         ({"BOT_PORT": "eighty"}, "port"),
         ({"BOT_PORT": "70000"}, "BOT_PORT"),
         ({"RASA_URL": "localhost:5005"}, "RASA_URL"),
+        ({"RASA_URL": "http://127.0.0.1:5005,localhost:5006"}, "RASA_URL"),  # every instance's URL
         ({"TELEGRAM_TOKEN": "1:x", "TELEGRAM_MODE": "webhook"}, "TELEGRAM_WEBHOOK_URL"),
         ({"BOT_LOG_FORMAT": "xml"}, "BOT_LOG_FORMAT"),
     ],

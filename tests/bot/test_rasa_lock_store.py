@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import signal
+import time
 from pathlib import Path
 
+import pytest
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
@@ -56,3 +60,34 @@ def test_rasa_builds_it_from_endpoints_yml(tmp_path: Path) -> None:
     store = LockStore.create(config)
     assert isinstance(store, SQLiteLockStore)
     assert store.issue_ticket("c9") == 0
+
+
+def _hold(path: str, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+    store = SQLiteLockStore(db=path)
+    store.issue_ticket("c1")  # a turn in progress, never finished: this process gets killed
+    ready.set()  # type: ignore[attr-defined]
+    time.sleep(600)
+
+
+async def test_a_killed_holders_ticket_is_dropped_at_once(tmp_path: Path) -> None:
+    """kill -9 of the Rasa instance in the middle of a turn: the other instance takes the
+    conversation at its next check, not after the ticket's lifetime (60 s)."""
+    path = str(tmp_path / "locks.sqlite3")
+    SQLiteLockStore(db=path)
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(path, ready))
+    holder.start()
+    assert ready.wait(30)
+    other = SQLiteLockStore(db=path)
+
+    async def take() -> None:
+        async with other.lock("c1", wait_time_in_seconds=0.05):
+            pass
+
+    with pytest.raises(asyncio.TimeoutError):  # the holder is alive: its turn is respected
+        await asyncio.wait_for(take(), 1.0)
+    os.kill(holder.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    holder.join(timeout=10)
+    started = time.monotonic()
+    await asyncio.wait_for(take(), 5.0)
+    assert time.monotonic() - started < 2.0
