@@ -66,3 +66,10 @@ async def test_widget_inbox_and_kb_console_have_no_serious_violations(start_desk
     await staff.wait_for_url(bot.url + "/kb/")
     await staff.wait_for_load_state("networkidle")
     assert await blocking_violations(staff) == []
+    # The other staff pages (the import page is checked with its own work), on a laptop and a phone.
+    for path in ("/kb/edit", "/kb/review", "/kb/worklists", "/kb/audit", "/kb/training", "/kb/analytics"):
+        for viewport in ({"width": 1366, "height": 768}, {"width": 390, "height": 844}):
+            await staff.set_viewport_size(viewport)
+            await staff.goto(bot.url + path)
+            await staff.wait_for_load_state("networkidle")
+            assert await blocking_violations(staff) == [], (path, viewport)
