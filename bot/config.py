@@ -41,6 +41,9 @@
 | HELPDESK_LOGIN_LOCKOUT   | 30                             | first lockout in seconds; doubles per further       |
 |                          |                                | failure, at most an hour (bot/login_guard.py)       |
 | HELPDESK_MAX_CHATS       | 5                              | conversations one helper may hold at once           |
+| HELPDESK_AUTO_ASSIGN     | off                            | on: give waiting conversations to online helpers    |
+|                          |                                | (console open), least busy first (docs/helpers.md)  |
+| HELPDESK_AUTO_ASSIGN_CAP | 2                              | auto-assign only while a helper holds fewer         |
 | HELPDESK_MAX_CHARS       | 2000                           | longest helper message                              |
 | HELPDESK_HOURS           | 1-5 09:00-17:00                | when helpers work (bot/service_hours.py), or always |
 | HELPDESK_TIMEZONE        | Asia/Shanghai                  | the time zone of HELPDESK_HOURS                     |
@@ -125,6 +128,8 @@ class BotConfig:
     helpdesk_login_address_tries: int = 20
     helpdesk_login_lockout: float = 30.0
     helpdesk_max_chats: int = 5
+    helpdesk_auto_assign: bool = False
+    helpdesk_auto_assign_cap: int = 2
     helpdesk_max_chars: int = 2000
     helpdesk_hours: str = "1-5 09:00-17:00"
     helpdesk_timezone: str = "Asia/Shanghai"
@@ -187,6 +192,8 @@ class BotConfig:
             raise ConfigError("HELPDESK_LOGIN_TRIES, _ADDRESS_TRIES and HELPDESK_LOGIN_LOCKOUT must be positive")
         if self.helpdesk_session_hours <= 0 or self.helpdesk_max_chats < 1 or self.helpdesk_max_chars < 1:
             raise ConfigError("HELPDESK_SESSION_HOURS, HELPDESK_MAX_CHATS and HELPDESK_MAX_CHARS must be positive")
+        if self.helpdesk_auto_assign_cap < 1:
+            raise ConfigError("HELPDESK_AUTO_ASSIGN_CAP must be at least 1")
         try:
             ServiceHours.parse(self.helpdesk_hours, self.helpdesk_timezone)
         except HoursError as err:
@@ -274,6 +281,8 @@ _ENV_NAMES = {
     "helpdesk_login_address_tries": "HELPDESK_LOGIN_ADDRESS_TRIES",
     "helpdesk_login_lockout": "HELPDESK_LOGIN_LOCKOUT",
     "helpdesk_max_chats": "HELPDESK_MAX_CHATS",
+    "helpdesk_auto_assign": "HELPDESK_AUTO_ASSIGN",
+    "helpdesk_auto_assign_cap": "HELPDESK_AUTO_ASSIGN_CAP",
     "helpdesk_max_chars": "HELPDESK_MAX_CHARS",
     "helpdesk_hours": "HELPDESK_HOURS",
     "helpdesk_timezone": "HELPDESK_TIMEZONE",

@@ -147,6 +147,8 @@ class Message:
             data["helper"] = self.extra["helper"]
         if self.extra.get("queue"):  # a queue notice: the widget folds these into one live card
             data["queue"] = True
+        if self.extra.get("rating_noted"):  # the reason of a low rating was given: no form after a reload
+            data["rating_noted"] = True
         if self.extra.get("rate") == "helper":
             data["rate"] = "helper"  # the notice ending a helper's conversation: the citizen may rate it
         return data

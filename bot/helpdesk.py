@@ -155,6 +155,7 @@ class HelpDesk:
         self._sockets: dict[int, set[web.WebSocketResponse]] = {}  # helper id -> open consoles
         self._owners: dict[str, int] = {}  # conversation id -> helper id (mirror of the open claims)
         self._knowledge: Any = None
+        self._assigning = False  # an auto-assignment round is running (it loops until nothing is left)
         self.hours = ServiceHours.parse(config.helpdesk_hours, config.helpdesk_timezone)
 
     def start(self) -> None:
@@ -196,6 +197,7 @@ class HelpDesk:
         await self.service.say(conversation, [OutgoingDraft(text, Kind.NOTICE, extra={"queue": True})])
         await self._push_all({"type": "queue_changed"})
         await self._statuses_changed(conversation)
+        await self.auto_assign()
 
     async def handoff_repeated(self, conversation: Conversation) -> None:
         """Asked for a helper again while waiting: the place in the queue stays, say which it is."""
@@ -228,6 +230,7 @@ class HelpDesk:
             await self._push(owner, {"type": "ended", "conversation_id": conversation.id})
         await self._push_all({"type": "queue_changed"})
         await self._statuses_changed(conversation)
+        await self.auto_assign()  # a helper may have room again
 
     # -- queue -------------------------------------------------------------------------------
 
@@ -256,10 +259,20 @@ class HelpDesk:
             )
         ]
         mine = [
-            {**_summary(row, now), "claimed_at": row["claimed_at"]}
+            {
+                **_summary(row, now),
+                "claimed_at": row["claimed_at"],
+                # The first-response clock, as the analytics page counts it: from the claim to the
+                # helper's first message (None while the citizen still waits for it).
+                "claimed_s": round(now - row["claimed_at"]),
+                "first_reply_s": None if row["first_reply"] is None else round(row["first_reply"] - row["claimed_at"]),
+            }
             for row in self.db.execute(
                 "SELECT c.id, c.channel, c.updated_at, h.reason, h.service, h.service_title, h.step, h.summary, "
-                "k.claimed_at FROM helpdesk_claims k JOIN conversations c ON c.id = k.conversation_id "
+                "k.claimed_at, (SELECT MIN(m.created_at) FROM messages m WHERE m.conversation_id = c.id "
+                "AND m.direction = 'out' AND m.created_at >= k.claimed_at "
+                "AND json_extract(m.extra, '$.helper') IS NOT NULL) AS first_reply "
+                "FROM helpdesk_claims k JOIN conversations c ON c.id = k.conversation_id "
                 "LEFT JOIN handoffs h ON h.id = k.handoff_id WHERE k.helper_id = ? AND k.ended_at IS NULL "
                 "ORDER BY k.claimed_at",
                 (helper.id,),
@@ -277,6 +290,8 @@ class HelpDesk:
             "mine": mine,
             "helpers": helpers,
             "max_chats": self.config.helpdesk_max_chats,
+            "first_response_target": self.config.first_response_target,
+            "auto_assign": self.config.helpdesk_auto_assign,
             "open_now": self.hours.open_at(now),
             "hours": self.hours.label(),
         }
@@ -332,7 +347,7 @@ class HelpDesk:
             "messages": [_json(message) if mine else _masked(_json(message)) for message in messages],
         }
 
-    async def claim(self, helper: Helper, conversation_id: str) -> None:
+    async def claim(self, helper: Helper, conversation_id: str, *, auto: bool = False) -> None:
         """Exactly one helper wins: the state changes only WHERE it is still waiting_helper."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -370,7 +385,7 @@ class HelpDesk:
             db.execute("ROLLBACK")
             raise
         self._owners[conversation_id] = helper.id
-        log.info("helpdesk.claimed", extra=fields(conversation=conversation_id, helper=helper.id))
+        log.info("helpdesk.claimed", extra=fields(conversation=conversation_id, helper=helper.id, auto=auto))
         conversation = await self.service.get_conversation(conversation_id)
         assert conversation is not None
         await self.service.say(conversation, [OutgoingDraft(HELPER_JOINED.format(name=helper.name), Kind.NOTICE)])
@@ -466,6 +481,7 @@ class HelpDesk:
         ratable.update({k: v for k, v in (("service", service), ("service_title", service_title)) if v})
         await self.service.say(conversation, [OutgoingDraft(HELPER_ENDED, Kind.NOTICE, extra=ratable)])
         log.info("helpdesk.ended", extra=fields(conversation=conversation_id, helper=helper.id))
+        await self.auto_assign()  # this helper has room again
 
     async def transfer(self, helper: Helper, conversation_id: str, to_name: Any) -> None:
         claim = self._own(helper, conversation_id)
@@ -493,6 +509,50 @@ class HelpDesk:
         await self._push(helper.id, {"type": "ended", "conversation_id": conversation_id})
         await self._push_all({"type": "queue_changed"})
         await self._statuses_changed(conversation)
+        await self.auto_assign()  # the giving helper has room again
+
+    # -- optional auto-assignment (HELPDESK_AUTO_ASSIGN) -----------------------------------------
+
+    def _least_busy(self) -> Helper | None:
+        """The online helper with a console open who holds the fewest conversations, below the cap;
+        on a tie the one whose last claim is oldest (turns go round)."""
+        cap = min(self.config.helpdesk_auto_assign_cap, self.config.helpdesk_max_chats)
+        rows = self.db.execute(
+            "SELECT h.id, h.name, h.role, h.presence, "
+            "(SELECT COUNT(*) FROM helpdesk_claims k WHERE k.helper_id = h.id AND k.ended_at IS NULL) AS active, "
+            "(SELECT MAX(claimed_at) FROM helpdesk_claims k WHERE k.helper_id = h.id) AS last "
+            "FROM helpers h WHERE h.disabled = 0 AND h.presence = 'online' AND h.role IN ('helper', 'admin')"
+        ).fetchall()
+        # "Online" needs a console open right now: a closed browser keeps the presence it had.
+        ready = [row for row in rows if self._sockets.get(row[0]) and row[4] < cap]
+        if not ready:
+            return None
+        best = min(ready, key=lambda row: (row[4], row[5] or 0.0, row[0]))
+        return Helper(best[0], best[1], best[2], best[3])
+
+    async def auto_assign(self) -> None:
+        """Give waiting conversations, oldest first, to the least busy online helpers while one has
+        room.  Off unless HELPDESK_AUTO_ASSIGN; a claim is the same as a helper's own click."""
+        if not self.config.helpdesk_auto_assign or self._assigning:
+            return  # a running round loops until nothing is left, so this trigger is covered
+        self._assigning = True
+        try:
+            tried: set[str] = set()
+            while True:
+                row = self.db.execute(
+                    "SELECT id FROM conversations WHERE state = 'waiting_helper' ORDER BY updated_at, id"
+                ).fetchall()
+                waiting = [r[0] for r in row if r[0] not in tried]
+                helper = self._least_busy() if waiting else None
+                if helper is None:
+                    return
+                tried.add(waiting[0])
+                try:
+                    await self.claim(helper, waiting[0], auto=True)
+                except RefusedError as refused:  # the citizen left, or a helper's own click won the race
+                    log.info("helpdesk.auto_assign_skipped", extra=fields(code=refused.code))
+        finally:
+            self._assigning = False
 
     def set_presence(self, helper: Helper, presence: Any) -> None:
         if presence not in ("online", "away"):
@@ -760,6 +820,7 @@ async def presence(request: web.Request) -> web.Response:
     body = await json_body(request)
     request.app[HELPDESK].set_presence(session.helper, body.get("presence"))
     await request.app[HELPDESK]._push_all({"type": "queue_changed"})
+    await request.app[HELPDESK].auto_assign()
     return ok({"presence": body["presence"]})
 
 
@@ -849,6 +910,7 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     token = request.cookies.get(auth.COOKIE)
     try:
         await ws.send_json({"type": "ready", "helper": session.helper.name})
+        await desk.auto_assign()  # a helper who just came online may take waiting conversations
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 break

@@ -681,7 +681,13 @@ class Store:
                     (ratings.binary(level), level, reason, masked, keep_due if low else None, rating_id),
                 )
             if message_seq is not None:
-                self.db.execute("UPDATE messages SET rating = ? WHERE seq = ?", (str(level), message_seq))
+                # Whether the low rating's reason was given: after a reload the widget shows the thanks,
+                # not the reason form again (a new level without a reason asks again).
+                self.db.execute(
+                    "UPDATE messages SET rating = ?, extra = json_set(COALESCE(extra, '{}'), '$.rating_noted', "
+                    "json(?)) WHERE seq = ?",
+                    (str(level), "true" if reason or comment else "false", message_seq),
+                )
             if claim_id is not None and _has_table(self.db, "helpdesk_claims"):
                 self.db.execute("UPDATE helpdesk_claims SET rating = ? WHERE id = ?", (ratings.binary(level), claim_id))
             self.db.execute("COMMIT")

@@ -46,4 +46,6 @@ TELEGRAM_NOT_TEXT = "目前只能看懂文字消息。请用文字描述您要�
 TELEGRAM_EDITED = "我看不到修改后的内容，请把修改后的问题重新发一遍。"
 TELEGRAM_BUTTON_GONE = "这个按钮已失效，请直接输入您的问题。"
 TELEGRAM_RATED = "谢谢您的评价！"
+TELEGRAM_REASON_ASK = "很抱歉没能让您满意。请选一个主要原因，帮助我们整改："
+TELEGRAM_REASON_THANKS = "已收到您的意见，我们会尽快核实整改。"
 TELEGRAM_NEW_CONVERSATION = "已开始新的会话。请问您想办理什么事？"

@@ -14,7 +14,8 @@
     selected: null,
     selectedData: null,
     mine: new Set(),
-    data: { waiting: [], mine: [] },
+    data: { waiting: [], mine: [], first_response_target: 60 },
+    loadedAt: 0, // performance.now() when state.data came: the countdowns run on from there
     socket: null,
     refreshTimer: null,
     entryId: null,
@@ -65,6 +66,39 @@
     return body;
   }
 
+  // ---- first-response countdown (the analytics page's measure: claim -> first helper message) ----
+  function clock(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    return s < 60 ? `${s} 秒` : `${Math.floor(s / 60)} 分 ${String(s % 60).padStart(2, "0")} 秒`;
+  }
+
+  // null once the helper has answered; otherwise {text, overdue}.
+  function countdown(item) {
+    if (!item || item.first_reply_s !== null || item.claimed_s === undefined) return null;
+    const elapsed = item.claimed_s + (performance.now() - state.loadedAt) / 1000;
+    const left = Number(state.data.first_response_target || 60) - elapsed;
+    return left > 0
+      ? { text: `首次响应倒计时 ${clock(left)}`, overdue: false }
+      : { text: `⚠ 首次响应已超时 ${clock(-left)}，请尽快回复`, overdue: true };
+  }
+
+  function showCountdown(node, item) {
+    const shown = countdown(item);
+    node.hidden = !shown;
+    if (!shown) return;
+    node.textContent = shown.text;
+    node.classList.toggle("overdue", shown.overdue);
+  }
+
+  function tickCountdowns() {
+    const byId = new Map(state.data.mine.map((item) => [item.conversation_id, item]));
+    for (const node of document.querySelectorAll("small.countdown[data-conversation-id]")) {
+      showCountdown(node, byId.get(node.dataset.conversationId));
+    }
+    showCountdown($("countdown"), state.mine.has(state.selected) ? byId.get(state.selected) : null);
+  }
+  setInterval(tickCountdowns, 1000);
+
   function minutes(seconds) { return seconds < 60 ? `${seconds} 秒` : `${Math.floor(seconds / 60)} 分钟`; }
 
   // ---- the lists: mine first, then the queue; search and filters -----------------------------
@@ -99,6 +133,12 @@
     }
     open.append(el("small", `${REASONS[item.reason] || item.reason || ""}${item.step ? ` · 第${item.step}步` : ""} · 等待 ${minutes(item.waiting_s)}`));
     if (item.left_off_hours) open.append(el("small", `非工作时间留言${item.receipt ? `（留言编号 ${item.receipt}）` : ""}，群众可能已离开：回复会保存，群众回来或在 Telegram 上都能收到。`));
+    if (item.claimed_s !== undefined) {
+      const clockNode = el("small", null, "countdown");
+      clockNode.dataset.conversationId = item.conversation_id;
+      showCountdown(clockNode, item);
+      open.append(clockNode);
+    }
     if (item.summary) open.append(el("small", item.summary));
     if (withLast) for (const m of item.last_messages || []) open.append(el("small", `${m.direction === "in" ? "群众" : "助手"}：${m.text}`, "last"));
     open.addEventListener("click", () => select(item.conversation_id).catch((e) => showError(e.message)));
@@ -132,11 +172,13 @@
     const data = await api("/queue");
     const before = state.mine;
     state.data = data;
+    state.loadedAt = performance.now();
     state.mine = new Set(data.mine.map((item) => item.conversation_id));
     for (const id of Object.keys(state.unread)) if (!state.mine.has(id)) delete state.unread[id];
     saveJson(UNREAD_KEY, state.unread);
     renderServiceFilter();
     renderLists();
+    tickCountdowns();
     $("helpers").replaceChildren(...data.helpers.map((h) => el("li", `${h.name}：${h.presence === "online" ? "在线" : "离开"}（${h.active} 个会话）`)));
     $("hours").textContent = data.open_now ? `工作时间：${data.hours}` : `非工作时间（工作时间：${data.hours}）`;
     alertNew(data, before);
@@ -243,6 +285,7 @@
     $("note-form").hidden = false;
     if (state.unread[conversationId]) { delete state.unread[conversationId]; saveJson(UNREAD_KEY, state.unread); }
     renderLists();
+    tickCountdowns();
     // Phones show one column: bring the opened conversation into view below the lists.
     if (window.matchMedia("(max-width: 700px)").matches) $("chat").scrollIntoView();
   }

@@ -38,6 +38,9 @@
           el("td", {}, detail(a.detail))));
         oldest = a.id;
       }
+      if (!append && !data.items.length) {
+        body.append(el("tr", { className: "empty" }, el("td", { colSpan: 6 }, "没有符合条件的操作记录。")));
+      }
       more.hidden = data.items.length < PAGE;
       Staff.say("");
     } catch (err) {

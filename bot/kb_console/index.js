@@ -38,6 +38,11 @@
       const data = await Staff.api("GET", `/api/kb/entries?${query()}`);
       if (!append) body.replaceChildren();
       for (const e of data.entries) body.append(row(e));
+      if (!append && !data.entries.length) {
+        const filtered = [...new FormData(form).values()].some((value) => String(value).trim());
+        body.append(el("tr", { className: "empty" }, el("td", { colSpan: 7 },
+          filtered ? "没有符合条件的条目，请换个筛选条件。" : "知识库里还没有条目。可以在上方“新建”，或到“导入导出”导入。")));
+      }
       offset += data.entries.length;
       document.getElementById("count").textContent = `共 ${data.total} 条`;
       more.hidden = offset >= data.total;

@@ -59,7 +59,9 @@ const Staff = (() => {
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const error = data.error || {};
-      throw new ApiError(response.status, error.code || "error", error.message || "操作失败，请稍后再试。", error.details);
+      // The server says "中文。 / English."; staff read the Chinese half only.
+      const message = String(error.message || "操作失败，请稍后再试。").split(" / ")[0];
+      throw new ApiError(response.status, error.code || "error", message, error.details);
     }
     return data;
   }
@@ -76,7 +78,7 @@ const Staff = (() => {
   async function start() {
     me = await api("GET", "/api/helpdesk/me");
     const header = document.querySelector("header");
-    const nav = el("nav", { className: "pages" });
+    const nav = el("nav", { className: "pages", ariaLabel: "控制台页面" });
     for (const page of PAGES) {
       if (!page.roles.includes(me.role)) continue;
       const link = el("a", { href: page.path }, page.title);
@@ -89,6 +91,9 @@ const Staff = (() => {
       window.location.assign("/helpdesk/login?next=/kb/");
     } }, "退出");
     header.append(nav, who, logout);
+    // On a phone the links scroll sideways: show the current page's link, not just the first ones.
+    const current = nav.querySelector('[aria-current="page"]');
+    if (current && nav.scrollWidth > nav.clientWidth) nav.scrollLeft = current.offsetLeft - nav.offsetLeft - 16;
     return me;
   }
 

@@ -252,6 +252,10 @@ def build_openapi(config: BotConfig) -> dict[str, Any]:
                             "description": "好差评：5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意",
                         },
                         "rate": {"enum": ["helper"], "description": "结束人工帮办的提示：可评价这次帮办"},
+                        "rating_noted": {
+                            "type": "boolean",
+                            "description": "不满意/非常不满意的原因已提交（没有这一项表示还没给原因）",
+                        },
                         "client_id": {"type": ["string", "null"]},
                         "reply_to": {"type": ["integer", "null"]},
                         "status": {

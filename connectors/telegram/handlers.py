@@ -28,7 +28,7 @@ from bot import texts
 from bot.config import BotConfig
 from bot.conversations import Conversation, Message
 from bot.logs import fields
-from bot.ratings import LEVELS
+from bot.ratings import LEVELS, REASONS, is_low
 from bot.service import ConversationService, InputError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ CHANNEL_NAME = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096  # the Bot API's limit per message; longer answers are split
 # callback value -> rating level; g/b are the two buttons of keyboards sent before the five levels
 _RATING_VALUES = {"g": 4, "b": 2, **{str(level): level for level in LEVELS}}
+# callback value -> reason code of a low rating (an index: callback_data is at most 64 bytes)
+_REASON_CODES = list(REASONS)
 
 
 class TelegramConnector:
@@ -110,8 +112,22 @@ class TelegramConnector:
         kind, value = action
         try:
             if kind == "r":
-                await self.service.rate(conversation, target.seq, int(value), client_id=f"tgcb-{query.id}")
+                level = int(value)
+                await self.service.rate(conversation, target.seq, level, client_id=f"tgcb-{query.id}")
                 await query.answer(texts.TELEGRAM_RATED)
+                if is_low(level):  # 不满意 / 非常不满意: ask why, as the widget's reason form does
+                    await self.application.bot.send_message(
+                        int(conversation.external_id), texts.TELEGRAM_REASON_ASK, reply_markup=reason_keyboard(target)
+                    )
+            elif kind == "w":
+                level = int(target.rating or 0)
+                if not is_low(level):  # the level was changed since: this reason no longer applies
+                    await query.answer(texts.TELEGRAM_BUTTON_GONE)
+                    return
+                reason = _REASON_CODES[int(value)]
+                await self.service.rate(conversation, target.seq, level, reason=reason, client_id=f"tgcb-{query.id}")
+                await query.answer(texts.TELEGRAM_REASON_THANKS)
+                await self.application.bot.send_message(int(conversation.external_id), texts.TELEGRAM_REASON_THANKS)
             else:
                 button = target.buttons[int(value)]
                 await self.service.receive(
@@ -187,6 +203,8 @@ class TelegramConnector:
             return message, ("b", value)
         if kind == "r" and value in _RATING_VALUES and ratable(message):
             return message, ("r", _RATING_VALUES[value])
+        if kind == "w" and value.isdigit() and int(value) < len(_REASON_CODES) and ratable(message):
+            return message, ("w", value)
         return None, None
 
 
@@ -208,6 +226,15 @@ def keyboard(message: Message) -> InlineKeyboardMarkup | None:
         buttons = [InlineKeyboardButton(name, callback_data=f"r:{message.seq}:{n}") for n, name in LEVELS.items()]
         rows += [buttons[:3], buttons[3:]]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def reason_keyboard(message: Message) -> InlineKeyboardMarkup:
+    """The reasons of a low rating, two to a row; callback_data "w:seq:index" names the rated message."""
+    buttons = [
+        InlineKeyboardButton(name, callback_data=f"w:{message.seq}:{index}")
+        for index, name in enumerate(REASONS.values())
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:

@@ -3,7 +3,9 @@
 Starts the bot service in this process (against a running Rasa), opens the demo portal in Debian's
 Chromium, asks a real question and takes four pictures: desktop and phone, normal and 长辈模式.
 Then the citizen asks for a person (the handoff card) and a helper claims and answers in the inbox:
-docs/screenshots/widget-handoff.png, inbox-desktop.png (1366×768) and inbox-mobile.png.
+docs/screenshots/widget-handoff.png, inbox-desktop.png (1366×768) and inbox-mobile.png.  The helper
+ends, the citizen rates the help, and an admin opens the analytics page with what was just done:
+analytics-desktop.png (1366×768, the whole page) and analytics-mobile.png.
 A Chinese font must be installed for the text to render (Debian: fonts-wqy-microhei or
 fonts-noto-cjk).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import secrets
 import socket
 import sys
@@ -72,6 +75,7 @@ async def take(args: argparse.Namespace) -> list[Path]:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             written += await handoff_and_inbox(browser, f"http://127.0.0.1:{port}", runner.app, args)
+            written += await analytics(browser, f"http://127.0.0.1:{port}", runner.app, args)
             for view, options in VIEWS.items():
                 context = await browser.new_context(locale="zh-CN", **options)
                 page = await context.new_page()
@@ -136,6 +140,32 @@ async def handoff_and_inbox(browser: Any, url: str, app: web.Application, args: 
     await phone.get_by_text("已连接").wait_for()
     shots.append(args.out / "inbox-mobile.png")
     await phone.screenshot(path=str(shots[-1]))
+    # The helper hands back; the citizen rates the help (it shows on the analytics page).
+    await helper.get_by_role("button", name="结束并交还智能助手").click()
+    rating = citizen.get_by_role("group", name="评价这次人工帮办")
+    await rating.get_by_role("button", name=re.compile("^非常满意")).click()
+    await citizen.get_by_text("已评价：非常满意").wait_for()
+    return shots
+
+
+async def analytics(browser: Any, url: str, app: web.Application, args: argparse.Namespace) -> list[Path]:
+    from bot import accounts
+    from bot.keys import STORE
+
+    password = secrets.token_urlsafe(16)
+    accounts.create(app[STORE].db, "李主任", "admin", password)
+    shots = []
+    for view, options in (("desktop", {"viewport": {"width": 1366, "height": 768}}), ("mobile", VIEWS["mobile"])):
+        page = await (await browser.new_context(locale="zh-CN", **options)).new_page()
+        await page.goto(url + "/helpdesk/login?next=/kb/analytics")
+        await page.get_by_label("用户名").fill("李主任")
+        await page.get_by_label("密码").fill(password)
+        await page.get_by_role("button", name="登录").click()
+        await page.wait_for_url(url + "/kb/analytics")
+        await page.locator("figure[data-chart='volume_by_day'] svg").first.wait_for()
+        await page.wait_for_timeout(800)  # the charts' entry animation
+        shots.append(args.out / f"analytics-{view}.png")
+        await page.screenshot(path=str(shots[-1]), full_page=view == "desktop")
     return shots
 
 
@@ -145,11 +175,12 @@ async def converse(page: Any, url: str, question: str) -> None:
     box = page.get_by_label("输入您的问题")
     await box.fill(question)
     await box.press("Enter")
-    # The answer is the message that carries 好评/差评 buttons.
-    await page.get_by_role("button", name="好评：").first.wait_for(timeout=120_000)
+    # The answer is the message that carries the five 好差评 levels.
+    await page.locator(".rating").first.wait_for(timeout=120_000)
     await page.wait_for_timeout(500)
-    log = page.get_by_role("log")
-    await log.evaluate("el => { el.scrollTop = 0; }")  # the question and the start of the answer
+    # The question and the start of the answer (the welcome above them is scrolled away).
+    question = page.get_by_role("log").locator(".msg.mine").last
+    await question.evaluate("el => el.scrollIntoView({block: 'start'})")
 
 
 def main(argv: list[str] | None = None) -> int:

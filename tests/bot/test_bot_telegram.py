@@ -12,9 +12,9 @@ import asyncio
 import aiohttp
 import pytest
 from bot_helpers import RunningBot, StartBot, free_port, nobody_listening
-from botapi_standin import BotApiStandin
+from botapi_standin import BotApiStandin, Sent
 
-from bot import texts
+from bot import ratings, texts
 from bot.conversations import Entry, OutgoingDraft, Status
 from connectors.telegram import READY, WEBHOOK_PATH, WEBHOOK_SECRET
 
@@ -208,3 +208,41 @@ async def test_html_in_an_answer_reaches_telegram_as_plain_text(start_telegram_b
     await bot.service.say(conversation, [OutgoingDraft(markup, entry=Entry("qa.test.markup", "测试条目"))])
     [sent] = await standin.wait_sent(7001, after=1)
     assert markup in sent.text and sent.parse_mode is None
+
+
+async def test_a_low_rating_asks_for_a_reason_with_an_inline_keyboard(start_telegram_bot, standin):
+    """不满意 on Telegram: the rating is stored, a keyboard of reasons follows, and the chosen reason
+    joins the rating (what the widget's reason form does); the reason keyboard goes once used (#16)."""
+    bot = await start_telegram_bot("polling", rasa_url=nobody_listening())
+    await standin.user_sends(7002, "你好")
+    await standin.wait_sent(7002)
+    conversation = await bot.store.find_open_conversation("telegram", "7002")
+    answer = OutgoingDraft("带身份证和经营场所证明。", entry=Entry("guide.individual-business-registration", "个体户"))
+    await bot.service.say(conversation, [answer])
+    [rated] = await standin.wait_sent(7002, after=1)
+    await standin.user_clicks(rated, "不满意")
+    [ask] = await standin.wait_sent(7002, after=2)
+    assert ask.text == texts.TELEGRAM_REASON_ASK
+    assert [b["text"] for b in ask.buttons] == list(ratings.REASONS.values())
+    reasons_markup = ask.reply_markup
+    [row] = await bot.store.rows("SELECT level, reason FROM ratings")
+    assert row == {"level": 2, "reason": None}
+
+    await standin.user_clicks(ask, "材料或步骤不全")
+    [thanks] = await standin.wait_sent(7002, after=3)
+    assert thanks.text == texts.TELEGRAM_REASON_THANKS
+    [row] = await bot.store.rows("SELECT level, reason, entry_id FROM ratings")
+    assert row == {"level": 2, "reason": "incomplete", "entry_id": "guide.individual-business-registration"}
+    await standin.wait_for(lambda: not ask.reply_markup)  # the reasons cannot be sent twice
+
+    # Changed to 满意 after all: a reason pressed later (an old copy of the keyboard) is refused.
+    [seq] = [r["message_seq"] for r in await bot.store.rows("SELECT message_seq FROM ratings")]
+    await bot.service.rate(conversation, seq, 4)
+    old_copy = Sent(ask.message_id, ask.chat_id, ask.text, reasons_markup, ask.raw)
+    await standin.user_clicks(old_copy, "其他")
+    answers = await standin.wait_for(
+        lambda: [a for a in standin.callback_answers if a.get("text") == texts.TELEGRAM_BUTTON_GONE]
+    )
+    assert answers
+    [row] = await bot.store.rows("SELECT level, reason FROM ratings")
+    assert row == {"level": 4, "reason": None}

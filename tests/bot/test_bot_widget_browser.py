@@ -302,3 +302,53 @@ async def test_a_guide_answer_links_to_the_full_guide_and_its_online_entry(
     await guide_page.goto(f"{bot.url}/guides/guide.no-such-thing")
     await guide_page.get_by_role("heading", name="没有找到这份办事指南").wait_for()
     await page.close()
+
+
+async def test_a_low_rating_keeps_its_reason_form_until_sent_and_its_thanks_after_a_reload(
+    start_bot: StartBot, browser
+):
+    """The reason form of a 不满意 survives a reload until it is sent; once sent, a reload shows the
+    rated state and the thanks, never the form again (#16)."""
+    bot = await start_bot(rasa_url=nobody_listening())
+    page = await browser.new_page()
+    await open_widget(page, bot)
+    log = page.get_by_role("log", name="对话记录")
+    [row] = await bot.store.rows("SELECT id FROM conversations")
+    conversation = await bot.store.get_conversation(row["id"])
+    answer = Entry(GUIDE_ID, "个体工商户设立登记", "guide", None)
+    await bot.service.say(conversation, [OutgoingDraft("带身份证和经营场所证明。", Kind.TEXT, entry=answer)])
+    levels = log.get_by_role("group", name="评价回答“个体工商户设立登记”")
+    await levels.get_by_role("button", name=re.compile("^不满意")).click()
+    await log.get_by_text("已评价：不满意").wait_for()
+    form = log.get_by_role("form", name="不满意的原因")
+    await form.wait_for()
+    for _ in range(100):  # the level is stored before the reason is sent
+        if await bot.store.rows("SELECT 1 FROM ratings WHERE level = 2"):
+            break
+        await page.wait_for_timeout(100)
+
+    # Rated, no reason yet: after a reload the level shows and the form is still there.
+    await page.reload()
+    await reopened_after_reload(page)
+    await log.get_by_text("已评价：不满意").wait_for()
+    await form.wait_for()
+    await form.get_by_role("button", name="材料或步骤不全").click()
+    await form.get_by_role("button", name="提交意见").click()
+    await log.get_by_text("已收到您的意见").wait_for()
+    for _ in range(100):
+        rows = await bot.store.rows("SELECT reason FROM ratings")
+        if rows and rows[0]["reason"]:
+            break
+        await page.wait_for_timeout(100)
+    assert rows == [{"reason": "incomplete"}]
+
+    # Sent: a reload shows the level and the thanks, and the form does not come back.
+    await page.reload()
+    await reopened_after_reload(page)
+    await log.get_by_text("已评价：不满意").wait_for()
+    await log.get_by_text("已收到您的意见").wait_for()
+    assert await form.count() == 0
+    # Another level is a new rating: its reason is asked again.
+    await levels.get_by_role("button", name=re.compile("^非常不满意")).click()
+    await form.wait_for()
+    await page.close()

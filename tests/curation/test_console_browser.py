@@ -117,3 +117,58 @@ async def test_login_returns_to_the_page_asked_for_and_never_to_another_site(cur
             await page.get_by_label("密码").fill(PASSWORD)
             await page.get_by_role("button", name=re.compile("登录")).click()
             await page.wait_for_url(curation_bot.url + "/kb/")  # the editor's own console instead
+
+
+STAFF_PAGES = ("/kb/", "/kb/edit", "/kb/review", "/kb/worklists", "/kb/audit", "/kb/training", "/kb/analytics")
+
+
+async def test_staff_pages_fit_a_phone_and_a_laptop_with_chinese_errors_and_empty_states(
+    curation_bot: RunningBot,
+) -> None:
+    """Every staff page (the import page aside) at 1366×768 and on a phone: nothing runs off the side,
+    the header stays a header (not one character per line), the editor's side panel goes under the
+    form on a phone; an empty list says so; an error is in Chinese only (#17)."""
+    async with chromium_browser() as browser:
+        for viewport, phone in (({"width": 1366, "height": 768}, False), ({"width": 390, "height": 844}, True)):
+            context = await browser.new_context(viewport=viewport, is_mobile=phone)
+            page = await context.new_page()
+            await page.goto(curation_bot.url + "/helpdesk/login?next=/kb/")
+            await page.get_by_label("用户名").fill("管理员")
+            await page.get_by_label("密码").fill(PASSWORD)
+            await page.get_by_role("button", name=re.compile("登录")).click()
+            await page.wait_for_url(curation_bot.url + "/kb/")
+            for path in STAFF_PAGES:
+                await page.goto(curation_bot.url + path)
+                nav = page.get_by_role("navigation", name="控制台页面")
+                await nav.wait_for()
+                await page.wait_for_load_state("networkidle")
+                assert await page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
+                header = await page.locator("header").bounding_box()
+                assert header["height"] < (90 if phone else 60), (path, header)
+                link = await nav.get_by_role("link", name="条目").bounding_box()
+                assert link["height"] < 40, path  # one line, not a column of single characters
+            if phone:
+                await page.goto(curation_bot.url + f"/kb/edit?id={GUIDE_ID}")
+                await page.locator('[data-path="title"]').wait_for()
+                form = await page.locator('[data-path="title"]').bounding_box()
+                assert form["width"] > 300  # the form has the width of the phone, the panel is under it
+            await context.close()
+
+        page = await (await browser.new_context()).new_page()
+        await page.goto(curation_bot.url + "/helpdesk/login?next=/kb/audit")
+        await page.get_by_label("用户名").fill("管理员")
+        await page.get_by_label("密码").fill(PASSWORD)
+        await page.get_by_role("button", name=re.compile("登录")).click()
+        await page.wait_for_url(curation_bot.url + "/kb/audit")
+        await page.get_by_label("操作人").fill("没有这个人")
+        await page.get_by_role("button", name="筛选").click()
+        await page.get_by_text("没有符合条件的操作记录。").wait_for()
+        await page.goto(curation_bot.url + "/kb/?q=没有这样的条目名称xyz")
+        await page.get_by_label("搜索").fill("没有这样的条目名称xyz")
+        await page.get_by_role("button", name="筛选").click()
+        await page.get_by_text("没有符合条件的条目").wait_for()
+        # An error from the server: its Chinese half, never "… / English".
+        await page.goto(curation_bot.url + "/kb/edit?id=" + "x" * 130)
+        status = page.get_by_role("status")
+        await status.get_by_text("条目编号太长。").wait_for()
+        assert "Entry id" not in await status.inner_text()

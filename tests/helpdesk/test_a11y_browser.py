@@ -51,8 +51,13 @@ async def test_widget_inbox_and_kb_console_have_no_serious_violations(start_desk
     await log_in(helper, bot.url, "alice", "/helpdesk/login")
     await helper.get_by_text("已连接").wait_for()
     await desk.claim(alice, conversation.id)
-    await desk.send(alice, conversation.id, "您好，我来帮您。")
+    # Not answered for two minutes: the overdue first-response warning shows on the card and above the chat.
+    bot.store.db.execute("UPDATE helpdesk_claims SET claimed_at = claimed_at - 120")
+    await helper.reload()
     await helper.get_by_role("list", name="我的会话").get_by_role("button").first.click()
+    await helper.locator("#countdown.overdue").wait_for()
+    assert await blocking_violations(helper) == []
+    await desk.send(alice, conversation.id, "您好，我来帮您。")
     await helper.get_by_label("回复内容").wait_for()
     assert await blocking_violations(helper) == []
 
@@ -61,3 +66,10 @@ async def test_widget_inbox_and_kb_console_have_no_serious_violations(start_desk
     await staff.wait_for_url(bot.url + "/kb/")
     await staff.wait_for_load_state("networkidle")
     assert await blocking_violations(staff) == []
+    # The other staff pages (the import page is checked with its own work), on a laptop and a phone.
+    for path in ("/kb/edit", "/kb/review", "/kb/worklists", "/kb/audit", "/kb/training", "/kb/analytics"):
+        for viewport in ({"width": 1366, "height": 768}, {"width": 390, "height": 844}):
+            await staff.set_viewport_size(viewport)
+            await staff.goto(bot.url + path)
+            await staff.wait_for_load_state("networkidle")
+            assert await blocking_violations(staff) == [], (path, viewport)

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from desk_helpers import BotApiStandin, add_helper, nobody_listening, waiting_conversation
 
-from bot import helpdesk
+from bot import helpdesk, texts
 from bot.conversations import State, Status
 from connectors.telegram import READY
 
@@ -66,4 +66,6 @@ async def test_telegram_citizen_claim_chat_end_and_rate(standin, start_desk_bot,
     assert claim == {"rating": "bad", "ended_by": "helper"}
     [rating] = await bot.store.rows("SELECT level, target, helper FROM ratings")
     assert rating == {"level": 1, "target": "helper", "helper": "alice"}
-    assert len(standin.sent_to(CHAT)) == 3  # the rating is not a chat message
+    # The rating is not a chat message; a low one is followed only by the question why (#16).
+    [ask] = await standin.wait_sent(CHAT, after=3)
+    assert ask.text == texts.TELEGRAM_REASON_ASK and len(standin.sent_to(CHAT)) == 4

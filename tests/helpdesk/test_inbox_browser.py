@@ -261,3 +261,103 @@ async def test_login_favicon_layouts_and_opt_in_alert(start_desk_bot, chromium):
     title = await phone.get_by_role("heading", name="在线帮办", exact=True).bounding_box()
     assert title["height"] < 40  # one line
     assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def test_auto_assignment_gives_waiting_conversations_to_online_helpers_within_the_cap(start_desk_bot, chromium):
+    """HELPDESK_AUTO_ASSIGN: a waiting conversation goes by itself to an online helper whose console
+    is open, up to the per-helper cap; ending one brings the next.  A helper who is 离开 or has no
+    console open gets none."""
+    bot = await start_desk_bot(rasa_url=nobody_listening(), helpdesk_auto_assign=True, helpdesk_auto_assign_cap=1)
+    helper(bot, "alice")
+    helper(bot, "bob")
+    helper(bot, "carol")  # online (her presence from an earlier login) but no console open
+    bot.store.db.execute("UPDATE helpers SET presence = 'online' WHERE name = 'carol'")
+    page = await (await chromium.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await log_in(page, bot, "alice")
+    away = await (await chromium.new_context()).new_page()
+    await log_in(away, bot, "bob")
+    await away.get_by_label("状态").select_option("away")
+    for _ in range(100):
+        if (await bot.store.rows("SELECT presence FROM helpers WHERE name = 'bob'"))[0]["presence"] == "away":
+            break
+        await asyncio.sleep(0.1)
+
+    first = await queued(bot, "个体工商户设立登记")
+    second = await queued(bot, "出生登记（报户口）")
+    my_list = page.get_by_role("list", name="我的会话")
+    queue = page.get_by_role("list", name="排队中的会话")
+    await my_list.locator("strong", has_text="个体工商户设立登记").wait_for()
+    await queue.locator("strong", has_text="出生登记").wait_for()  # the cap is 1: the next one waits
+    assert (await bot.store.get_conversation(first.id)).state == State.WITH_HELPER
+    assert (await bot.store.get_conversation(second.id)).state == State.WAITING_HELPER
+    owners = await bot.store.rows("SELECT h.name FROM helpdesk_claims k JOIN helpers h ON h.id = k.helper_id")
+    assert owners == [{"name": "alice"}]
+    joined = await bot.store.rows(
+        "SELECT text FROM messages WHERE conversation_id = ? AND text = ?",
+        first.id,
+        helpdesk.HELPER_JOINED.format(name="alice"),
+    )
+    assert joined  # the citizen is told, as after a click on 接手
+
+    # Ending the first makes room: the next waiting conversation comes to alice by itself.
+    await my_list.get_by_role("button").filter(has_text="个体工商户设立登记").click()
+    await page.get_by_role("button", name="结束并交还智能助手").click()
+    await my_list.locator("strong", has_text="出生登记").wait_for()
+    assert (await bot.store.get_conversation(second.id)).state == State.WITH_HELPER
+    owners = await bot.store.rows("SELECT DISTINCT h.name FROM helpdesk_claims k JOIN helpers h ON h.id = k.helper_id")
+    assert owners == [{"name": "alice"}]
+
+
+async def test_without_the_setting_nothing_is_assigned(start_desk_bot, chromium):
+    bot = await start_desk_bot(rasa_url=nobody_listening())
+    helper(bot, "alice")
+    page = await (await chromium.new_context()).new_page()
+    await log_in(page, bot, "alice")
+    waiting = await queued(bot, "居住证申领")
+    await page.get_by_role("list", name="排队中的会话").locator("strong", has_text="居住证申领").wait_for()
+    await asyncio.sleep(0.5)
+    assert (await bot.store.get_conversation(waiting.id)).state == State.WAITING_HELPER
+    assert await page.get_by_role("list", name="我的会话").get_by_text("暂无会话").count() == 1
+
+
+async def test_first_response_countdown_turns_to_a_warning_when_overdue(start_desk_bot, chromium):
+    """Against FIRST_RESPONSE_TARGET, from the claim to the helper's first message (as the analytics
+    page counts it): a countdown on my card and over the open conversation, a warning once overdue,
+    gone once the helper has answered."""
+    bot = await start_desk_bot(rasa_url=nobody_listening(), first_response_target=4)
+    alice = helper(bot, "alice")
+    desk = bot.app[helpdesk.HELPDESK]
+    late = await queued(bot, "无犯罪记录证明开具")
+    await desk.claim(alice, late.id)
+    bot.store.db.execute(
+        "UPDATE helpdesk_claims SET claimed_at = claimed_at - 90 WHERE conversation_id = ?", (late.id,)
+    )
+    fresh = await queued(bot, "个体工商户设立登记")
+
+    page = await (await chromium.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await log_in(page, bot, "alice")
+    my_list = page.get_by_role("list", name="我的会话")
+    late_card = my_list.get_by_role("button").filter(has_text="无犯罪记录证明开具")
+    await late_card.locator(".countdown.overdue").get_by_text("首次响应已超时 1 分 3", exact=False).wait_for()
+    overdue = late_card.locator(".countdown.overdue")
+    assert await overdue.evaluate("e => getComputedStyle(e).color") == ERROR_RED
+
+    # Claimed just now: the clock runs down, then warns.
+    await page.get_by_role("list", name="排队中的会话").get_by_role("button").filter(has_text="个体工商户").click()
+    await page.get_by_role("button", name="接手").click()
+    head = page.locator("#countdown")
+    await head.get_by_text("首次响应倒计时", exact=False).wait_for()
+    assert "overdue" not in (await head.get_attribute("class") or "")
+    fresh_card = my_list.get_by_role("button").filter(has_text="个体工商户设立登记")
+    await fresh_card.locator(".countdown").get_by_text("首次响应倒计时", exact=False).wait_for()
+    await head.get_by_text("首次响应已超时", exact=False).wait_for(timeout=10000)
+    assert "overdue" in (await head.get_attribute("class") or "")
+    await fresh_card.locator(".countdown.overdue").wait_for()
+
+    # The first answer stops the clock.
+    await page.get_by_label("回复内容").fill("您好，我来帮您。")
+    await page.get_by_label("回复内容").press("Enter")
+    await head.wait_for(state="hidden")
+    await fresh_card.locator(".countdown").wait_for(state="hidden")
+    assert await late_card.locator(".countdown.overdue").count() == 1  # the other one still waits
+    assert fresh.id

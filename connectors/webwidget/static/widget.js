@@ -316,7 +316,8 @@
   }
 
   function renderReasons(message, level) {
-    const draft = ratingDrafts.get(message.seq) || { reason: null, comment: "", sent: false };
+    // The server says whether this level's reason was already given (a reload keeps the thanks).
+    const draft = ratingDrafts.get(message.seq) || { reason: null, comment: "", sent: Boolean(message.rating_noted) };
     ratingDrafts.set(message.seq, draft);
     if (draft.sent) return el("p", { class: "rating-thanks", text: "已收到您的意见，我们会尽快核实整改。" });
     const form = el("form", { class: "rating-reasons", "aria-label": "不满意的原因" });
@@ -598,6 +599,7 @@
 
   function rate(message, level) {
     message.rating = String(level); // shown at once; the server keeps it too
+    message.rating_noted = false; // a new level has no reason yet
     const draft = ratingDrafts.get(message.seq);
     if (draft) draft.sent = false; // a new level: its reason can be given again
     enqueue({ type: "rate", client_id: randomId(), seq: message.seq, value: level });
