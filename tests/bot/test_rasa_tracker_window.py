@@ -155,7 +155,7 @@ async def test_only_the_current_session_is_read(store: SQLiteTrackerStore) -> No
     part = await store.retrieve("c5")
     assert part is not None
     assert part.get_slot("service_id") is None  # not carried over by this session start
-    assert [e.text for e in part.events if isinstance(e, UserUttered)][0] == "第16个问题：社保卡咋补办"
+    assert next(e.text for e in part.events if isinstance(e, UserUttered)) == "第16个问题：社保卡咋补办"
 
 
 async def test_turns_setting_zero_loads_the_whole_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
