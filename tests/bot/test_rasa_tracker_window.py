@@ -165,3 +165,13 @@ async def test_turns_setting_zero_loads_the_whole_session(tmp_path: Path, monkey
     part = await store.retrieve("c6")
     assert part is not None
     assert len([e for e in part.events if isinstance(e, UserUttered)]) == 11
+
+
+async def test_a_retried_message_is_still_found_in_a_long_session(store: SQLiteTrackerStore) -> None:
+    """bot/rasa_channel.py answers a retry from the loaded tracker: the last turn is in the window."""
+    from bot.rasa_channel import replayed_replies
+
+    await record(store, "c7", [turn(n) for n in range(1, 31)])
+    part = await store.retrieve("c7")
+    assert part is not None
+    assert [reply["text"] for reply in replayed_replies(list(part.events), "jsb-30") or []] == ["答复30"]
