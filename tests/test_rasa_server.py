@@ -62,6 +62,29 @@ def test_the_fix_replaces_rasas_method():
         RemoteAction._validate_action_result = original
 
 
+def test_event_types_resolve_to_rasas_classes():
+    """The table gives the class Rasa's walk over Event's subclasses gives, for every type name,
+    and the same answers for an unknown name, a default and the old `topic`."""
+    from rasa.shared.core.events import Event, SlotSet
+    from rasa.shared.utils.common import all_subclasses
+
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert rasa_server._resolve_event_type(name) is Event.resolve_by_type(name)
+    assert rasa_server._resolve_event_type("topic") is None
+    assert rasa_server._resolve_event_type("no_such_event", SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        rasa_server._resolve_event_type("no_such_event")
+    original = Event.__dict__["resolve_by_type"]
+    try:
+        rasa_server.apply_fixes()
+        assert Event.from_parameters({"event": "slot", "name": "a", "value": 1}) == SlotSet("a", 1)
+        assert Event.resolve_by_type("slot") is SlotSet
+    finally:
+        Event.resolve_by_type = original
+
+
 @pytest.mark.rasa
 async def test_the_nlu_runs_in_the_pool_with_rasas_result(monkeypatch: pytest.MonkeyPatch):
     """The patched parse gives what Rasa's own gives, and the graph (the encoder in it) runs on a

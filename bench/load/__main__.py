@@ -82,6 +82,7 @@ def _save_turns(system: str, turns: list[dict[str, Any]]) -> None:
 
 
 def _save(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)  # --out may name a new folder
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
