@@ -17,8 +17,8 @@ export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
 # Two Rasa worker processes use both cores; the lock above keeps each conversation's order.
 export SANIC_WORKERS=${SANIC_WORKERS:-2} RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
-# One OpenMP thread in every server (scripts/rasa_server.py says why); batch commands such as
-# `knowledge_base load` choose their own (KB_ENCODE_THREADS).
+# One OpenMP thread in every server (scripts/rasa_server.py says why); background encoding of entry
+# vectors runs KB_ENCODE_WORKERS threads (default: one per core) of one OpenMP thread each.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # Rasa's HTTP API (tracker, model swap) and its REST channel listen on loopback only and need this
 # token; the bot service sends it.  A new random one each start unless set (or RASA_TOKEN_FILE).
@@ -37,7 +37,9 @@ export BOT_RETRAIN=${BOT_RETRAIN:-on} BOT_RETRAIN_MODELS_DIR=${BOT_RETRAIN_MODEL
 mkdir -p "$JSB_DATA_DIR"
 
 echo "== knowledge base"
-$PY -m knowledge_base load
+# Entries only: the bot service encodes missing sentence vectors in the background once it runs
+# (on every core, progress on the import page; lexical search for those entries meanwhile).
+$PY -m knowledge_base load --vectors-later
 echo "== model"
 scripts/train.sh
 echo "== starting: action server :$ACTION_PORT, Rasa :$RASA_PORT, bot service :$BOT_PORT"
