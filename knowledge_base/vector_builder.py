@@ -86,7 +86,7 @@ def _give_back(encoder: embeddings.Encoder) -> None:
         _SPARE.append(encoder)
 
 
-def _one_thread_here(encoder: Any) -> None:
+def _one_thread_here(encoder: Any, nice: int) -> None:
     """One OpenMP thread for calls from this thread, even if the runtime was loaded with more
     (a command with KB_ENCODE_THREADS); and a lower priority for this thread (Linux: per thread)."""
     lib = getattr(encoder, "_lib", None)
@@ -95,10 +95,11 @@ def _one_thread_here(encoder: Any) -> None:
             lib.omp_set_num_threads(1)
     except AttributeError:
         pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
-    except (AttributeError, OSError):
-        pass
+    if nice:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except (AttributeError, OSError):
+            pass
 
 
 @dataclass
@@ -192,6 +193,7 @@ class VectorBuilder:
         self._start_lock = threading.Lock()
         self._run_lock = threading.Lock()  # one run per builder at a time
         self._stop = threading.Event()
+        self._nice = 0
         self.last: Progress | None = None
 
     @property
@@ -221,17 +223,20 @@ class VectorBuilder:
 
     def _run_quietly(self) -> None:
         try:
-            self.run(wait=False)
+            self.run(wait=False, nice=NICE)
         except Exception:  # the failure is in the progress row; searches stay lexical meanwhile
             log.exception("sentence vectors: background encoding failed")
 
-    def run(self, wait: bool = True) -> Progress | None:
+    def run(self, wait: bool = True, nice: int = 0) -> Progress | None:
         """Encode until the store has every entry's vectors (re-planning if it changed meanwhile).
-        None when another process holds the store's lock and `wait` is False."""
+        None when another process holds the store's lock and `wait` is False.  `nice`: the
+        encoder threads' lower priority (background runs yield to the services; a command or a
+        caller that waits for the vectors runs at its own priority)."""
         with self._run_lock, _store_lock(self.store_path, wait) as mine:
             if not mine:
                 return None
             store = Store(self.store_path)
+            self._nice = nice
             try:
                 return self._run(store)
             finally:
@@ -293,7 +298,7 @@ class VectorBuilder:
             progress.entries_ready += len(fresh)
             write_progress(store, progress)
 
-        encode_parallel(needed, self.workers, self.factory, arrived, self._stop)
+        encode_parallel(needed, self.workers, self.factory, arrived, self._stop, self._nice)
 
 
 def encode_parallel(
@@ -302,6 +307,7 @@ def encode_parallel(
     factory: EncoderFactory,
     arrived: Callable[[Sequence[str], np.ndarray], None],
     stop: threading.Event | None = None,
+    nice: int = 0,
 ) -> None:
     """Encode `texts` ("query: " prefix, as every entry text) in CHUNK-sized calls on `workers`
     threads with a handle each; `arrived(chunk, vectors)` runs on the calling thread, in no fixed
@@ -317,7 +323,7 @@ def encode_parallel(
         encoder = None
         try:
             encoder = factory()
-            _one_thread_here(encoder)
+            _one_thread_here(encoder, nice)
             while not stop.is_set() and not failed.is_set():
                 try:
                     chunk = chunks.get_nowait()
