@@ -152,7 +152,10 @@ def read_progress(store: Store) -> dict[str, Any]:
     progress["entries_total"] = len(todo.ready) + len(todo.stale)
     progress["entries_ready"] = len(todo.ready)
     progress["entries_waiting"] = len(todo.stale)
-    running = encoding_elsewhere(store.path)
+    here = _BUILDERS.get(Path(store.path).resolve())
+    running = (here is not None and here.running) or encoding_elsewhere(
+        store.path
+    )  # starting here, or holding the lock
     if progress["state"] == "encoding" and not running:
         progress["state"] = "interrupted"  # the encoding process stopped; the next start goes on
     elif progress["state"] in ("done", "idle") and todo.stale:
@@ -194,17 +197,22 @@ class VectorBuilder:
         self._run_lock = threading.Lock()  # one run per builder at a time
         self._stop = threading.Event()
         self._nice = 0
+        self._active = False  # a background run is under way (changed under _start_lock)
+        self._again = False  # start() was asked for while it ran
         self.last: Progress | None = None
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._active
 
     def start(self) -> None:
-        """Encode in a background thread unless one runs already (a no-op then)."""
+        """Encode in a background thread; if one runs already, it plans once more before it ends
+        (so entries published while it was finishing are not left waiting)."""
         with self._start_lock:
-            if self.running:
+            if self._active:
+                self._again = True
                 return
+            self._active, self._again = True, False
             self._stop.clear()
             self._thread = threading.Thread(target=self._run_quietly, name="vector-builder", daemon=True)
             self._thread.start()
@@ -214,7 +222,7 @@ class VectorBuilder:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        return not self.running
+        return not (thread is not None and thread.is_alive())
 
     def stop(self, timeout: float | None = 30) -> None:
         """Stop after the chunks in the engine; what is finished stays stored."""
@@ -222,10 +230,16 @@ class VectorBuilder:
         self.wait(timeout)
 
     def _run_quietly(self) -> None:
-        try:
-            self.run(wait=False, nice=NICE)
-        except Exception:  # the failure is in the progress row; searches stay lexical meanwhile
-            log.exception("sentence vectors: background encoding failed")
+        while True:
+            try:
+                self.run(wait=False, nice=NICE)
+            except Exception:  # the failure is in the progress row; searches stay lexical meanwhile
+                log.exception("sentence vectors: background encoding failed")
+            with self._start_lock:
+                if not self._again or self._stop.is_set():
+                    self._active = False
+                    return
+                self._again = False
 
     def run(self, wait: bool = True, nice: int = 0) -> Progress | None:
         """Encode until the store has every entry's vectors (re-planning if it changed meanwhile).

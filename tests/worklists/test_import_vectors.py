@@ -66,7 +66,7 @@ async def test_an_import_returns_before_its_vectors_and_the_page_sees_them_arriv
     gate.set()
     for _ in range(600):
         status, progress = await reviewer.get("/api/kb/transfer/vectors")
-        if progress["entries_waiting"] == 0 and not progress["running"]:
+        if progress["state"] == "done" and not progress["running"]:
             break
         await asyncio.sleep(0.5)
     assert progress["state"] == "done" and progress["entries_waiting"] == 0, progress
