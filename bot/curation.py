@@ -69,7 +69,8 @@ class CurationHolder:
             from knowledge_base import KnowledgeBase
             from knowledge_base.curation import Curation
 
-            self.kb = KnowledgeBase.open()
+            # An import of thousands of entries returns at once; their vectors follow in the background.
+            self.kb = KnowledgeBase.open(background_vectors=True)
             self.curation = Curation(self.kb)
         return self.curation
 

@@ -9,6 +9,13 @@
             a published revision (history, diff, rollback) and an audit row in the same transaction.
     export  GET  /api/kb/transfer/export?format=csv|xlsx|yaml&kind=&domain=   (editor, reviewer, admin)
     template GET /api/kb/transfer/template?format=csv|xlsx   (editor, reviewer, admin)
+    vectors GET  /api/kb/transfer/vectors   (editor, reviewer, admin)
+            the sentence vectors' progress: entries with and without them, texts encoded of the
+            current run, its state (encoding / done / waiting / interrupted); the page polls it
+            after a commit.  Search works lexically for entries without vectors meanwhile.
+
+At startup the service starts encoding whatever entries lack vectors (a first load, or an
+encoding cut short by a restart), in the background (knowledge_base/vector_builder.py).
 
 check and commit take `repeats` (first / last / merge: what to do with a question asked in several
 rows); commit also takes `mode`: `all` (the default: every row must be good, all published at
@@ -249,7 +256,48 @@ async def get_template(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/kb/transfer/vectors")
+async def get_vectors(request: web.Request) -> web.Response:
+    require(request, CURATION)
+    from knowledge_base.vector_builder import read_progress
+
+    store = curation_of(request.app).store
+    # Reading every entry's wordings is ~50 ms at 2,000 entries: off the event loop.
+    return ok(await asyncio.to_thread(_read_progress_in_worker, store, read_progress))
+
+
+def _read_progress_in_worker(store: Any, read_progress: Any) -> dict[str, Any]:
+    try:
+        return dict(read_progress(store))
+    finally:
+        store.close()  # this worker thread's connection
+
+
+async def _encode_missing_vectors(app: web.Application) -> None:
+    """Entries left without vectors (a first load, a restart mid-encoding) are encoded now, in
+    the background; nothing waits for it."""
+    from knowledge_base.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.dense and settings.db_path.exists():
+        from knowledge_base.vector_builder import builder_for
+
+        builder_for(settings.db_path).start()
+
+
+async def _stop_encoding(app: web.Application) -> None:
+    """What is encoded stays stored; the next start goes on with the rest."""
+    from knowledge_base.settings import Settings
+    from knowledge_base.vector_builder import builder_for
+
+    builder = builder_for(Settings.from_env().db_path)
+    if builder.running:
+        await asyncio.to_thread(builder.stop, 10)
+
+
 def setup(app: web.Application) -> None:
     access.setup(app)
+    app.on_startup.append(_encode_missing_vectors)
+    app.on_cleanup.append(_stop_encoding)
     app.add_routes(routes)
     staff_pages.add_page(app, "/kb/transfer", "transfer.html", CURATION)

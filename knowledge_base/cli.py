@@ -49,6 +49,9 @@ async def _opened(args: argparse.Namespace) -> AsyncIterator[KnowledgeBase]:
 
 async def cmd_load(args: argparse.Namespace) -> int:
     async with _opened(args) as kb:
+        if args.vectors_later:  # the services encode what is missing in the background (vector_builder.py)
+            backend = getattr(kb.backend, "fallback", kb.backend)
+            backend.dense = None
         report = await kb.load_data_dir(Path(args.data_dir), prune=args.prune)
         print(
             f"loaded {args.data_dir}: {len(report.added)} added, {len(report.updated)} updated, "
@@ -191,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-dir", default=str(DATA_DIR), metavar="DIR", help="folder of *.yml data files")
     p.add_argument("--prune", action="store_true", help="also remove entries that are no longer in the files")
+    p.add_argument(
+        "--vectors-later",
+        action="store_true",
+        help="write the entries only; the bot service encodes missing sentence vectors in the background "
+        "when it starts (search is lexical for those entries until then)",
+    )
     p.set_defaults(run=cmd_load)
 
     p = sub.add_parser(

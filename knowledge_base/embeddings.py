@@ -300,6 +300,54 @@ def pending_texts(store: Store) -> int:
     )
 
 
+@dataclass
+class Plan:
+    """What the store holds and lacks, as of one generation (read by `plan`)."""
+
+    generation: int
+    ready: dict[str, EntryVectors]  # entries whose stored vectors match their wordings
+    stale: dict[str, list[str]]  # entries without current vectors -> their wordings
+    known: dict[str, np.ndarray]  # text -> vector, from stale entries' old rows and this process's memo
+    gone: list[str]  # rows of entries no longer in the store
+
+    @property
+    def needed(self) -> list[str]:
+        """The texts no vector is known for, entry after entry (so entries complete in order)."""
+        return list(dict.fromkeys(t for texts in self.stale.values() for t in texts if t not in self.known))
+
+
+def plan(store: Store, dim: int = DIM) -> Plan:
+    """Read the store's entries and stored vectors once, and sort them into ready and stale."""
+    generation, current, cached = _read(store)
+    ready: dict[str, EntryVectors] = {}
+    stale: dict[str, list[str]] = {}
+    known: dict[str, np.ndarray] = {}
+    for entry_id, texts in current.items():
+        row = cached.get(entry_id)
+        if row is not None and row[0] == content_hash(texts):
+            old_texts, matrix = _unpack(row[1], row[2], dim)
+            ready[entry_id] = EntryVectors(entry_id, old_texts, matrix)
+            continue
+        stale[entry_id] = texts
+        if row is not None:
+            old_texts, matrix = _unpack(row[1], row[2], dim)
+            known.update(zip(old_texts, matrix, strict=True))
+    wanted = {t for texts in stale.values() for t in texts if t not in known}
+    known.update({t: _MEMO[t] for t in wanted if t in _MEMO})
+    gone = [entry_id for entry_id in cached if entry_id not in current]
+    return Plan(generation, ready, stale, known, gone)
+
+
+def complete(plan_: Plan, dim: int = DIM) -> dict[str, EntryVectors]:
+    """The stale entries all of whose texts now have a vector in `plan_.known`."""
+    out = {}
+    for entry_id, texts in plan_.stale.items():
+        if all(t in plan_.known for t in texts):
+            matrix = np.stack([plan_.known[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+            out[entry_id] = EntryVectors(entry_id, tuple(texts), matrix.astype(np.float32))
+    return out
+
+
 def sync_vectors(
     store: Store,
     encoder: Encoder,
@@ -310,37 +358,30 @@ def sync_vectors(
     Wordings an entry already had keep their vectors; only new wordings are encoded.  Rows of
     entries no longer in the store are deleted.  `progress(total)` may return a tqdm-like object
     (update/close) for long runs; by default a tqdm bar appears from PROGRESS_FROM wordings."""
-    generation, current, cached = _read(store)
-    vectors: dict[str, EntryVectors] = {}
-    stale: dict[str, list[str]] = {}
-    reusable: dict[str, np.ndarray] = {}  # text -> vector, from the changed entries' old rows
-    for entry_id, texts in current.items():
-        row = cached.get(entry_id)
-        if row is not None and row[0] == content_hash(texts):
-            old_texts, matrix = _unpack(row[1], row[2], encoder.dim)
-            vectors[entry_id] = EntryVectors(entry_id, old_texts, matrix)
-            continue
-        stale[entry_id] = texts
-        if row is not None:
-            old_texts, matrix = _unpack(row[1], row[2], encoder.dim)
-            reusable.update(zip(old_texts, matrix, strict=True))
-    needed = list(dict.fromkeys(t for texts in stale.values() for t in texts if t not in reusable))
-    remembered = {t: _MEMO[t] for t in needed if t in _MEMO}
-    reusable.update(remembered)
-    needed = [t for t in needed if t not in remembered]
+    todo = plan(store, encoder.dim)
+    needed = todo.needed
     if needed:
         encoded = _encode_all(encoder, needed, progress)
-        reusable.update(zip(needed, encoded, strict=True))
+        todo.known.update(zip(needed, encoded, strict=True))
         _remember(zip(needed, encoded, strict=True))
-    fresh = {}
-    for entry_id, texts in stale.items():
-        matrix = np.stack([reusable[t] for t in texts]) if texts else np.zeros((0, encoder.dim), np.float32)
-        fresh[entry_id] = EntryVectors(entry_id, tuple(texts), matrix.astype(np.float32))
-    gone = [entry_id for entry_id in cached if entry_id not in current]
-    if fresh or gone:
-        _write(store, fresh, gone)
-    vectors.update(fresh)
-    return SyncReport(generation, vectors, sorted(fresh), len(needed), len(gone))
+    fresh = complete(todo, encoder.dim)
+    if fresh or todo.gone:
+        write_vectors(store, fresh, todo.gone)
+    vectors = {**todo.ready, **fresh}
+    return SyncReport(todo.generation, vectors, sorted(fresh), len(needed), len(todo.gone))
+
+
+def stored_vectors(store: Store, dim: int = DIM) -> SyncReport:
+    """The vectors the store holds for its entries as they are now, encoding nothing: entries
+    whose vectors are missing or stale are left out (their search stays lexical)."""
+    todo = plan(store, dim)
+    return SyncReport(todo.generation, todo.ready, [], 0, 0)
+
+
+def vectors_stamp(store: Store) -> tuple[int, int]:
+    """(entries generation, vectors written count): changes whenever either does."""
+    rows = dict(store.connection().execute("SELECT key, value FROM meta WHERE key IN ('generation', 'vectors')"))
+    return int(rows.get("generation", 0)), int(rows.get("vectors", 0))
 
 
 # Texts this process encoded lately: scratch stores of the same data (calibration folds, the
@@ -377,7 +418,9 @@ def _encode_all(encoder: Encoder, texts: list[str], progress: Callable[[int], An
     return out
 
 
-def _write(store: Store, fresh: dict[str, EntryVectors], gone: Iterable[str]) -> None:
+def write_vectors(store: Store, fresh: dict[str, EntryVectors], gone: Iterable[str] = ()) -> None:
+    """Store these entries' vectors (and drop the rows of `gone`), bumping the meta counter
+    'vectors' so searches in every process notice vectors that arrive in the background."""
     with store.transaction() as db:
         db.execute(TABLE_SQL)
         db.executemany(
@@ -388,3 +431,5 @@ def _write(store: Store, fresh: dict[str, EntryVectors], gone: Iterable[str]) ->
             ],
         )
         db.executemany("DELETE FROM entry_vectors WHERE id = ?", [(entry_id,) for entry_id in gone])
+        db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('vectors', '0')")
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors'")

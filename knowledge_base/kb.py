@@ -28,15 +28,19 @@ class KnowledgeBase:
         self.backend: SearchBackend = backend or EmbeddedSearch(store)
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> KnowledgeBase:
+    def open(cls, settings: Settings | None = None, background_vectors: bool = False) -> KnowledgeBase:
+        """`background_vectors`: a publish of many entries returns before their sentence vectors are
+        encoded (in the background, on every core: vector_builder.py); for the services."""
         settings = settings or Settings.from_env()
         store = Store(settings.db_path)
+        embedded = EmbeddedSearch(store)
+        embedded.background_vectors = background_vectors
         if settings.backend == "embedded":
-            return cls(store)
+            return cls(store, embedded)
         if settings.backend == "elasticsearch":
             from .search.elastic import ElasticsearchSearch  # optional dependency, loaded on demand
 
-            return cls(store, ElasticsearchSearch.from_settings(settings, fallback=EmbeddedSearch(store)))
+            return cls(store, ElasticsearchSearch.from_settings(settings, fallback=embedded))
         raise ValueError(f"KB_BACKEND must be 'embedded' or 'elasticsearch', not {settings.backend!r}")
 
     async def search(self, query: str, top_k: int = 5, kinds: Sequence[str] | None = None) -> list[SearchHit]:

@@ -12,7 +12,8 @@
 | KB_ES_HEALTH_INTERVAL | 15                        | seconds between cluster health checks     |
 | KB_ALLOW_SELF_APPROVAL | false                    | may a reviewer approve a change they made |
 | KB_DENSE           | true                         | re-rank search hits with sentence vectors (search/dense.py) |
-| KB_ENCODE_THREADS  | 1                            | engine threads for load, import, reindex |
+| KB_ENCODE_THREADS  | 1                            | OpenMP threads of the shared encoder in commands |
+| KB_ENCODE_WORKERS  | cores                        | encoder threads for many entry vectors (vector_builder.py) |
 See docs/elasticsearch.md for the Elasticsearch backend.
 """
 

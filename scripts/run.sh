@@ -27,7 +27,8 @@ export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
 export SANIC_WORKERS=${SANIC_WORKERS:-1}
 export RASA_TELEMETRY_ENABLED=false PYTHONUNBUFFERED=1
 # One OpenMP thread in every server (scripts/rasa_server.py says why); batch commands such as
-# `knowledge_base load` choose their own (KB_ENCODE_THREADS).
+# `knowledge_base load` choose their own (KB_ENCODE_THREADS); background encoding of entry vectors
+# runs KB_ENCODE_WORKERS threads (default: one per core) of one OpenMP thread each.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # Rasa's HTTP API (tracker, model swap) and its REST channel listen on loopback only and need this
 # token; the bot service sends it.  A new random one each start unless set (or RASA_TOKEN_FILE).
@@ -46,7 +47,9 @@ export BOT_RETRAIN=${BOT_RETRAIN:-on} BOT_RETRAIN_MODELS_DIR=${BOT_RETRAIN_MODEL
 mkdir -p "$JSB_DATA_DIR"
 
 echo "== knowledge base"
-$PY -m knowledge_base load
+# Entries only: the bot service encodes missing sentence vectors in the background once it runs
+# (on every core, progress on the import page; lexical search for those entries meanwhile).
+$PY -m knowledge_base load --vectors-later
 echo "== model"
 scripts/train.sh
 # Byte-compile the project once per change: a restarted process then loads .pyc files instead of

@@ -74,7 +74,10 @@ async function commit(mode) {
       confirm_duplicates: document.getElementById("confirm-duplicates").checked,
     });
     if (result.mode === "drafts") say(`已把 ${result.drafts.length} 条正确的问答导入为草稿，请到“待审核”提交审核；出错的 ${result.problems.length} 处没有导入。`);
-    else say(`已导入：新增 ${result.added.length}，修改 ${result.updated.length}，不变 ${result.unchanged.length}。`);
+    else {
+      say(`已导入：新增 ${result.added.length}，修改 ${result.updated.length}，不变 ${result.unchanged.length}。`);
+      watchVectors();
+    }
     document.getElementById("commit").hidden = true;
     document.getElementById("commit-drafts").hidden = true;
     document.getElementById("confirm-line").hidden = true;
@@ -82,6 +85,53 @@ async function commit(mode) {
   } catch (err) {
     say(err.message, true);
   }
+}
+
+// After an import the entries' sentence vectors are encoded in the background; until an entry has
+// them the assistant finds it by its words only.  The page polls the progress until all are ready.
+const VECTOR_STATES = {
+  encoding: "正在计算语义向量",
+  done: "语义向量已全部就绪",
+  waiting: "等待计算语义向量（服务启动后自动开始）",
+  interrupted: "计算被中断（服务重启后会自动接着算）",
+  failed: "计算语义向量出错，助手暂时只按字面匹配这些条目",
+  idle: "语义向量已全部就绪",
+};
+let vectorTimer = null;
+
+async function showVectors() {
+  let progress;
+  try {
+    progress = await api("GET", "/api/kb/transfer/vectors");
+  } catch (err) {
+    return;  // the next poll tries again
+  }
+  const box = document.getElementById("vectors");
+  const waiting = progress.entries_waiting;
+  const finished = waiting === 0;
+  box.hidden = finished && !vectorTimer;
+  const bar = document.getElementById("vectors-bar");
+  bar.max = Math.max(progress.entries_total, 1);
+  bar.value = progress.entries_ready;
+  const state = finished ? "done" : progress.state;
+  let text = `${VECTOR_STATES[state] || state}：${progress.entries_ready} / ${progress.entries_total} 条已就绪`;
+  if (!finished && progress.state === "encoding" && progress.texts_total) {
+    const elapsed = Math.max(1, progress.updated_at - progress.started_at);
+    const rate = progress.texts_done / elapsed;
+    const left = rate > 0 ? Math.round((progress.texts_total - progress.texts_done) / rate) : null;
+    text += `（文本 ${progress.texts_done} / ${progress.texts_total}${left !== null ? `，约还需 ${left} 秒` : ""}）`;
+  }
+  if (!finished) text += "。就绪之前，助手仍可按字面找到这些条目。";
+  document.getElementById("vectors-text").textContent = text;
+  if (finished && vectorTimer) {
+    clearInterval(vectorTimer);
+    vectorTimer = null;
+  }
+}
+
+function watchVectors() {
+  if (!vectorTimer) vectorTimer = setInterval(showVectors, 2000);
+  showVectors();
 }
 
 function updateDownload() {
@@ -98,6 +148,9 @@ Staff.start().then(async () => {
   document.getElementById("commit").addEventListener("click", () => commit("all"));
   document.getElementById("commit-drafts").addEventListener("click", () => commit("drafts"));
   for (const id of ["format", "kind", "domain"]) document.getElementById(id).addEventListener("change", updateDownload);
+  showVectors().then(() => {
+    if (!document.getElementById("vectors").hidden) watchVectors();  // an encoding still under way
+  });
   try {
     const { stats, domain_names: names = {} } = await api("GET", "/api/kb/transfer/facets");
     const domains = new Set(Object.values(stats).flatMap((byDomain) => Object.keys(byDomain)));

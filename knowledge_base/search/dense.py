@@ -41,6 +41,7 @@ import numpy as np
 
 from .. import embeddings
 from ..question import question_part
+from ..vector_builder import builder_for, encoding_elsewhere
 from .rerank import RERANK_DEPTH, TITLE_FIT_DEPTH, Candidate, rerank
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ WEIGHT = 0.7  # share of the similarity in the hybrid score
 NAME_SHARE = 0.4  # share of the best name's cosine in the similarity (the rest: the whole entry)
 DENSE_RECALL = 20  # entries nearest to the query added to the lexical candidates (0: none)
 INLINE_TEXTS = 64  # a refresh encoding at most this many texts runs inside the search (~2 s)
+RECHECK_SECONDS = 2.0  # while vectors arrive in the background, the index is rebuilt at most this often
 
 
 # A backend's candidates for entry ids the dense stage found (it drops ids it cannot show, e.g. of
@@ -75,6 +77,8 @@ class DenseIndex:
     name_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     name_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     position: dict[str, int] = field(default_factory=dict)  # entry id -> its place in `ids`
+    stamp: tuple[int, int] = (0, 0)  # embeddings.vectors_stamp when built (entries, vectors written)
+    partial: bool = False  # built while vectors were still being encoded: some entries lack them
 
     @classmethod
     def build(cls, report: embeddings.SyncReport, dim: int) -> DenseIndex:
@@ -160,8 +164,9 @@ class DenseStage:
         self._encoder = encoder
         self._encoder_checked = encoder is not None
         self._index: DenseIndex | None = None
+        self._injected = encoder is not None  # a given encoder (tests) is used here, never the builder's
         self._refresh_lock = threading.Lock()
-        self._background: threading.Thread | None = None
+        self._checked = 0.0  # when current() last looked at the store while vectors were missing
 
     @property
     def encoder(self) -> embeddings.Encoder | None:
@@ -174,18 +179,32 @@ class DenseStage:
     def available(self) -> bool:
         return self.encoder is not None
 
+    def encode_in_background(self) -> bool:
+        """Start the store's VectorBuilder if many texts wait (True then); few are left to refresh()."""
+        if self._injected or self.encoder is None or embeddings.pending_texts(self.store) <= INLINE_TEXTS:
+            return False
+        builder_for(self.store.path).start()
+        return True
+
     def refresh(self) -> DenseIndex | None:
-        """Bring the vectors up to the store's generation now (encoding what changed)."""
+        """Bring the vectors up to the store now (encoding what changed; many texts on every core
+        through the store's VectorBuilder, waiting for another process that is encoding them)."""
         encoder = self.encoder
         if encoder is None:
             return None
         with self._refresh_lock:
+            stamp = embeddings.vectors_stamp(self.store)
             index = self._index
-            if index is not None and index.generation == self.store.generation():
+            if index is not None and index.stamp == stamp and not index.partial:
                 return index
             started = time.perf_counter()
-            report = embeddings.sync_vectors(self.store, encoder)
-            index = self._index = DenseIndex.build(report, encoder.dim)
+            if self._injected or embeddings.pending_texts(self.store) <= INLINE_TEXTS:
+                report = embeddings.sync_vectors(self.store, encoder)
+            else:
+                builder_for(self.store.path).run(wait=True)
+                stamp = embeddings.vectors_stamp(self.store)
+                report = embeddings.sync_vectors(self.store, encoder)  # what changed meanwhile, if anything
+            index = self._index = replace(DenseIndex.build(report, encoder.dim), stamp=stamp)
             if report.encoded_texts or report.removed:
                 log.info(
                     "sentence vectors: %d entries re-encoded (%d texts), %d removed, generation %d, %.0f ms",
@@ -198,29 +217,37 @@ class DenseStage:
             return index
 
     def current(self) -> DenseIndex | None:
-        """The vectors for the latest generation if they are cheap to get now; otherwise the ones
-        at hand (possibly older, or None) while a background thread encodes the rest."""
+        """The vectors for the store as it is if they are cheap to get now.  Otherwise the store's
+        VectorBuilder encodes the rest in the background (here, or in the process that already
+        does) and searches use the vectors stored so far, re-read at most every RECHECK_SECONDS:
+        entries without vectors keep their lexical score until theirs arrive."""
         index = self._index
-        if index is not None and index.generation == self.store.generation():
+        if index is not None and index.partial and time.monotonic() - self._checked < RECHECK_SECONDS:
             return index
-        if self.encoder is None:
+        stamp = embeddings.vectors_stamp(self.store)
+        if index is not None and index.stamp == stamp and not index.partial:
+            return index
+        encoder = self.encoder
+        if encoder is None:
             return None
-        if self._background is not None and self._background.is_alive():
-            return self._index
-        if embeddings.pending_texts(self.store) <= INLINE_TEXTS:
+        self._checked = time.monotonic()
+        if not self._injected:
+            builder = builder_for(self.store.path)
+            if builder.running or encoding_elsewhere(self.store.path):
+                return self._stored(stamp, encoder.dim)
+        if self._injected or embeddings.pending_texts(self.store) <= INLINE_TEXTS:
             return self.refresh()
-        log.info("sentence vectors: encoding in the background; searches stay lexical until done")
-        self._background = threading.Thread(target=self._refresh_quietly, name="dense-refresh", daemon=True)
-        self._background.start()
-        return self._index
+        log.info("sentence vectors: encoding in the background; searches stay lexical for entries without them")
+        builder.start()
+        return self._stored(stamp, encoder.dim)
 
-    def _refresh_quietly(self) -> None:
-        try:
-            self.refresh()
-        except Exception:  # a failed refresh leaves the lexical order; the next search retries
-            log.exception("sentence vectors: refresh failed")
-        finally:
-            self.store.close()  # this thread's connection (Store keeps one per thread)
+    def _stored(self, stamp: tuple[int, int], dim: int) -> DenseIndex:
+        """An index of the vectors stored so far (none encoded here)."""
+        index = self._index
+        if index is None or index.stamp != stamp:
+            report = embeddings.stored_vectors(self.store, dim)
+            index = self._index = replace(DenseIndex.build(report, dim), stamp=stamp, partial=True)
+        return index
 
     def rescore(self, query: str, candidates: Sequence[Candidate], recall: Recall | None = None) -> list[Candidate]:
         """The candidates in hybrid order with hybrid scores; unchanged without vectors.

@@ -103,6 +103,10 @@ class EmbeddedSearch:
         # The sentence-vector stage (search/dense.py); None when KB_DENSE is off.  `dense` overrides
         # the setting.  The Elasticsearch backend uses its fallback's stage, so one per store.
         self.dense: DenseStage | None = make_stage(store, dense)
+        # True in the services (bot/curation.py): a publish of many entries returns at once and their
+        # vectors are encoded in the background (knowledge_base/vector_builder.py).  Commands and
+        # tests keep False: publish returns with every vector stored.
+        self.background_vectors = False
         self._index: Bm25fIndex | None = None
         self._rebuild_lock = threading.Lock()  # one rebuild at a time; searches never wait otherwise
 
@@ -182,7 +186,8 @@ class EmbeddedSearch:
     def _refresh_vectors_in_worker(self) -> None:
         assert self.dense is not None
         try:
-            self.dense.refresh()
+            if not (self.background_vectors and self.dense.encode_in_background()):
+                self.dense.refresh()
         finally:
             # The worker thread's own SQLite connection is closed, so that when the caller closes
             # its connection it is the last one and SQLite folds the WAL back into the file.
