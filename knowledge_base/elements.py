@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .bundles import BundleGuide, materials_header
 from .models import ELEMENT_LABELS, Guide
 
 
@@ -21,6 +22,8 @@ def render_element(guide: Guide, element: str) -> str | None:
             if m.note:
                 line += f"：{m.note}"
             lines.append(line)
+        if isinstance(guide, BundleGuide):
+            return materials_header(guide) + "\n" + _numbered(lines)
         return _numbered(lines)
     if element == "conditions":
         return _numbered(guide.conditions)
