@@ -98,7 +98,10 @@ def merge_materials(bundle: Bundle, members: Sequence[Guide]) -> list[Material]:
 def _stronger(a: Material, b: Material) -> Material:
     """The same document asked for twice: the stronger form, the larger count, required if any is."""
     form = max((a.form, b.form), key=_FORM_STRENGTH.index)
-    return a.copy(update={"form": form, "count": max(a.count, b.count), "required": a.required or b.required})
+    # Replaced by an 电子证照 only when every member accepts it.
+    exempt = a.exempt if a.exempt is not None and b.exempt is not None else None
+    update = {"form": form, "count": max(a.count, b.count), "required": a.required or b.required, "exempt": exempt}
+    return a.copy(update=update)
 
 
 def _steps(bundle: Bundle, members: Sequence[Guide]) -> list[Step]:

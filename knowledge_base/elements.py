@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .bundles import BundleGuide, materials_header
+from .exemptions import describe, paper_summary
 from .models import ELEMENT_LABELS, Guide
 
 
@@ -21,10 +22,16 @@ def render_element(guide: Guide, element: str) -> str | None:
                 line += "〔视情况提供〕"
             if m.note:
                 line += f"：{m.note}"
+            if m.exempt is not None:
+                line += f"〔{describe(m.exempt)}〕"
             lines.append(line)
+        text = _numbered(lines)
+        paper = paper_summary(guide.materials)
+        if paper:
+            text += "\n" + paper
         if isinstance(guide, BundleGuide):
-            return materials_header(guide) + "\n" + _numbered(lines)
-        return _numbered(lines)
+            return materials_header(guide) + "\n" + text
+        return text
     if element == "conditions":
         return _numbered(guide.conditions)
     if element == "process":

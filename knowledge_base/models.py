@@ -52,6 +52,18 @@ def _check_id(value: str, kind: str) -> str:
     return value
 
 
+# How an 电子证照 stands in for a paper material (免证办).
+EXEMPTION_WAYS = ("爱山东亮证", "数据共享免提交", "告知承诺")
+
+
+class Exemption(_Model):
+    """免证办: the 电子证照 (or promise) that replaces a paper material, and how it is presented."""
+
+    licence: str  # 电子证照 name, e.g. 电子身份证, 电子营业执照; for 告知承诺 the promise signed instead
+    way: Literal["爱山东亮证", "数据共享免提交", "告知承诺"]
+    note: str | None = None
+
+
 class Material(_Model):
     """One item of 申请材料."""
 
@@ -60,6 +72,12 @@ class Material(_Model):
     count: int = Field(1, ge=1, le=20)
     required: bool = True
     note: str | None = None
+    exempt: Exemption | None = None  # 可免提交 when set
+
+    @property
+    def on_paper(self) -> bool:
+        """Whether the citizen still hands this in on paper (not electronic, not replaced)."""
+        return self.exempt is None and self.form != "电子材料"
 
 
 class Step(_Model):

@@ -117,3 +117,23 @@ async def test_login_returns_to_the_page_asked_for_and_never_to_another_site(cur
             await page.get_by_label("密码").fill(PASSWORD)
             await page.get_by_role("button", name=re.compile("登录")).click()
             await page.wait_for_url(curation_bot.url + "/kb/")  # the editor's own console instead
+
+
+async def test_a_material_is_marked_exempt_in_the_editor(curation_bot: RunningBot, staff: Any) -> None:
+    """免证办: the editor names the 电子证照 that replaces a material and how it is presented."""
+    async with chromium_browser() as browser:
+        editor = await login(browser, curation_bot, "小编")
+        await editor.goto(f"{curation_bot.url}/kb/edit?id={GUIDE_ID}")
+        first = editor.locator('ol.rows[data-path="materials"] > li').first
+        await first.wait_for()
+        await first.get_by_role("checkbox", name="有免提交（电子证照）").check()
+        await editor.locator('[data-path="materials[0].exempt.licence"]').fill("电子户口簿")
+        await editor.locator('[data-path="materials[0].exempt.way"]').select_option("爱山东亮证")
+        await editor.get_by_role("button", name="保存草稿").click()
+        await editor.get_by_role("status").get_by_text("草稿已保存").wait_for()
+
+    api = await staff(curation_bot, "小编")
+    status, entry = await api.get(f"/api/kb/entries/{GUIDE_ID}")
+    assert status == 200
+    assert entry["draft"]["data"]["materials"][0]["exempt"] == {"licence": "电子户口簿", "way": "爱山东亮证"}
+    assert entry["draft"]["data"]["materials"][1].get("exempt") is None
