@@ -31,7 +31,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from knowledge_base.models import ELEMENT_LABELS, QA, Entry, Guide
 from knowledge_base.question import question_part
 
-from . import knowledge, payloads, slots, texts, turns
+from . import bundle_hints, knowledge, payloads, slots, texts, turns
 from . import state as st
 from .matching import Match, matter_of
 from .privacy import mask, shorten
@@ -41,7 +41,7 @@ from .state import State, Then
 
 logger = logging.getLogger(__name__)
 
-GUIDE_ONLY = ("guide",)
+GUIDE_ONLY = ("guide", "bundle")  # element questions: a 一件事 has elements too
 # "刚才那个", "前面那个", "上一个": back to the service discussed before the current one.
 BACK_REFERENCE = re.compile(r"(刚才|刚刚|前面|之前|上一个|上个|先前|开始)(那个|那件|的那个|说的|问的|那项|那事)")
 # An elliptical follow-up ("那补办呢?", "要是新办呢"): it keeps the element asked last.
@@ -408,7 +408,9 @@ async def answer_question(
                 return await choose(dispatcher, tracker, state, index, element)
             pending = state.pending_element if state.pending_element in ELEMENT_LABELS else None
             element = element or pending
-        return respond(dispatcher, state, resolution.entries[0], element)
+        events = respond(dispatcher, state, resolution.entries[0], element)
+        bundle_hints.point_out(dispatcher, state, text, resolution.entries[0])  # two matters of one 一件事
+        return events
     if resolution.outcome == "clarify":
         return clarify(dispatcher, state, resolution.entries, element)
     if resolution.outcome == "ask":

@@ -79,7 +79,7 @@ from knowledge_base.settings import Settings as KnowledgeBaseSettings
 from .matching import Thresholds
 
 # Kinds a question about a service may be answered from (centres are found by place, not by topic).
-ANSWER_KINDS = ("guide", "qa")
+ANSWER_KINDS = ("guide", "bundle", "qa")  # a 一件事 bundle is answered like a guide
 SEARCH_TOP_K = 5
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from rasa_sdk import Tracker
 
 from knowledge_base import KnowledgeBase, SearchHit, embeddings
-from knowledge_base.models import QA, Center, Entry, Guide, entry_title
+from knowledge_base.models import QA, Bundle, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
 from .config import ANSWER_KINDS, SEARCH_TOP_K, Settings
@@ -55,8 +55,8 @@ class _Names:
 def _names(generation: int) -> _Names:  # generation is the cache key: reread after a publish
     store = knowledge_base().store
     titles: dict[str, str] = {}
-    for guide in store.all("guide"):
-        assert isinstance(guide, Guide)
+    for guide in [*store.all("guide"), *store.all("bundle")]:  # a 一件事 is named like a guide
+        assert isinstance(guide, (Guide, Bundle))
         titles.setdefault(guide.title, guide.id)
         short = _BRACKETED.sub("", guide.title).strip()
         if short:

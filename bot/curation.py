@@ -155,7 +155,7 @@ async def meta(request: web.Request) -> web.Response:
     require(request, CURATION)
     from knowledge_base.curation import FIELD_LABELS, LIST_LIMIT_MAX, MAX_LIST_ITEMS, MAX_TEXT_CHARS
     from knowledge_base.loader import domain_names
-    from knowledge_base.models import ELEMENT_LABELS, Guide, Material, OnlineService
+    from knowledge_base.models import ELEMENT_LABELS, EXEMPTION_WAYS, Guide, Material, OnlineService
 
     def choices(model: Any, name: str) -> list[str]:
         field = model.__fields__[name]
@@ -168,6 +168,7 @@ async def meta(request: web.Request) -> web.Response:
             "domain_names": domain_names(),
             "elements": ELEMENT_LABELS,
             "material_forms": choices(Material, "form"),
+            "exemption_ways": list(EXEMPTION_WAYS),
             "audiences": choices(Guide, "audience"),
             "platforms": choices(OnlineService, "platform"),
             "limits": {"text": MAX_TEXT_CHARS, "list": MAX_LIST_ITEMS, "page": LIST_LIMIT_MAX},

@@ -127,6 +127,13 @@ FIELD_LABELS = {
     "legal_basis": "设定依据",
     "faq": "常见问题",
     "bundle": "一件事",
+    "exempt": "免提交（电子证照）",
+    "licence": "电子证照或承诺书",
+    "way": "免提交方式",
+    "members": "一起办的事项",
+    "produced": "不用再交的材料",
+    "merged": "合并了什么",
+    "promised": "一件事承诺时限",
     "question": "标准问题",
     "similar": "相似问法",
     "answer": "答案",
@@ -358,7 +365,8 @@ def validate(data: Any) -> Entry:
     kind = data.get("kind")
     if kind not in ENTRY_TYPES:
         raise InvalidEntryError(
-            "请选择条目类型（办事指南、常见问答或服务网点）。", [_problem("kind", "只能是 guide、qa 或 center。")]
+            "请选择条目类型（办事指南、常见问答、一件事或服务网点）。",
+            [_problem("kind", "只能是 guide、qa、bundle 或 center。")],
         )
     problems: list[dict[str, str]] = []
     _check_sizes(dict(data), "", problems)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import QA, Center, Entry, Guide, entry_title
+from .models import QA, Bundle, Center, Entry, Guide, entry_title
 from .tokenizer import shared_tokenizer
 
 # Field weights for BM25: a hit on the title counts most, then curated keywords and citizens'
@@ -49,7 +49,7 @@ def _join(*parts: object) -> str:
 def answer_text(entry: Entry) -> str:
     if isinstance(entry, QA):
         return entry.answer
-    if isinstance(entry, Guide):
+    if isinstance(entry, (Guide, Bundle)):
         return entry.summary
     return f"{entry.address}；{entry.hours}；电话 {entry.phone}"
 
@@ -64,6 +64,15 @@ def to_document(entry: Entry) -> SearchDocument:
             # The plain summary only: FTS5's bm25 normalises by the length of the whole row, so the
             # long element lists (conditions, materials, steps) made every guide lose to its own
             # shorter Q&As.  Elements are read with KnowledgeBase.element, not found by search.
+            "content": entry.summary,
+        }
+    elif isinstance(entry, Bundle):
+        fields = {
+            "title": _join(entry.title, entry.aliases),
+            "questions": _join([f.question for f in entry.faq]),
+            "keywords": _join(entry.keywords, entry.merged),
+            # Member matters are named in the content only: a question about one of them belongs
+            # to that member's guide first (its title weighs 4), the bundle comes second.
             "content": entry.summary,
         }
     elif isinstance(entry, QA):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .bundles import BundleGuide, materials_header
+from .exemptions import describe, paper_summary
 from .models import ELEMENT_LABELS, Guide
 
 
@@ -20,8 +22,16 @@ def render_element(guide: Guide, element: str) -> str | None:
                 line += "〔视情况提供〕"
             if m.note:
                 line += f"：{m.note}"
+            if m.exempt is not None:
+                line += f"〔{describe(m.exempt)}〕"
             lines.append(line)
-        return _numbered(lines)
+        text = _numbered(lines)
+        paper = paper_summary(guide.materials)
+        if paper:
+            text += "\n" + paper
+        if isinstance(guide, BundleGuide):
+            return materials_header(guide) + "\n" + text
+        return text
     if element == "conditions":
         return _numbered(guide.conditions)
     if element == "process":

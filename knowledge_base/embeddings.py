@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .documents import answer_text
-from .models import QA, Center, Entry, Guide
+from .models import QA, Bundle, Center, Entry, Guide
 
 if TYPE_CHECKING:
     from .store import Store
@@ -76,7 +76,7 @@ def wordings(entry: Entry) -> list[str]:
     it answers (a Q&A's question and similar questions, a guide's title and aliases)."""
     if isinstance(entry, QA):
         names = [entry.question, *entry.similar]
-    elif isinstance(entry, Guide):
+    elif isinstance(entry, (Guide, Bundle)):
         names = [entry.title, *entry.aliases]
     else:
         assert isinstance(entry, Center)

@@ -7,9 +7,10 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 
+from .bundles import compose
 from .elements import render_element
 from .loader import DATA_DIR, load_data_dir
-from .models import Entry, Guide
+from .models import Bundle, Entry, Guide
 from .search.base import SearchBackend, SearchHit
 from .search.embedded import EmbeddedSearch
 from .settings import Settings
@@ -47,11 +48,17 @@ class KnowledgeBase:
         return await self.backend.search(query, top_k=top_k, kinds=kinds)
 
     def get(self, entry_id: str) -> Entry | None:
-        return self.store.get(entry_id)
+        """An entry as it is answered: a 一件事 bundle comes with its elements computed from its
+        member guides (a Guide, knowledge_base/bundles.py); the store keeps what staff wrote."""
+        entry = self.store.get(entry_id)
+        if isinstance(entry, Bundle):
+            members = [self.store.get(m) for m in entry.members]
+            return compose(entry, [m for m in members if isinstance(m, Guide)])
+        return entry
 
     def element(self, guide_id: str, element: str) -> str | None:
-        """One element of a guide as text, or None if there is no such guide or element."""
-        guide = self.store.get(guide_id)
+        """One element of a guide (or bundle) as text, or None if there is no such guide or element."""
+        guide = self.get(guide_id)
         if not isinstance(guide, Guide):
             return None
         return render_element(guide, element)

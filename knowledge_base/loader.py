@@ -8,6 +8,7 @@ A data file holds one domain:
     guides: [...]              # knowledge_base.models.Guide
     qa: [...]                  # knowledge_base.models.QA
     centers: [...]             # knowledge_base.models.Center
+    bundles: [...]             # knowledge_base.models.Bundle (一件事一次办, naming member guides)
 
 Loading is all-or-nothing: every problem in every file is collected and reported together, each
 naming the file, the entry and the field, and no entry is returned when there is any problem.
@@ -24,10 +25,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .models import ENTRY_TYPES, Entry, Guide
+from .models import ENTRY_TYPES, Bundle, Entry, Guide
 
 DATA_DIR = Path(__file__).parent / "data"
-SECTIONS = {"guides": "guide", "qa": "qa", "centers": "center"}
+SECTIONS = {"guides": "guide", "qa": "qa", "centers": "center", "bundles": "bundle"}
 HEADER_KEYS = {"sample_data", "domain", "domain_name"}
 
 
@@ -99,7 +100,8 @@ def parse_document(doc: Any, source: str) -> tuple[list[Entry], list[Problem]]:
 
 
 def check_consistency(entries: Iterable[Entry], source_of: Mapping[str, str]) -> list[Problem]:
-    """Cross-entry checks: unique ids and Q&A links that point at an existing guide."""
+    """Cross-entry checks: unique ids, Q&A links that point at an existing guide or bundle, and
+    bundles whose members are existing guides."""
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     entries = list(entries)
@@ -110,10 +112,17 @@ def check_consistency(entries: Iterable[Entry], source_of: Mapping[str, str]) ->
             )
         seen.setdefault(entry.id, source_of.get(entry.id, "?"))
     guide_ids = {e.id for e in entries if isinstance(e, Guide)}
+    bundle_ids = {e.id for e in entries if isinstance(e, Bundle)}
     for entry in entries:
         link = getattr(entry, "guide", None)
-        if link and link not in guide_ids:
+        if link and link not in guide_ids | bundle_ids:
             problems.append(Problem(source_of.get(entry.id, "?"), entry.id, "guide", f"no guide with id {link}"))
+        if isinstance(entry, Bundle):
+            for member in entry.members:
+                if member not in guide_ids:
+                    problems.append(
+                        Problem(source_of.get(entry.id, "?"), entry.id, "members", f"no guide with id {member}")
+                    )
     return problems
 
 

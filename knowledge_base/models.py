@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, validator
 
-ID_PATTERN = re.compile(r"^(guide|qa|center)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+ID_PATTERN = re.compile(r"^(guide|qa|center|bundle)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 
 # Element keys a citizen can ask about, with the Chinese label the assistant uses.
 ELEMENT_LABELS: dict[str, str] = {
@@ -52,6 +52,18 @@ def _check_id(value: str, kind: str) -> str:
     return value
 
 
+# How an 电子证照 stands in for a paper material (免证办).
+EXEMPTION_WAYS = ("爱山东亮证", "数据共享免提交", "告知承诺")
+
+
+class Exemption(_Model):
+    """免证办: the 电子证照 (or promise) that replaces a paper material, and how it is presented."""
+
+    licence: str  # 电子证照 name, e.g. 电子身份证, 电子营业执照; for 告知承诺 the promise signed instead
+    way: Literal["爱山东亮证", "数据共享免提交", "告知承诺"]
+    note: str | None = None
+
+
 class Material(_Model):
     """One item of 申请材料."""
 
@@ -60,6 +72,12 @@ class Material(_Model):
     count: int = Field(1, ge=1, le=20)
     required: bool = True
     note: str | None = None
+    exempt: Exemption | None = None  # 可免提交 when set
+
+    @property
+    def on_paper(self) -> bool:
+        """Whether the citizen still hands this in on paper (not electronic, not replaced)."""
+        return self.exempt is None and self.form != "电子材料"
 
 
 class Step(_Model):
@@ -143,7 +161,7 @@ class QA(_Model):
     # knowledge bases have none (a title of staff keywords and a long answer; issue #11).
     similar: list[str] = []
     answer: str
-    guide: str | None = None  # id of the related guide
+    guide: str | None = None  # id of the related guide (or 一件事 bundle)
     keywords: list[str] = []
     department: str | None = None
     category: str | None = None
@@ -179,13 +197,52 @@ class Center(_Model):
         return _check_id(value, "center")
 
 
-Entry = Guide | QA | Center
-ENTRY_TYPES: dict[str, type[_Model]] = {"guide": Guide, "qa": QA, "center": Center}
+class Bundle(_Model):
+    """一件事一次办: several guides done with one form, one set of materials, at one window.
+
+    Only what the bundle itself decides is stored here; its elements (materials, steps, time
+    limits, fees, departments) are computed from the member guides when it is read
+    (knowledge_base/bundles.py), so a member's change shows in the bundle at once."""
+
+    kind: Literal["bundle"] = "bundle"
+    id: str
+    domain: str = ""
+    title: str  # 一件事名称, e.g. 出生一件事
+    department: str  # 牵头部门 (the window that receives the one application)
+    audience: list[Literal["自然人", "法人", "其他组织"]] = Field(..., min_items=1)
+    aliases: list[str] = []
+    keywords: list[str] = []
+    summary: str  # 白话版: what is done together, for whom
+    members: list[str] = Field(..., min_items=2)  # ids of the member guides, in the order they are done
+    form: str  # the one application form that replaces the members' own forms
+    # Materials one member produces for a later one (营业执照 for the tax step): not brought.
+    produced: list[str] = []
+    merged: list[str] = Field(..., min_items=1)  # what is merged: 一张表单, 一套材料, 一个窗口, 一次办结 …
+    promised: str  # the bundle's own 承诺时限 for all members together
+    location: Location  # the one window
+    online: OnlineService | None = None  # the bundle's own entry in 爱山东 (one application online)
+    faq: list[FAQ] = []
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805
+        return _check_id(value, "bundle")
+
+    @validator("members")
+    def _members(cls, value: list[str]) -> list[str]:  # noqa: N805
+        if len(set(value)) != len(value):
+            raise ValueError("a member guide is named twice")
+        for member in value:
+            _check_id(member, "guide")
+        return value
+
+
+Entry = Guide | QA | Center | Bundle
+ENTRY_TYPES: dict[str, type[_Model]] = {"guide": Guide, "qa": QA, "center": Center, "bundle": Bundle}
 
 
 def entry_title(entry: Entry) -> str:
     """The name a person sees for an entry."""
-    if isinstance(entry, Guide):
+    if isinstance(entry, (Guide, Bundle)):
         return entry.title
     if isinstance(entry, QA):
         return entry.question

@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from .loader import KnowledgeBaseError, load_data_dir
-from .models import Center, Entry, Guide
+from .models import Bundle, Center, Entry, Guide
 
 OUTPUT_NAME = "lookups.yml"
 
@@ -94,7 +94,7 @@ def build_lookups(entries: Sequence[Entry]) -> Lookups:
         result.synonyms.setdefault(canonical, []).append(variant.strip())
 
     services: list[str] = []
-    guides = [e for e in entries if isinstance(e, Guide)]
+    guides = [e for e in entries if isinstance(e, (Guide, Bundle))]  # a 一件事 is named like a guide
     # Titles first: a title is never re-mapped to another guide by somebody's alias.
     for guide in guides:
         owner[guide.title.lower()] = guide.title

@@ -442,7 +442,7 @@ async def test_a_service_the_nlu_read_from_a_partial_word_yields_to_a_clearly_be
     company = guide(store, "guide.company-establishment-registration")
     found = {"entity": "service", "value": company.title, "start": 0, "end": 3}
     reply = await Conversation().say(ActionAnswer(), text, "ask_service", [found])
-    assert answered(reply)[0] == "guide.business-startup-bundle"
+    assert answered(reply)[0] == "bundle.business-startup"
     # Named by its own title, the NLU's service is kept.
     reply = await Conversation().say(ActionAnswer(), company.title, "ask_service", [entity("service", company.title)])
     assert answered(reply)[0] == company.id

@@ -20,7 +20,7 @@ from bench.retrieval.questions import (
 )
 from bench.retrieval.run import evaluate
 from knowledge_base.loader import load_data_dir
-from knowledge_base.models import QA, Center, Guide
+from knowledge_base.models import QA, Bundle, Center, Guide
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_test_set_covers_every_domain_and_kind(curated):
     questions = load_questions(TEST_SET)
     assert {q.domain for q in questions} == {e.domain for e in curated}
     kinds = {q.expected[0].split(".")[0] for q in questions}
-    assert kinds == {"guide", "qa", "center"}
+    assert kinds == {"guide", "qa", "center", "bundle"}
 
 
 def test_no_question_is_repeated_within_or_across_sets():
@@ -93,7 +93,7 @@ def test_no_question_is_repeated_within_or_across_sets():
 def test_questions_are_not_copied_from_the_entries(curated):
     own: set[str] = set()
     for entry in curated:
-        if isinstance(entry, Guide):
+        if isinstance(entry, (Guide, Bundle)):
             own |= {normalise(t) for t in [entry.title, *entry.aliases, *(f.question for f in entry.faq)]}
         elif isinstance(entry, QA):
             own |= {normalise(t) for t in [entry.question, *entry.similar]}

@@ -10,7 +10,7 @@ from pathlib import Path
 from rasa.shared.nlu.training_data.loading import load_data
 
 from knowledge_base.loader import load_data_dir
-from knowledge_base.models import Center, Guide
+from knowledge_base.models import Bundle, Center, Guide
 from knowledge_base.nlu_lookups import DISTRICT_AREAS, build_lookups, main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def test_cli_writes_rasa_yaml_from_the_curated_data(tmp_path, capsys):
     data = load_data(str(tmp_path / "out" / "lookups.yml"))
     tables = {t["name"]: t["elements"] for t in data.lookup_tables}
     entries = load_data_dir()
-    titles = {e.title for e in entries if isinstance(e, Guide)}
+    titles = {e.title for e in entries if isinstance(e, (Guide, Bundle))}
     assert titles <= set(tables["service"])
     assert {e.area for e in entries if isinstance(e, Center)} <= set(tables["place"])
     assert not any(e.startswith("qa.") for e in tables["service"])

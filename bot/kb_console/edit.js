@@ -1,4 +1,4 @@
-// /kb/edit?id=… (or ?new=guide|qa|center): the structured editor.  Lists (materials, steps, similar
+// /kb/edit?id=… (or ?new=guide|qa|bundle|center): the structured editor.  Lists (materials, steps, similar
 // questions …) are edited row by row; save keeps a draft, submit sends it for review.  A conflict
 // (someone saved or published meanwhile) keeps the editor's text and shows what changed.
 "use strict";
@@ -15,7 +15,20 @@
     { key: "count", label: "份数", type: "number" },
     { key: "required", label: "必须提供", type: "bool" },
     { key: "note", label: "备注", type: TEXT, optional: true },
+    // 免证办: the 电子证照 that replaces this material and how it is presented (models.Exemption).
+    { key: "exempt", label: "免提交（电子证照）", type: OBJECT, optional: true, fields: [
+      { key: "licence", label: "电子证照或承诺书", type: TEXT },
+      { key: "way", label: "免提交方式", type: "select", options: "exemption_ways" },
+      { key: "note", label: "适用范围", type: TEXT, optional: true }] },
   ];
+  const LOCATION = [
+    { key: "hall", label: "窗口", type: TEXT }, { key: "address", label: "地址", type: TEXT },
+    { key: "hours", label: "时间", type: TEXT }, { key: "phone", label: "电话", type: TEXT }];
+  const ONLINE = [
+    { key: "platform", label: "平台", type: "select", options: "platforms" },
+    { key: "entry", label: "入口", type: TEXT }, { key: "steps", label: "网办步骤", type: STRINGS },
+    { key: "url", label: "网址", type: TEXT, optional: true }];
+  const FAQ = [{ key: "question", label: "问题", type: TEXT }, { key: "answer", label: "回答", type: AREA }];
   const SCHEMA = {
     guide: [
       { key: "id", label: "编号", type: TEXT, idField: true },
@@ -38,16 +51,10 @@
       { key: "fee", label: "收费标准", type: OBJECT, fields: [
         { key: "charged", label: "收费", type: "bool" }, { key: "standard", label: "收费标准", type: TEXT },
         { key: "basis", label: "收费依据", type: TEXT, optional: true }] },
-      { key: "location", label: "办理地点", type: OBJECT, fields: [
-        { key: "hall", label: "窗口", type: TEXT }, { key: "address", label: "地址", type: TEXT },
-        { key: "hours", label: "时间", type: TEXT }, { key: "phone", label: "电话", type: TEXT }] },
-      { key: "online", label: "网上办理", type: OBJECT, optional: true, fields: [
-        { key: "platform", label: "平台", type: "select", options: "platforms" },
-        { key: "entry", label: "入口", type: TEXT }, { key: "steps", label: "网办步骤", type: STRINGS },
-        { key: "url", label: "网址", type: TEXT, optional: true }] },
+      { key: "location", label: "办理地点", type: OBJECT, fields: LOCATION },
+      { key: "online", label: "网上办理", type: OBJECT, optional: true, fields: ONLINE },
       { key: "legal_basis", label: "设定依据", type: STRINGS },
-      { key: "faq", label: "常见问题", type: OBJECTS, item: "问题", fields: [
-        { key: "question", label: "问题", type: TEXT }, { key: "answer", label: "回答", type: AREA }] },
+      { key: "faq", label: "常见问题", type: OBJECTS, item: "问题", fields: FAQ },
       { key: "bundle", label: "一件事", type: TEXT, optional: true },
     ],
     qa: [
@@ -60,6 +67,25 @@
       { key: "keywords", label: "关键词", type: STRINGS },
       { key: "department", label: "部门", type: TEXT, optional: true },
       { key: "category", label: "分类", type: TEXT, optional: true },
+    ],
+    // 一件事: its elements are computed from the member guides (knowledge_base/bundles.py).
+    bundle: [
+      { key: "id", label: "编号", type: TEXT, idField: true },
+      { key: "domain", label: "领域", type: TEXT },
+      { key: "title", label: "一件事名称", type: TEXT },
+      { key: "department", label: "牵头部门", type: TEXT },
+      { key: "audience", label: "服务对象", type: "checks", options: "audiences" },
+      { key: "summary", label: "白话说明", type: AREA },
+      { key: "aliases", label: "别名（群众的叫法）", type: STRINGS },
+      { key: "keywords", label: "关键词", type: STRINGS },
+      { key: "members", label: "一起办的事项（办事指南编号）", type: STRINGS },
+      { key: "form", label: "一张表（申请表名称）", type: TEXT },
+      { key: "produced", label: "前一事项产生、不用再交的材料", type: STRINGS },
+      { key: "merged", label: "合并了什么", type: STRINGS },
+      { key: "promised", label: "一件事承诺时限", type: TEXT },
+      { key: "location", label: "办理窗口", type: OBJECT, fields: LOCATION },
+      { key: "online", label: "网上办理", type: OBJECT, optional: true, fields: ONLINE },
+      { key: "faq", label: "常见问题", type: OBJECTS, item: "问题", fields: FAQ },
     ],
     center: [
       { key: "id", label: "编号", type: TEXT, idField: true },
@@ -78,6 +104,8 @@
     guide: { kind: "guide", id: "guide.", audience: ["自然人"], materials: [{ name: "", form: "原件", count: 1, required: true }],
       process: [{ title: "" }], conditions: [""], legal_basis: [""], time_limit: {}, fee: { charged: false, standard: "不收费" }, location: {} },
     qa: { kind: "qa", id: "qa.", similar: ["", "", ""] },
+    bundle: { kind: "bundle", id: "bundle.", domain: "bundles", audience: ["自然人"], members: ["guide.", "guide."],
+      merged: ["一张表单", "一套材料", "一个窗口"], location: {} },
     center: { kind: "center", id: "center.", domain: "centers", level: "街道", services: [""] },
   };
 

@@ -172,3 +172,23 @@ async def test_staff_pages_fit_a_phone_and_a_laptop_with_chinese_errors_and_empt
         status = page.get_by_role("status")
         await status.get_by_text("条目编号太长。").wait_for()
         assert "Entry id" not in await status.inner_text()
+
+
+async def test_a_material_is_marked_exempt_in_the_editor(curation_bot: RunningBot, staff: Any) -> None:
+    """免证办: the editor names the 电子证照 that replaces a material and how it is presented."""
+    async with chromium_browser() as browser:
+        editor = await login(browser, curation_bot, "小编")
+        await editor.goto(f"{curation_bot.url}/kb/edit?id={GUIDE_ID}")
+        first = editor.locator('ol.rows[data-path="materials"] > li').first
+        await first.wait_for()
+        await first.get_by_role("checkbox", name="有免提交（电子证照）").check()
+        await editor.locator('[data-path="materials[0].exempt.licence"]').fill("电子户口簿")
+        await editor.locator('[data-path="materials[0].exempt.way"]').select_option("爱山东亮证")
+        await editor.get_by_role("button", name="保存草稿").click()
+        await editor.get_by_role("status").get_by_text("草稿已保存").wait_for()
+
+    api = await staff(curation_bot, "小编")
+    status, entry = await api.get(f"/api/kb/entries/{GUIDE_ID}")
+    assert status == 200
+    assert entry["draft"]["data"]["materials"][0]["exempt"] == {"licence": "电子户口簿", "way": "爱山东亮证"}
+    assert entry["draft"]["data"]["materials"][1].get("exempt") is None
