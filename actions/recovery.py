@@ -18,12 +18,13 @@ EXAMPLE_COUNT = 3
 OFFER_AFTER = 2  # failures in a row before a helper is offered
 
 
-def unhelped_in_a_row(state: State) -> int:
+def unhelped_in_a_row(state: State, reason: payloads.UnresolvedReason = "not_found") -> int:
     """Turns in a row the citizen was not helped: the misses, or — when the previous turn asked
     "您想问的是…?" and this message neither took a choice nor could be read — that question, which
     was the assistant not understanding either ("俺那个事儿咋整" → choices nobody asked for →
-    "就是那个啥" is the second misunderstanding, and a helper is offered)."""
-    if state.pending_offer == slots.OFFER_CLARIFY:
+    "就是那个啥" is the second misunderstanding, and a helper is offered).  "都不是" answers the
+    clarification: the citizen is asked to rephrase first."""
+    if state.pending_offer == slots.OFFER_CLARIFY and reason != "none_of_them":
         return max(state.misses, 1)
     return state.misses
 
@@ -37,7 +38,7 @@ def cannot_help(
     state = State.of(tracker)
     # Staff see every question the assistant could not help with (bot worklist, docs/payloads.md).
     dispatcher.utter_message(json_message=payloads.unresolved(reason))
-    if unhelped_in_a_row(state) + 1 >= OFFER_AFTER:
+    if unhelped_in_a_row(state, reason) + 1 >= OFFER_AFTER:
         dispatcher.utter_message(text=texts.OFFER_HANDOFF, buttons=[texts.BUTTON_YES_HANDOFF, texts.BUTTON_NO])
         return st.missed(state, offer=slots.OFFER_HANDOFF)
     examples = knowledge.example_questions(EXAMPLE_COUNT)
