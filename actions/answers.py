@@ -55,6 +55,9 @@ PLACE_LEAD = re.compile(r"(?:住在|家住|家在|住)\s+")
 class Resolution:
     outcome: Literal["answer", "clarify", "none", "ask"]
     entries: tuple[Entry, ...] = ()
+    # The entry was found with the element words kept (a Q&A about that very point): its own
+    # answer is the answer, not an element of a guide.
+    verbatim: bool = False
 
 
 def _entries(match: Match) -> tuple[Entry, ...]:
@@ -213,6 +216,10 @@ async def _resolve_element_question(
         # Nothing but the element ("那要多少钱?"): a follow-up on the clarification let pass, else
         # on the service in context.
         context = _ignored_clarification(state) or current
+        if context is not None and knowledge.guide_of(context) is None:
+            about_the_point = await _qa_about_the_point(tracker, text, context)
+            if about_the_point is not None:
+                return about_the_point
         return Resolution("answer", (context,)) if context else Resolution("ask")
     match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
     context = current or _ignored_clarification(state)
@@ -221,6 +228,9 @@ async def _resolve_element_question(
         return Resolution("answer", (discussed,))
     if match.outcome == "answer":
         return Resolution("answer", _entries(match))
+    without_guide = await _qa_about_the_point(tracker, text, context)
+    if without_guide is not None:
+        return without_guide
     if context is not None:
         # Only a confident match moves a follow-up away from the service in context: "要多久能
         # 办好" has words ("办好") that many guides share, and it is still about this service.
@@ -228,6 +238,29 @@ async def _resolve_element_question(
     if match.outcome == "clarify":
         return Resolution("clarify", _entries(match))
     return Resolution("none")
+
+
+async def _qa_about_the_point(tracker: Tracker, text: str, context: Entry | None) -> Resolution | None:
+    """An element question no guide answers ("营业执照需要什么材料" in a knowledge base imported
+    from a Q&A export, without structured guides): searched with its element words kept, since
+    there the Q&A titled with that very point is the answer and its matter's other Q&As are not.
+    A follow-up on a Q&A in context ("要多少钱") is searched together with that Q&A's title."""
+    if context is not None and knowledge.guide_of(context) is not None:
+        return None  # a guide in context answers its elements
+    match = await find_in(tracker, text)
+    entries = _entries(match)
+    if match.outcome == "answer" and knowledge.guide_of(entries[0]) is None:
+        return Resolution("answer", entries, verbatim=True)
+    if context is not None:
+        # The Q&A's title without its own element words ("居住证需要什么材料" → "居住证").
+        matter = texts.strip_element_cues(knowledge.title(context))
+        follow_up = await knowledge.find(f"{matter} {text}")
+        if follow_up.outcome == "answer":
+            return Resolution("answer", _entries(follow_up), verbatim=True)
+        return None
+    if match.outcome == "clarify" and all(knowledge.guide_of(e) is None for e in entries):
+        return Resolution("clarify", entries)
+    return None
 
 
 async def _resolve_question(
@@ -408,6 +441,8 @@ async def answer_question(
                 return await choose(dispatcher, tracker, state, index, element)
             pending = state.pending_element if state.pending_element in ELEMENT_LABELS else None
             element = element or pending
+        if resolution.verbatim:
+            element = None
         events = respond(dispatcher, state, resolution.entries[0], element)
         bundle_hints.point_out(dispatcher, state, text, resolution.entries[0])  # two matters of one 一件事
         return events

@@ -48,6 +48,23 @@ OTHER_ONE = re.compile(r"(另一个|另外一个|另外那个|另一家|另外�
 MAX_FOLLOW_UP_CHARS = 16
 
 
+# "Where, near me": 就近 / 附近 / 俺们那 / 家门口 with a where-word — about the place the citizen
+# named earlier in the conversation ("俺住垛石…" → "那俺就近去哪办").
+NEAR_ME = re.compile(r"(就近|附近|离.{0,4}近|家门口|(?:俺|我|咱)(?:们)?(?:那|这|村|镇|街道)(?:儿|边|里)?)")
+WHERE = re.compile(r"(在哪|哪里|哪儿|哪个|去哪|哪办|咋走|怎么走)")
+
+
+def own_place_center(tracker: Tracker, text: str) -> Center | None:
+    """The centre of the place the citizen said earlier (the `place` slot, kept from that turn),
+    for a short "where, near me?" that names no place of its own."""
+    place = tracker.get_slot(slots.PLACE)
+    if not place or turns.entity_value(tracker, "place") or len(text) > MAX_FOLLOW_UP_CHARS:
+        return None
+    if not (NEAR_ME.search(text) and WHERE.search(text)) or knowledge.center_for_place(text) is not None:
+        return None
+    return knowledge.center_for_place(str(place)) or knowledge.center_by_misspelling(str(place))
+
+
 def detail_asked(text: str) -> Detail | None:
     for detail, pattern in DETAIL_CUES.items():
         if pattern.search(text):

@@ -8,6 +8,21 @@
 | ACTIONS_CONFIDENT_COVERAGE | 0.6     | a clear winner this complete is answered directly    |
 | ACTIONS_CLOSE_RATIO        | 0.8     | a runner-up (other matter) ≥ this share of the best score is a tie |
 
+Re-run after the dense recall was added (the 20 entries nearest by vector join the lexical top 30,
+search/dense.py), 2026-12-07, `python -m actions.calibrate --grid`, same sets (1,038 held-out
+wordings, 2,553 unrelated sentences; load average 6-8): the search alone now ranks the held-out
+wording first 65.9% of the time (top 3: 92.4%), and the values in use are still the grid's best:
+
+| cov/score/conf./ratio | utility | answer right, rel., wrong | ask right (1st right), wrong | none | neg. answer, ask |
+|---|---|---|---|---|---|
+| 0.4 / 6 / 0.6 / 0.8 (kept)  | 0.672 | 46.2%, 19.7%, 1.8% | 24.9% (17.4%), 2.4% | 5.0% | 2.2%, 3.2% |
+| 0.4 / 9 / 0.6 / 0.8         | 0.663 | 45.1%, 19.3%, 1.6% | 22.6% (16.2%), 2.3% | 9.1% | 1.7%, 1.6% |
+| 0.4 / 6 / 0.75 / 0.8        | 0.660 | 36.7%, 19.2%, 1.3% | 35.1% (27.5%), 2.8% | 5.0% | 1.3%, 4.1% |
+
+The recall answers more unrelated sentences than before (2.2% against 1.2%), as it finds a nearest
+entry for any sentence; a score floor of 9 would cut that to 1.7% for 4 points more "nothing" on
+real questions and a lower utility, so the floor stays.
+
 Fewer needless clarifications, 2026-12-04 (issue #11): conversations showed "您想问的是…?" where
 choice 1 was plainly right.  `python -m actions.calibrate --grid` now also counts clarifications
 whose first choice is right (a guess would have been right, so the question was needless).  Same

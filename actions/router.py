@@ -110,6 +110,29 @@ def center_follow_up(dispatcher: CollectingDispatcher, state: State, text: str) 
     return None
 
 
+# A service's location that sends citizens to the street / town centres, not only to the district's.
+LOCAL_CENTRES = re.compile(r"(街道|镇|便民服务中心)")
+
+
+def own_place_reply(
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: State, text: str
+) -> list[EventType] | None:
+    """ "那俺就近去哪办" / "俺们那能办吗，在哪" after the citizen said where they live: that place's
+    centre (with where the service in context is done, when it is known), not a search."""
+    from . import centers
+
+    center = centers.own_place_center(tracker, text)
+    if center is None:
+        return None
+    guide = knowledge.guide_of(knowledge.get(state.service_id))
+    location = knowledge.knowledge_base().element(guide.id, "location") if guide is not None else None
+    if location is None:
+        return centers.answer_center(dispatcher, state, center, intro=texts.OWN_PLACE_NEAREST)
+    if not LOCAL_CENTRES.search(location):
+        return None  # done only at the district's offices: the service's own location answers
+    return centers.answer_center(dispatcher, state, center, intro=texts.OWN_PLACE_CENTER.format(title=guide.title))
+
+
 def waiting_reply(dispatcher: CollectingDispatcher) -> list[EventType]:
     dispatcher.utter_message(text=texts.STILL_WAITING_FOR_HELPER)
     return []
@@ -140,6 +163,9 @@ async def intercept(
         center_reply = center_follow_up(dispatcher, state, text)
         if center_reply is not None:
             return center_reply
+        own_place = own_place_reply(dispatcher, tracker, state, text)
+        if own_place is not None:
+            return own_place
     kind = ood.unreadable(text)
     if kind is not None:
         return unreadable_reply(dispatcher, tracker, kind)

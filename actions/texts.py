@@ -59,6 +59,8 @@ RESUME_SERVICE = "上次我们聊到《{title}》，您想继续了解哪方面�
 # Nearest centre
 ASK_PLACE = "请问您在哪个街道或镇？点下面的名称，或者直接告诉我村、社区的名字。"
 PLACE_UNKNOWN = "抱歉，没有找到“{place}”对应的便民服务中心。"
+OWN_PLACE_NEAREST = "按您说的住处，离您最近的是："
+OWN_PLACE_CENTER = "《{title}》可以在街道（镇）便民服务中心办理。按您说的住处，离您最近的是："
 PLACE_GIVE_UP = "没能确定您所在的街道或镇。全区的事项都可以到区政务服务中心办理："
 CENTER_SERVICES = "可办理："
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
+from opencc_purepy import OpenCC
 from rasa_sdk import Tracker
 
 from . import slots
@@ -27,10 +29,26 @@ QUESTION_INTENTS = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def _to_simplified() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """Traditional characters written as simplified ("辦身份證要帶什麼材料" → "办身份证要带什么材料"):
+    the knowledge base, the cue words and the place names are simplified.  Character for character,
+    so the NLU's entity offsets still point at the same words."""
+    converted = _to_simplified().convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(c if len(s := _to_simplified().convert(c)) != 1 else s for c in text)
+
+
 def latest_text(tracker: Tracker) -> str:
-    """The citizen's own words in the latest message ("" for a button payload or no text)."""
+    """The citizen's own words in the latest message ("" for a button payload or no text), in
+    simplified characters."""
     text = str(tracker.latest_message.get("text") or "").strip()
-    return "" if text.startswith("/") else text
+    return "" if text.startswith("/") else simplified(text)
 
 
 def latest_intent(tracker: Tracker) -> str | None:

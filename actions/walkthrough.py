@@ -171,7 +171,9 @@ def resume(dispatcher: CollectingDispatcher, state: State) -> list[EventType]:
         return st.offer(None)
     guides = knowledge.example_guides(3)
     dispatcher.utter_message(text=texts.NOTHING_TO_RESUME, buttons=[texts.button_entry(g.id, g.title) for g in guides])
-    return [*st.offer(None), *st.offered([g.id for g in guides], "entry")]
+    # Nothing to go back to: the assistant did not understand what "上回那个" is, a miss in a row
+    # like any other (the next one offers a helper, recovery.py).
+    return [*st.missed(state), *st.offered([g.id for g in guides], "entry")]
 
 
 class ActionStop(DialogueAction):

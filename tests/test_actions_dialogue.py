@@ -15,6 +15,7 @@ from actions.fallback import ActionFallback
 from actions.handoff import ActionComplaint, ActionHandoff
 from actions.session import ActionGreet, ActionReplyToOffer, ActionSmallTalk
 from actions.state import State
+from actions.turns import simplified
 from actions.walkthrough import ActionResume, ActionWalkthroughNext, ActionWalkthroughStart
 from knowledge_base import KnowledgeBase
 from knowledge_base.models import Center, Guide
@@ -211,6 +212,32 @@ async def test_a_place_as_context_does_not_turn_a_question_into_a_centre_card(st
     assert all("enrollment" in i for i in ids), ids
 
 
+async def test_where_near_me_after_saying_where_one_lives_is_that_places_centre(store: KnowledgeBase) -> None:
+    senior_card = "guide.senior-preferential-card"
+    c = Conversation()
+    c.slots["place"] = "垛石镇"  # from the first message's place entity ("俺住垛石，想办老年证要啥")
+    await ask(c, "俺住垛石，想办老年证要啥", "materials", guide(store, senior_card).title)
+    reply = await c.say(ActionFallback(), "那俺就近去哪办", "nlu_fallback", confidence=0.3)
+    assert answered(reply)[0] == "center.duoshi-zhen", reply.text
+    assert guide(store, senior_card).title in reply.text  # where the service is done, then the centre
+    again = await ask(c, "俺们那能办吗，在哪", "location")
+    assert answered(again)[0] == "center.duoshi-zhen", again.text
+
+
+async def test_where_near_me_is_not_a_centre_without_a_place_or_for_a_district_only_service(
+    store: KnowledgeBase,
+) -> None:
+    c = Conversation()  # no place said before
+    await ask(c, "老年证要啥材料", "materials", guide(store, "guide.senior-preferential-card").title)
+    reply = await ask(c, "俺们那能办吗，在哪", "location")
+    assert answered(reply) == ("guide.senior-preferential-card", "location"), reply.text
+    house = Conversation()
+    house.slots["place"] = "垛石镇"
+    await ask(house, "二手房过户要啥材料", "materials", guide(store, "guide.second-hand-house-transfer").title)
+    reply = await ask(house, "俺们那能办吗，在哪", "location")
+    assert answered(reply) == ("guide.second-hand-house-transfer", "location"), reply.text  # the district's office
+
+
 async def test_a_centres_hours_asked_right_after_naming_it(store: KnowledgeBase) -> None:
     cuizhai = center(store, CUIZHAI)
     c = Conversation()
@@ -288,6 +315,36 @@ async def test_two_misses_in_a_row_offer_a_helper_and_yes_hands_over(store: Know
     assert "转接人工" in second.text and c.slots["pending_offer"] == "handoff"
     yes = await c.say(ActionReplyToOffer(), "好的", "affirm")
     assert yes.payload("handoff")["reason"] == "fallback"
+
+
+async def test_a_miss_right_after_a_clarification_the_citizen_let_pass_offers_a_helper(store: KnowledgeBase) -> None:
+    c = Conversation()
+    clarifying(c, [INDIVIDUAL, CHANGE])  # the assistant was not sure what the first message meant
+    second = await c.say(ActionFallback(), "就是那个啥你懂的", "nlu_fallback", confidence=0.3)
+    assert "转接人工" in second.text and c.slots["pending_offer"] == "handoff"
+    # Without a clarification before it, one miss asks to rephrase first.
+    fresh = Conversation()
+    first = await fresh.say(ActionFallback(), "就是那个啥你懂的", "nlu_fallback", confidence=0.3)
+    assert "转接人工" not in first.text and fresh.slots["pending_offer"] != "handoff"
+
+
+async def test_a_question_in_traditional_characters_is_read_as_simplified(store: KnowledgeBase) -> None:
+    assert simplified("辦身份證要帶什麼材料") == "办身份证要带什么材料"
+    assert simplified("俺住崔寨，戶口遷移咋辦") == "俺住崔寨，户口迁移咋办"  # same length: entity offsets hold
+    c = Conversation()
+    reply = await ask(c, "辦身份證要帶什麼材料", "materials")
+    # 办身份证 is first application or renewal: found and asked about, not "nothing found".
+    found = [p["entry_id"] for p in reply.payloads("answer")] or reply.payload("unresolved")["choices"]
+    assert found and all("id-card" in i for i in found), reply.text
+    assert c.slots["pending_element"] == "materials" or answered(reply)[1] == "materials"
+
+
+async def test_nothing_to_resume_then_a_miss_offers_a_helper(store: KnowledgeBase) -> None:
+    c = Conversation()
+    first = await c.say(ActionResume(), "俺那个事儿咋整啊就是上回那个", "resume")
+    assert "转接人工" not in first.text and c.slots["pending_choices"]  # examples to pick from
+    second = await c.say(ActionFallback(), "就是那个啥你懂的", "nlu_fallback", confidence=0.3)
+    assert "转接人工" in second.text and c.slots["pending_offer"] == "handoff"
 
 
 async def test_a_doubtful_small_talk_guess_is_not_answered_as_small_talk(store: KnowledgeBase) -> None:

@@ -124,9 +124,9 @@ async def test_the_export_imports_and_its_questions_are_found(start_bot, staff, 
     assert status == 200 and done["committed"] and len(done["added"]) == ROWS
 
     kb = curation.curation_of(bot.app).kb
-    # Known gap (issue #11): a question made of a matter and an element cue ("营业执照需要什么材料") is
-    # searched by its matter alone, since elements are answered from guides; in a Q&A-only export the
-    # entry titled with the very question then ties with its matter's other entries.  Not asserted here.
+    # A question made of a matter and an element cue ("营业执照需要什么材料") is answered by the
+    # actions from a guide's element when one exists, else from the Q&A about that very point, found
+    # with the element words kept: that path is tested in tests/test_actions_qa_only.py.
     for question in ("社保卡丢了怎么补", "护照办理需要预约吗", "营业执照可以网上办吗"):
         [hit] = await kb.search(question, top_k=1)
         assert hit.title == question, (question, hit.title)
