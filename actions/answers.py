@@ -221,7 +221,7 @@ async def _resolve_element_question(
             if about_the_point is not None:
                 return about_the_point
         return Resolution("answer", (context,)) if context else Resolution("ask")
-    match = await find_in(tracker, text, GUIDE_ONLY, strip_cues=True)
+    match = await _guides_corroborated(tracker, text, await find_in(tracker, text, GUIDE_ONLY, strip_cues=True))
     context = current or _ignored_clarification(state)
     discussed = _discussed_near(match, state) if _is_follow_up_words(rest) else None
     if discussed is not None:
@@ -238,6 +238,23 @@ async def _resolve_element_question(
     if match.outcome == "clarify":
         return Resolution("clarify", _entries(match))
     return Resolution("none")
+
+
+async def _guides_corroborated(tracker: Tracker, text: str, match: Match) -> Match:
+    """Guides alone are a thin field: "想去办结婚登记" scores 结婚登记 and 补领婚姻登记证 close,
+    which is a tie among guides although the knowledge base as a whole (its Q&As about each
+    matter) clearly prefers one.  A tie among guides is settled by the search of every kind when
+    that search answers with one of the tied guides' matters."""
+    if match.outcome != "clarify":
+        return match
+    tied = {hit.id: hit for hit in match.choices}
+    whole = await find_in(tracker, text, strip_cues=True)
+    if whole.outcome != "answer" or whole.best is None:
+        return match
+    chosen = tied.get(knowledge.matter(whole.best.id))
+    if chosen is None:
+        return match
+    return Match("answer", (chosen,), match.near, match.ranked)
 
 
 async def _qa_about_the_point(tracker: Tracker, text: str, context: Entry | None) -> Resolution | None:

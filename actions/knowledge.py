@@ -49,6 +49,7 @@ def reset() -> None:
 class _Names:
     guides_by_title: dict[str, str]  # exact title (also without its bracketed part) -> guide id
     centers: tuple[Center, ...]
+    bundles_by_member: dict[str, frozenset[str]]  # member guide id -> the 一件事 bundles naming it
 
 
 @lru_cache(maxsize=4)
@@ -64,7 +65,12 @@ def _names(generation: int) -> _Names:  # generation is the cache key: reread af
         for alias in guide.aliases:
             titles.setdefault(alias, guide.id)
     centers = tuple(c for c in store.all("center") if isinstance(c, Center))
-    return _Names(titles, centers)
+    by_member: dict[str, set[str]] = {}
+    for bundle in store.all("bundle"):
+        assert isinstance(bundle, Bundle)
+        for member in bundle.members:
+            by_member.setdefault(member, set()).add(bundle.id)
+    return _Names(titles, centers, {m: frozenset(ids) for m, ids in by_member.items()})
 
 
 def names() -> _Names:
@@ -105,9 +111,14 @@ def matter(entry_id: str) -> str:
     return matter_of(entry) if entry else entry_id
 
 
+def bundles_of(matter_id: str) -> frozenset[str]:
+    """The 一件事 bundles that name this guide as a member."""
+    return names().bundles_by_member.get(matter_id, frozenset())
+
+
 async def find(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
     """Search and decide: answer / clarify / none, with the thresholds of actions/config.py."""
-    return judge(await hits_for(query, kinds), settings().thresholds, matter)
+    return judge(await hits_for(query, kinds), settings().thresholds, matter, bundles_of)
 
 
 async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[SearchHit]:

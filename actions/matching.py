@@ -45,12 +45,18 @@ def usable(hit: SearchHit, thresholds: Thresholds) -> bool:
 
 
 def judge(
-    hits: Sequence[SearchHit], thresholds: Thresholds, matter: Callable[[str], str] = lambda entry_id: entry_id
+    hits: Sequence[SearchHit],
+    thresholds: Thresholds,
+    matter: Callable[[str], str] = lambda entry_id: entry_id,
+    bundles_of: Callable[[str], frozenset[str]] = lambda matter_id: frozenset(),
 ) -> Match:
     """Answer a clear winner, ask about close ones, and say nothing below the floor.
 
     `matter` maps an entry id to the matter it is about (a Q&A to its guide): a runner-up about
-    the same matter as the best hit is no rival, answering either helps the citizen."""
+    the same matter as the best hit is no rival, answering either helps the citizen.  Nor is a
+    一件事 that the best hit's matter belongs to (`bundles_of`: matter id → ids of the bundles
+    naming it): "结婚登记要带啥" finds 婚育一件事 close behind 结婚登记, and the citizen asked for
+    the single matter; the answer then points out the bundle (actions/bundle_hints.py)."""
     if not hits or not usable(hits[0], thresholds):
         return NO_MATCH
     best = hits[0]
@@ -58,12 +64,21 @@ def judge(
     near = tuple(h for h in hits if h.score >= best.score * thresholds.close_ratio)
     # A rival need not clear the score floor itself: a best hit barely above the floor with
     # another matter just below it ("贷款": 创业担保贷款 6.1, 公积金贷款 5.0) is no clear winner.
-    rivals = [h for h in near[1:] if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id)]
+    own_bundles = bundles_of(matter(best.id))
+    rivals = [
+        h
+        for h in near[1:]
+        if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id) and h.id not in own_bundles
+    ]
     if rivals and best.coverage >= thresholds.confident_coverage and _corroborated(hits, rivals[0], thresholds, matter):
         rivals = []
     if not rivals and best.coverage >= thresholds.confident_coverage:
         return Match("answer", (best,), near, ranked)
-    others = [h for h in hits[1:] if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id)]
+    others = [
+        h
+        for h in hits[1:]
+        if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id) and h.id not in own_bundles
+    ]
     same = [h for h in hits if matter(h.id) == matter(best.id)]
     if not rivals and not others and len(same) >= 2:
         # One matter, found by several of its entries, and no other matter anywhere near the

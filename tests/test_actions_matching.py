@@ -86,3 +86,15 @@ def test_a_rival_outranked_by_two_entries_about_the_best_matter_is_no_tie() -> N
     # Only the best itself above the rival: a tie ("迁户口": 迁入 10.5, 迁出 9.2, then 迁入's Q&As).
     hits = [hit("guide.x", 10.5), hit("guide.y", 9.2), hit("qa.x1", 8.5), hit("qa.x2", 8.4)]
     assert judge(hits, T, matters.__getitem__).outcome == "clarify"
+
+
+def test_a_bundle_of_the_best_hits_matter_is_no_rival() -> None:
+    """ "结婚登记要带啥": 婚育一件事 close behind 结婚登记 is not a reason to ask which one was meant;
+    another matter as close still is."""
+    hits = [hit("guide.marriage", 10.0, 0.9), hit("bundle.marriage-birth", 9.5, 0.9)]
+    bundles = {"guide.marriage": frozenset({"bundle.marriage-birth"})}
+    match = judge(hits, T, bundles_of=lambda m: bundles.get(m, frozenset()))
+    assert match.outcome == "answer" and match.best.id == "guide.marriage"
+    assert judge(hits, T).outcome == "clarify"  # without knowing the bundle, a tie as before
+    rival = [*hits, hit("guide.divorce", 9.6, 0.9)]
+    assert judge(rival, T, bundles_of=lambda m: bundles.get(m, frozenset())).outcome == "clarify"
