@@ -82,6 +82,7 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("POST", "/api/kb/transfer/commit"): REVIEW,
     ("GET", "/api/kb/transfer/facets"): CURATION,
     ("GET", "/api/kb/transfer/export"): CURATION,
+    ("GET", "/api/kb/transfer/vectors"): CURATION,  # the sentence vectors' encoding progress
     ("GET", "/api/kb/training"): REVIEW,
     ("POST", "/api/kb/training/run"): REVIEW,
     ("GET", "/kb/worklists"): CURATION,
