@@ -15,7 +15,7 @@ from .kb import KnowledgeBase
 from .loader import DATA_DIR, KnowledgeBaseError
 from .search.base import SearchHit
 from .settings import Settings
-from .transfer import ImportCheck, check_import, read_import, select, write_export
+from .transfer import ImportCheck, check_import, linkable_ids, read_import, select, write_export
 
 DESCRIPTION = """\
 济时办 knowledge base: the curated service guides (办事指南), Q&A entries and service centres the
@@ -90,7 +90,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
                 _print_check(check)
                 print("check only: nothing was changed." if check.ok else "the file has bad rows: fix them first.")
             return 0 if check.ok else 1
-        known = {e.id for e in kb.store.all("guide")}
+        known = linkable_ids(kb.store.all())
         entries = read_import(Path(args.file), known_ids=known, repeats=args.repeats)
         report = await kb.publish(entries, author=f"import:{Path(args.file).name}")
         print(

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .duplicates import Duplicate, find_duplicates
 from .loader import KnowledgeBaseError, Problem, check_consistency, parse_document, validate_entry
-from .models import QA, Entry, Guide
+from .models import QA, Entry
 
 COLUMNS = ["id", "domain", "question", "answer", "similar_questions", "keywords", "department", "category", "guide"]
 REQUIRED_COLUMNS = {"question", "answer"}
@@ -250,6 +250,11 @@ def parse_import(
     return entries, positions, problems
 
 
+def linkable_ids(entries: Sequence[Entry]) -> set[str]:
+    """The ids a Q&A row's 关联指南 may name: guides and 一件事 bundles (a Q&A about a bundle)."""
+    return {e.id for e in entries if e.kind in ("guide", "bundle")}
+
+
 def read_import(path: Path, known_ids: set[str] | None = None, repeats: str = "first") -> list[Entry]:
     """Parse and validate an import file; raise KnowledgeBaseError listing every bad row."""
     entries, _, problems = parse_import(path, known_ids, repeats)
@@ -313,7 +318,7 @@ def _row_label(position: str) -> str:
 
 def check_import(path: Path, existing: Sequence[Entry], repeats: str = "first") -> ImportCheck:
     """Validate an import file and find duplicates against `existing` (the store) and within it."""
-    known = {e.id for e in existing if isinstance(e, Guide)}
+    known = linkable_ids(existing)
     notes = RowNotes()
     entries, positions, problems = parse_import(path, known_ids=known, repeats=repeats, notes=notes)
     check = ImportCheck(path.name, entries, problems, find_duplicates(entries, existing, positions), notes=notes)
@@ -366,8 +371,15 @@ def write_export(entries: list[Entry], path: Path) -> int:
     """Write entries to `path`; CSV/XLSX hold Q&A entries only.  Returns how many were written."""
     fmt = file_format(path)
     if fmt == "yaml":
-        doc: dict[str, Any] = {"sample_data": False, "domain": "export", "guides": [], "qa": [], "centers": []}
-        section = {"guide": "guides", "qa": "qa", "center": "centers"}
+        doc: dict[str, Any] = {
+            "sample_data": False,
+            "domain": "export",
+            "guides": [],
+            "bundles": [],
+            "qa": [],
+            "centers": [],
+        }
+        section = {"guide": "guides", "bundle": "bundles", "qa": "qa", "center": "centers"}
         for entry in entries:
             doc[section[entry.kind]].append(entry.dict(exclude_none=True, exclude={"kind"}))
         path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
