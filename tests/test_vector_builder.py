@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_dense import BIRTH, MOVE_OUT  # the same two Q&As the dense-stage tests use
 
 from knowledge_base import embeddings, vector_builder
 from knowledge_base.kb import KnowledgeBase
@@ -19,20 +20,6 @@ from knowledge_base.search.embedded import EmbeddedSearch
 from knowledge_base.store import Store
 from knowledge_base.vector_builder import VectorBuilder, builder_for, encode_parallel, read_progress
 
-BIRTH = QA(
-    id="qa.birth",
-    domain="户籍",
-    question="孩子出生后怎么上户口",
-    similar=["新生儿报户口", "给小孩落户口", "出生登记怎么办"],
-    answer="新生儿出生后一个月内，父母持出生医学证明和户口簿到派出所申报出生登记。",
-)
-MOVE_OUT = QA(
-    id="qa.move-out",
-    domain="户籍",
-    question="户口迁出怎么办理",
-    similar=["迁户口需要什么", "把户口迁走", "户口转出去"],
-    answer="户口迁出需要本人持户口簿和身份证到迁出地派出所办理迁出手续。",
-)
 NEWBORN_QUESTION = "刚生的宝宝户口要怎么办理"  # lexically the move-out entry; by meaning the birth one
 MATTERS = ["养犬登记", "公租房申请", "渔船登记", "林木采伐", "古树保护", "河道采砂", "烟花燃放", "户外广告", "占道施工"]
 
