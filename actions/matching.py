@@ -65,20 +65,16 @@ def judge(
     # A rival need not clear the score floor itself: a best hit barely above the floor with
     # another matter just below it ("贷款": 创业担保贷款 6.1, 公积金贷款 5.0) is no clear winner.
     own_bundles = bundles_of(matter(best.id))
-    rivals = [
-        h
-        for h in near[1:]
-        if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id) and h.id not in own_bundles
-    ]
+
+    def rival(h: SearchHit) -> bool:  # about another matter, and not a bundle the best's matter is in
+        return h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id) and h.id not in own_bundles
+
+    rivals = [h for h in near[1:] if rival(h)]
     if rivals and best.coverage >= thresholds.confident_coverage and _corroborated(hits, rivals[0], thresholds, matter):
         rivals = []
     if not rivals and best.coverage >= thresholds.confident_coverage:
         return Match("answer", (best,), near, ranked)
-    others = [
-        h
-        for h in hits[1:]
-        if h.coverage >= thresholds.min_coverage and matter(h.id) != matter(best.id) and h.id not in own_bundles
-    ]
+    others = [h for h in hits[1:] if rival(h)]
     same = [h for h in hits if matter(h.id) == matter(best.id)]
     if not rivals and not others and len(same) >= 2:
         # One matter, found by several of its entries, and no other matter anywhere near the
