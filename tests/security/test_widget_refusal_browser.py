@@ -83,9 +83,15 @@ async def test_a_message_that_keeps_breaking_the_socket_is_given_up(start_bot: S
         log = page.get_by_role("log", name="对话记录")
         failed = log.get_by_role("alert").filter(has_text="未发送")
         for _ in range(12):  # each reload resends the outbox at once (no reconnect back-off)
+            # Reload only once this socket's send has reached the proxy: a reload racing the
+            # send loses a frame the widget already counted, and the test would measure speed.
+            seen = len(sends)
+            for _ in range(50):
+                if len(sends) > seen or await failed.count():
+                    break
+                await page.wait_for_timeout(100)
             if await failed.count():
                 break
-            await page.wait_for_timeout(300)
             await page.reload()
             await page.get_by_label("输入您的问题").wait_for()
         await failed.first.wait_for(timeout=10_000)
