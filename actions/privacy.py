@@ -1,11 +1,11 @@
 """Masking personal numbers (身份证号, 手机号) in what the actions write for others to read: log
 lines, the helper's queue summary and rating comments.  `mask` is the project's one masking module,
-bot/masking.py (standard library only: the action server imports nothing else of the bot service),
+bot/shared/masking.py (standard library only: the action server imports nothing else of the bot service),
 so the action server masks exactly what the bot service masks."""
 
 from __future__ import annotations
 
-from bot.masking import mask
+from bot.shared.masking import mask
 
 __all__ = ["mask", "shorten"]
 

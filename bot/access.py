@@ -1,14 +1,7 @@
 """Who may do what on the staff side: one login for every staff account, and a role check per route.
 
-Roles (bot.accounts.ROLES) and what they open:
-
-    helper    在线帮办: the helpdesk console (queue, live chat, 沉淀到知识库 drafts)
-    editor    知识库维护: browse, edit and submit drafts, worklists, import check, export
-    reviewer  知识库审核: everything an editor does, plus approve/reject, rollback, archive, import, retrain,
-              and the analytics page (数据分析, bot/analytics.py)
-    admin     everything above
-
-The sets below are the single place that says so; routes name a set, never a role.  A request
+The roles and the sets of them that open each part are in bot/shared/roles.py (the curation
+workflow checks the same sets); routes name a set, never a role.  A request
 without a live session gets 401, a session whose role is outside the set gets 403, and a
 state-changing request without the session's CSRF token gets 403; in each case nothing changes.
 """
@@ -25,12 +18,6 @@ from bot.auth import Session
 from bot.inputs import BadInputError, read_json
 from bot.keys import STORE
 from bot.middlewares import json_error
-
-HELPDESK = frozenset({"helper", "admin"})
-CURATION = frozenset({"editor", "reviewer", "admin"})
-REVIEW = frozenset({"reviewer", "admin"})
-ANALYTICS = frozenset({"reviewer", "admin"})
-ADMIN = frozenset({"admin"})
 
 
 class RefusedError(Exception):

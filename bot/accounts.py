@@ -21,7 +21,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-ROLES = ("helper", "editor", "reviewer", "admin")  # what each may do: bot/access.py
+from bot.shared.roles import ROLES
+
 MIN_PASSWORD_CHARS = 10
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,32}$")
 CREATE_HINT = "no helper account yet: create one with  python -m bot.accounts create NAME --role admin"

@@ -11,7 +11,7 @@ Turn outcomes: every answer from the knowledge base counts as answered, a clarif
 clarified, a fallback (or a message the service gave up on) as unanswered, a handoff as handed
 off; the shares are of the sum of the four.  A domain filter narrows what belongs to an entry
 (answers, handoffs about a service, ratings); volumes and unanswered questions have no domain.
-Every text shown or exported is masked of 身份证号/手机号 (bot.masking).
+Every text shown or exported is masked of 身份证号/手机号 (bot.shared.masking).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot import access, curation, ratings, staff_pages, worklists
-from bot.access import ANALYTICS, RefusedError, ok, require
+from bot.access import RefusedError, ok, require
 from bot.keys import CONFIG, STORE
-from bot.masking import mask
+from bot.shared.masking import mask
+from bot.shared.roles import ANALYTICS
 from bot.store import Store
 
 SCHEMA = """

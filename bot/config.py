@@ -77,15 +77,13 @@ from typing import Any
 import yaml
 
 from bot.service_hours import HoursError, ServiceHours
+from bot.shared import training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 # The training step of scripts/train.sh, with the lookup tables the retrainer generated.
-DEFAULT_RETRAIN_COMMAND = (
-    "{python} -m rasa train --config config.yml --domain domain.yml --data nlu_data {lookups} "
-    "--out {out} --fixed-model-name jishiban"
-)
+DEFAULT_RETRAIN_COMMAND = training.TEMPLATE
 
 
 class ConfigError(ValueError):

@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot import access, staff_pages
-from bot.access import CURATION, REVIEW, RefusedError, json_body, ok, require, require_changing
+from bot.access import RefusedError, json_body, ok, require, require_changing
 from bot.auth import Session
 from bot.logs import fields
+from bot.shared.roles import CURATION, REVIEW
 
 if TYPE_CHECKING:
     from knowledge_base.curation import Actor, Curation

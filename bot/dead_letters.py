@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.access import ADMIN, ok, require
+from bot.access import ok, require
 from bot.keys import STORE
-from bot.masking import mask
+from bot.shared.masking import mask
+from bot.shared.roles import ADMIN
 
 routes = web.RouteTableDef()
 

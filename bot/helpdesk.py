@@ -42,8 +42,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import access, accounts, auth, texts
-from bot.access import CSRF_FAILED, CURATION, RefusedError, json_body, ok, require, require_changing
-from bot.access import HELPDESK as HELPDESK_ROLES
+from bot.access import CSRF_FAILED, RefusedError, json_body, ok, require, require_changing
 from bot.accounts import Helper
 from bot.auth import Session
 from bot.config import BotConfig
@@ -51,9 +50,10 @@ from bot.conversations import Conversation, Entry, Kind, Message, OutgoingDraft,
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.login_guard import LoginGuard, Refusal
 from bot.logs import fields
-from bot.masking import mask
 from bot.service import ConversationService
 from bot.service_hours import ServiceHours
+from bot.shared import roles
+from bot.shared.masking import mask
 
 log = logging.getLogger(__name__)
 
@@ -756,16 +756,13 @@ def _summary(row: sqlite3.Row, now: float) -> dict[str, Any]:
 routes = web.RouteTableDef()
 
 
-STAFF_ROLES = HELPDESK_ROLES | CURATION  # who may log in, ask who they are and log out
-
-
 def _session(request: web.Request) -> Session:
-    return require(request, HELPDESK_ROLES)
+    return require(request, roles.HELPDESK)
 
 
 def _changing(request: web.Request) -> Session:
     """A state-changing request: a live helpdesk session and its CSRF token."""
-    return require_changing(request, HELPDESK_ROLES)
+    return require_changing(request, roles.HELPDESK)
 
 
 def _me(session: Session) -> dict[str, Any]:
@@ -800,7 +797,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post(f"{API}/logout")
 async def logout(request: web.Request) -> web.Response:
-    session = require_changing(request, STAFF_ROLES)  # the login is shared by every staff console
+    session = require_changing(request, roles.STAFF)  # the login is shared by every staff console
     db = request.app[STORE].db
     auth.close_session(db, session)
     db.execute("UPDATE helpers SET presence = 'away' WHERE id = ?", (session.helper.id,))
@@ -811,7 +808,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get(f"{API}/me")
 async def me(request: web.Request) -> web.Response:
-    return ok(_me(require(request, STAFF_ROLES)))
+    return ok(_me(require(request, roles.STAFF)))
 
 
 @routes.post(f"{API}/presence")
@@ -962,7 +959,7 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     session = access.current_session(request)
     if session is None:
         raise web.HTTPFound("/helpdesk/login")
-    if session.helper.role not in HELPDESK_ROLES:  # an editor or reviewer: their console is the KB one
+    if session.helper.role not in roles.HELPDESK:  # an editor or reviewer: their console is the KB one
         raise web.HTTPFound("/kb/")
     return web.FileResponse(CONSOLE_DIR / "console.html", headers={"Cache-Control": "no-store"})
 

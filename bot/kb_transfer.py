@@ -39,9 +39,10 @@ from typing import Any
 from aiohttp import web
 
 from bot import access, staff_pages
-from bot.access import CURATION, REVIEW, RefusedError, json_body, ok, require, require_changing
+from bot.access import RefusedError, json_body, ok, require, require_changing
 from bot.curation import actor_of, curation_of
 from bot.keys import CONFIG
+from bot.shared.roles import CURATION, REVIEW
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 FORMATS = {"csv": ".csv", "xlsx": ".xlsx", "yaml": ".yml"}

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from bot.masking import MaskingFilter, mask
+from bot.shared.masking import MaskingFilter, mask
 
 _HANDLER_NAME = "jsb-bot"
 

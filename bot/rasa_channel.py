@@ -26,7 +26,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.shared_secrets import configured_secret
+from bot.shared.secrets import configured_secret
 
 
 def configured_token() -> str | None:

@@ -9,7 +9,7 @@ synchronous=NORMAL a commit survives a crash of Rasa (the WAL is in the file sys
 loss may drop the last turns, which the bot service has stored anyway (bot/store.py).  Two Rasa
 workers share the file: WAL lets one read while the other writes.
 
-Personal numbers are masked before an event is stored (bot/masking.py): the citizen's words as
+Personal numbers are masked before an event is stored (bot/shared/masking.py): the citizen's words as
 typed are kept only in the bot service's message table (the conversation view); the tracker, read by
 Rasa for the next turns and by anyone with access to this file, holds 3701**********1234.  Within a
 turn Rasa and the actions work on the unmasked message; only what is written here is masked.
@@ -70,7 +70,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
-from bot.masking import mask_value
+from bot.shared.masking import mask_value
 from knowledge_base.embeddings import QUESTION_VECTOR
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,7 @@ import json
 import logging
 import os
 import re
-import shlex
 import shutil
-import sys
 import tempfile
 import time
 from collections import deque
@@ -37,11 +35,13 @@ import aiohttp
 from aiohttp import web
 
 from bot import access, curation, staff_pages
-from bot.access import REVIEW, json_body, ok, require, require_changing
+from bot.access import json_body, ok, require, require_changing
 from bot.config import REPO_ROOT, BotConfig
 from bot.keys import CONFIG
 from bot.logs import fields
 from bot.rasa_client import instance_urls
+from bot.shared import training
+from bot.shared.roles import REVIEW
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +218,7 @@ class Retrainer:
 
     async def _train(self, lookups_dir: Path, staging: Path, log_file: Path) -> Path | None:
         staging.mkdir(parents=True, exist_ok=True)
-        command = shlex.split(
-            self.config.retrain_command.format(
-                python=shlex.quote(sys.executable), lookups=shlex.quote(str(lookups_dir)), out=shlex.quote(str(staging))
-            )
-        )
+        command = training.command(lookups_dir, staging, self.config.retrain_command)
         if shutil.which("nice"):
             command = ["nice", "-n", "10", *command]  # citizens' answers come first
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1"}

@@ -34,9 +34,9 @@ from bot.conversations import (
     Status,
 )
 from bot.logs import fields
-from bot.masking import mask
 from bot.payloads import interpret
 from bot.rasa_client import RasaClient, RasaUnavailableError
+from bot.shared.masking import mask
 from bot.store import Store
 from bot.tracker_outbox import TrackerOutbox
 

@@ -6,7 +6,7 @@ than the write, and under CPU contention far more).  The one slow operation, the
 copies pages into the database file and fsyncs it, runs on its own thread with its own connection.
 Methods stay `async` so a networked database could replace this one.  Citizen messages are stored *before* they are
 sent to Rasa; the retry loop finds unanswered ones by their `pending` status after any outage or
-restart.  Ratings, handoff summaries and analytics events are stored masked (bot.masking).
+restart.  Ratings, handoff summaries and analytics events are stored masked (bot.shared.masking).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bot.conversations import (
     check_transition,
     now,
 )
-from bot.masking import mask, mask_value
+from bot.shared.masking import mask, mask_value
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -33,9 +33,10 @@ from typing import Any
 from aiohttp import web
 
 from bot import access, curation, ratings, staff_pages
-from bot.access import CURATION, RefusedError, json_body, ok, require, require_changing
+from bot.access import RefusedError, json_body, ok, require, require_changing
 from bot.keys import STORE
-from bot.masking import mask
+from bot.shared.masking import mask
+from bot.shared.roles import CURATION
 from bot.store import Store
 
 GROUP_SIMILARITY = 0.6  # Dice coefficient of search terms needed to join a group

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from bot.shared.roles import CURATION, REVIEW
+
 from .models import ENTRY_TYPES, QA, Entry, Guide, entry_title
 from .settings import Settings
 from .store import ChangeReport, Store
@@ -91,8 +93,6 @@ CREATE INDEX IF NOT EXISTS kb_audit_entry ON kb_audit (entry_id, id);
 
 OPEN_STATES = ("draft", "in_review", "rejected")
 STATES = (*OPEN_STATES, "published", "superseded")
-EDITORS = frozenset({"editor", "reviewer", "admin"})
-REVIEWERS = frozenset({"reviewer", "admin"})
 
 # Limits on what one entry may hold: generous for real guides, small enough that a pasted page or
 # a runaway script cannot fill the database or the citizen's screen.
@@ -204,7 +204,7 @@ class StaleError(CurationError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: the staff account's name and role (bot.accounts.ROLES)."""
+    """Who acts: the staff account's name and role (bot.shared.roles.ROLES)."""
 
     name: str
     role: str
@@ -721,7 +721,7 @@ class Curation:
         `base_version`: the published version the editor started from (None for a new entry);
         `expected_edit`: the draft's edit counter the editor loaded (None when there was no draft).
         Raises InvalidEntryError (naming fields), ConflictError (with what is stored now) or NotAllowedError."""
-        _need(actor, EDITORS)
+        _need(actor, CURATION)
         entry = validate(data)
         note = _note(note)
         stored = _entry_json(entry)
@@ -796,7 +796,7 @@ class Curation:
 
     def submit(self, entry_id: str, expected_edit: int | None, actor: Actor, note: str | None = None) -> Revision:
         """draft (or rejected) → in_review."""
-        _need(actor, EDITORS)
+        _need(actor, CURATION)
         note = _note(note)
         with self.store.transaction() as db:
             draft = self._open_checked(db, entry_id, expected_edit)
@@ -815,7 +815,7 @@ class Curation:
 
     def withdraw_review(self, entry_id: str, expected_edit: int | None, actor: Actor) -> Revision:
         """in_review → draft (the editor takes it back to change it)."""
-        _need(actor, EDITORS)
+        _need(actor, CURATION)
         with self.store.transaction() as db:
             draft = self._open_checked(db, entry_id, expected_edit)
             if draft.state != "in_review":
@@ -829,7 +829,7 @@ class Curation:
 
     def discard_draft(self, entry_id: str, expected_edit: int | None, actor: Actor) -> None:
         """Drop the open draft (history keeps it as superseded)."""
-        _need(actor, EDITORS)
+        _need(actor, CURATION)
         with self.store.transaction() as db:
             draft = self._open_checked(db, entry_id, expected_edit)
             db.execute(
@@ -840,7 +840,7 @@ class Curation:
 
     def reject(self, entry_id: str, expected_edit: int | None, actor: Actor, reason: str) -> Revision:
         """in_review → rejected (the editor sees the reason, edits and submits again)."""
-        _need(actor, REVIEWERS)
+        _need(actor, REVIEW)
         reason = _note(reason) or ""
         if not reason:
             raise CurationError("请写明退回的原因。")
@@ -860,7 +860,7 @@ class Curation:
 
     async def approve(self, entry_id: str, expected_edit: int | None, actor: Actor, note: str | None = None) -> int:
         """Publish the revision in review; returns the new published version."""
-        _need(actor, REVIEWERS)
+        _need(actor, REVIEW)
         note = _note(note)
         draft = self._open_checked(self.store.connection(), entry_id, expected_edit)
         self._check_approvable(self.store.connection(), draft, actor)
@@ -911,7 +911,7 @@ class Curation:
         """A small audited change published at once, without review (e.g. a citizen's wording added
         as a similar question from a worklist).  The entry must already be published; returns its
         new version.  `action` names the change in the audit log (e.g. "add_similar_question")."""
-        _need(actor, EDITORS)
+        _need(actor, CURATION)
         note = _note(note)
         action = (action or "publish_direct").strip()[:60]
         checked = validate(entry if isinstance(entry, Mapping) else _entry_json(entry))
@@ -949,7 +949,7 @@ class Curation:
         """Publish a checked import file in one transaction (reviewer/admin).  Every added or changed
         entry gets a published revision and an audit row, so imports show in history and can be
         rolled back like any other change; unchanged entries are left alone."""
-        _need(actor, REVIEWERS)
+        _need(actor, REVIEW)
         source = str(source or "import")[:200]
         previous: dict[str, _Row | None] = {}
 
@@ -996,14 +996,14 @@ class Curation:
         if len(listed) >= MAX_LIST_ITEMS:
             raise CurationError(f"相似问法已有 {len(listed)} 条，不能再加，请先整理。")
         listed.append(wording)
-        _need(actor, EDITORS)
+        _need(actor, CURATION)
         return await self._publish_new_version(
             validate(data), version, actor, "add_similar_question", None, {"text": wording}
         )
 
     async def rollback(self, entry_id: str, to_version: int, actor: Actor, note: str | None = None) -> int:
         """Publish the content of an earlier version as a new version (reviewer/admin)."""
-        _need(actor, REVIEWERS)
+        _need(actor, REVIEW)
         note = _note(note)
         current = self.store.version(entry_id)
         if current is None:
@@ -1016,7 +1016,7 @@ class Curation:
 
     async def archive(self, entry_id: str, actor: Actor, note: str | None = None) -> None:
         """Take a published entry out of the store and search; its history stays (reviewer/admin)."""
-        _need(actor, REVIEWERS)
+        _need(actor, REVIEW)
         note = _note(note)
         previous: list[_Row] = []
 
@@ -1047,7 +1047,7 @@ class Curation:
 
     async def restore(self, entry_id: str, actor: Actor, note: str | None = None) -> int:
         """Bring an archived entry back as a new published version (reviewer/admin)."""
-        _need(actor, REVIEWERS)
+        _need(actor, REVIEW)
         note = _note(note)
         archived = self._archived(self.store.connection(), entry_id)
         if archived is None:

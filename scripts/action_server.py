@@ -46,6 +46,18 @@ def create_app(actions: str, secret: str | None) -> object:
     return app
 
 
+def configure_logging(level: int | str | None) -> None:
+    """rasa_sdk's coloured log lines, with personal numbers masked in every record (the citizen's
+    words reach exceptions and rasa_sdk's debug lines)."""
+    from rasa_sdk import utils
+
+    from bot.shared.masking import mask_every_record
+
+    utils.configure_colored_logging(level)
+    utils.update_sanic_log_level()
+    mask_every_record()
+
+
 def main() -> None:
     if REPO not in sys.path:
         sys.path.insert(0, REPO)
@@ -53,9 +65,8 @@ def main() -> None:
     from rasa_sdk.endpoint import create_argument_parser
 
     args = create_argument_parser().parse_args()
-    utils.configure_colored_logging(args.loglevel)
-    utils.update_sanic_log_level()
-    from bot.shared_secrets import configured_secret
+    configure_logging(args.loglevel)
+    from bot.shared.secrets import configured_secret
 
     secret = configured_secret("ACTION_SECRET")  # or ACTION_SECRET_FILE
     if secret is None:

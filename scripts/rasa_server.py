@@ -156,6 +156,9 @@ def main() -> None:
 
         defer_tensorflow()  # before anything imports Rasa's modules
     apply_fixes()
+    from bot.shared.masking import mask_every_record
+
+    mask_every_record()  # Rasa's debug lines quote the citizen's message
     from bot.rasa_channel import install_replay
 
     install_replay()  # a message the bot service retries is answered from the tracker, not twice
@@ -163,7 +166,7 @@ def main() -> None:
 
     drop_failed_turns()  # a turn whose custom action failed is retried whole, not replayed empty
     sys.argv = token_from_environment(sys.argv)
-    from bot.shared_secrets import configured_secret
+    from bot.shared.secrets import configured_secret
 
     # endpoints.yml names ACTION_SECRET (or ACTION_SECRET_FILE is given); unset, Rasa would refuse to start.
     os.environ["ACTION_SECRET"] = configured_secret("ACTION_SECRET") or ""

@@ -33,6 +33,5 @@ fi
 
 echo "train: training the assistant into $OUT (skipped by Rasa when nothing changed)"
 rm -f "$STAMP"
-$PY -m rasa train --config config.yml --domain domain.yml --data nlu_data "$GENERATED" \
-    --out "$OUT" --fixed-model-name jishiban "$@"
+$PY -m bot.shared.training "$GENERATED" "$OUT" "$@"  # the one training command (bot/shared/training.py)
 echo "$DIGEST" > "$STAMP"

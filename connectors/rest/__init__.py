@@ -26,11 +26,11 @@ from bot.apikeys import DEV_APP, CallingApp
 from bot.conversations import Conversation, State
 from bot.inputs import BadInputError, check_text, read_json
 from bot.keys import CONFIG, SERVICE, STORE
-from bot.masking import mask
 from bot.middlewares import calling_app, json_error, presented_key, too_many
 from bot.pseudonyms import load_key, pseudonym
 from bot.ratelimit import KeyedLimiter
 from bot.service import InputError, Outcome, Receipt
+from bot.shared.masking import mask
 from connectors.rest.openapi import CONVERSATION_ID, SchemaValidator, build_openapi
 
 CHANNEL_NAME = "rest"

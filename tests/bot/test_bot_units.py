@@ -12,8 +12,8 @@ import pytest
 from bot.config import BotConfig, ConfigError
 from bot.conversations import Button, Entry, Kind, OutgoingDraft, State, Status, TransitionError, check_transition
 from bot.logs import JsonFormatter
-from bot.masking import MaskingFilter, mask, mask_value
 from bot.payloads import interpret, rating_payload
+from bot.shared.masking import MaskingFilter, mask, mask_value
 from bot.store import Store
 
 # -- masking -----------------------------------------------------------------------------------

@@ -3,7 +3,9 @@ outside the conversation, an analytics table or someone else's screen.
 
 The one masking module of the project: the bot service, the Rasa process (its tracker store) and the
 action server (actions/privacy.py) all use `mask()` from here.  Standard library only, so importing
-it pulls in nothing of the bot service.
+it pulls in nothing of the bot service.  The bot service masks its log lines with `MaskingFilter` on
+its one handler (bot/logs.py); the Rasa process and the action server, whose loggers rasa, rasa_sdk,
+coloredlogs and Sanic set up (some only once the server starts), call `mask_every_record()`.
 
 The conversation itself keeps the citizen's words as typed (the citizen and the helper who holds it
 need them); everything written for operators or statistics goes through `mask()`.
@@ -97,3 +99,28 @@ class MaskingFilter(logging.Filter):
         if isinstance(fields, dict):
             record.fields = mask_value(fields)
         return True
+
+
+_RECORD_FACTORY_MASKS = "_jsb_masks"
+
+
+def mask_every_record() -> None:
+    """Mask every log record of this process as it is made, whichever logger or handler takes it
+    (also the ones a library adds later).  Idempotent."""
+    made = logging.getLogRecordFactory()
+    if getattr(made, _RECORD_FACTORY_MASKS, False):
+        return
+
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = made(*args, **kwargs)
+        _MASKING.filter(record)
+        if record.exc_info and not record.exc_text:  # a traceback can quote the citizen's words
+            record.exc_text = mask(_TRACEBACKS.formatException(record.exc_info))
+        return record
+
+    setattr(masked_record, _RECORD_FACTORY_MASKS, True)
+    logging.setLogRecordFactory(masked_record)
+
+
+_MASKING = MaskingFilter()
+_TRACEBACKS = logging.Formatter()
