@@ -4,32 +4,20 @@ The roles and the sets of them that open each part are in bot/shared/roles.py (t
 workflow checks the same sets); routes name a set, never a role.  A request
 without a live session gets 401, a session whose role is outside the set gets 403, and a
 state-changing request without the session's CSRF token gets 403; in each case nothing changes.
+Refusals are RefusedError (bot/responses.py), answered by the error middleware.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from bot import auth
 from bot.auth import Session
-from bot.inputs import BadInputError, read_json
+from bot.inputs import read_json
 from bot.keys import STORE
-from bot.middlewares import json_error
-
-
-class RefusedError(Exception):
-    """A staff action that is not allowed now; nothing was changed."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers
-
+from bot.responses import RefusedError
 
 LOGIN_REQUIRED = RefusedError(401, "login_required", "请先登录。 / Please log in.")
 CSRF_FAILED = RefusedError(403, "csrf", "页面已过期，请刷新后重试。 / Missing or wrong CSRF token.")
@@ -62,28 +50,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object, or a clear 4xx refusal."""
     if request.content_type != "application/json":
         raise RefusedError(415, "unsupported_media_type", "请用 JSON 格式。 / Send JSON.")
-    try:
-        body = await read_json(request)
-    except BadInputError as err:
-        raise RefusedError(err.status, err.code, err.message) from None
+    body = await read_json(request)  # BadInputError is a RefusedError
     if not isinstance(body, dict):
         raise RefusedError(400, "invalid_json", "请求体必须是 JSON 对象。 / The body must be a JSON object.")
     return body
-
-
-def ok(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False))
-
-
-@web.middleware
-async def refused_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except RefusedError as refused:
-        return json_error(refused.status, refused.code, refused.message, headers=refused.headers)
-
-
-def setup(app: web.Application) -> None:
-    """Install the refusal middleware once, whichever staff module registers first."""
-    if refused_middleware not in app.middlewares:
-        app.middlewares.append(refused_middleware)

@@ -31,9 +31,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot import access, curation, ratings, staff_pages, worklists
-from bot.access import RefusedError, ok, require
+from bot import curation, ratings, staff_pages, worklists
+from bot.access import require
 from bot.keys import CONFIG, STORE
+from bot.responses import RefusedError, ok
 from bot.shared.masking import mask
 from bot.shared.roles import ANALYTICS
 from bot.store import Store
@@ -575,6 +576,5 @@ async def export(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    access.setup(app)
     app.add_routes(routes)
     staff_pages.add_page(app, "/kb/analytics", "analytics.html", ANALYTICS)

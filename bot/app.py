@@ -19,6 +19,7 @@ from bot.logs import fields
 from bot.middlewares import add_safety_headers, error_middleware, rate_limit_middleware
 from bot.rasa_client import RasaClient, ready
 from bot.ratelimit import KeyedLimiter
+from bot.responses import ok
 from bot.service import ConversationService
 from bot.store import Store
 from connectors import rest, webwidget
@@ -35,7 +36,7 @@ async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers and its database works."""
     pending = await request.app[STORE].pending_count()
     uptime = round(time.monotonic() - request.app[STARTED_AT], 1)
-    return web.json_response({"status": "ok", "pending_messages": pending, "uptime_s": uptime})
+    return ok({"status": "ok", "pending_messages": pending, "uptime_s": uptime})
 
 
 @routes.get("/readyz")
@@ -43,9 +44,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Readiness: Rasa (and the action server, when ACTION_URL is set) can be reached."""
     checks = await request.app[RASA].health()
     is_ready = ready(checks)  # one Rasa instance of several is enough to answer
-    return web.json_response(
-        {"status": "ready" if is_ready else "not_ready", **checks}, status=200 if is_ready else 503
-    )
+    return ok({"status": "ready" if is_ready else "not_ready", **checks}, status=200 if is_ready else 503)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,6 +1,7 @@
 """The knowledge-base editor, review and version history over HTTP (JSON under /api/kb/) and the
 console pages /kb/, /kb/edit, /kb/review, /kb/audit.  The rules live in knowledge_base.curation;
-this module maps requests to it, checks roles (bot.access) and turns its refusals into JSON errors.
+this module maps requests to it and checks roles (bot.access); its refusals (CurationError) become JSON
+errors in the error middleware (bot/middlewares.py), like every other refusal.
 
 Routes (every POST needs the session's X-CSRF-Token header; docs/curation.md has the details):
 
@@ -30,15 +31,15 @@ Errors: {"error": {"code", "message", "details"?}}; a conflict's details hold wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot import access, staff_pages
-from bot.access import RefusedError, json_body, ok, require, require_changing
+from bot import staff_pages
+from bot.access import json_body, require, require_changing
 from bot.auth import Session
 from bot.logs import fields
+from bot.responses import RefusedError, ok
 from bot.shared.roles import CURATION, REVIEW
 
 if TYPE_CHECKING:
@@ -97,28 +98,6 @@ def actor_of(session: Session) -> Actor:
 # -- request helpers -------------------------------------------------------------------------------
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def refusals(handler: Handler) -> Handler:
-    """Turn curation's refusals into JSON errors with their details (RefusedError has none)."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        from knowledge_base.curation import CurationError
-
-        try:
-            return await handler(request)
-        except CurationError as refused:
-            error: dict[str, Any] = {"code": refused.code, "message": refused.message}
-            if refused.details is not None:
-                error["details"] = refused.details
-            return ok({"error": error}, status=refused.status)
-
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
-
-
 def _entry_id(request: web.Request) -> str:
     entry_id = request.match_info["entry_id"]
     if len(entry_id) > 120:
@@ -150,7 +129,6 @@ def _audited(session: Session, action: str, entry_id: str) -> None:
 
 
 @routes.get(f"{API}/meta")
-@refusals
 async def meta(request: web.Request) -> web.Response:
     """Filter values in use and the editor's fixed choices (element labels, enumerations)."""
     require(request, CURATION)
@@ -178,7 +156,6 @@ async def meta(request: web.Request) -> web.Response:
 
 
 @routes.get(f"{API}/entries")
-@refusals
 async def list_entries(request: web.Request) -> web.Response:
     require(request, CURATION)
     from knowledge_base.curation import EntryFilter
@@ -202,21 +179,18 @@ async def list_entries(request: web.Request) -> web.Response:
 
 
 @routes.get(API + "/entries/{entry_id}")
-@refusals
 async def get_entry(request: web.Request) -> web.Response:
     require(request, CURATION)
     return ok(curation_of(request.app).get_entry(_entry_id(request)))
 
 
 @routes.get(API + "/entries/{entry_id}/history")
-@refusals
 async def history(request: web.Request) -> web.Response:
     require(request, CURATION)
     return ok(curation_of(request.app).history(_entry_id(request)))
 
 
 @routes.get(API + "/entries/{entry_id}/diff")
-@refusals
 async def diff(request: web.Request) -> web.Response:
     require(request, CURATION)
     before, after = request.query.get("from"), request.query.get("to")
@@ -227,14 +201,12 @@ async def diff(request: web.Request) -> web.Response:
 
 
 @routes.get(f"{API}/review")
-@refusals
 async def review_queue(request: web.Request) -> web.Response:
     require(request, CURATION)
     return ok({"items": curation_of(request.app).review_queue()})
 
 
 @routes.get(f"{API}/audit")
-@refusals
 async def audit(request: web.Request) -> web.Response:
     require(request, CURATION)
     q = request.query
@@ -265,7 +237,6 @@ async def audit(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/draft")
-@refusals
 async def save_draft(request: web.Request) -> web.Response:
     session = require_changing(request, CURATION)
     entry_id = _entry_id(request)
@@ -287,7 +258,6 @@ async def save_draft(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/submit")
-@refusals
 async def submit(request: web.Request) -> web.Response:
     session = require_changing(request, CURATION)
     body = await json_body(request)
@@ -298,7 +268,6 @@ async def submit(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/withdraw")
-@refusals
 async def withdraw(request: web.Request) -> web.Response:
     session = require_changing(request, CURATION)
     body = await json_body(request)
@@ -309,7 +278,6 @@ async def withdraw(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/discard")
-@refusals
 async def discard(request: web.Request) -> web.Response:
     session = require_changing(request, CURATION)
     body = await json_body(request)
@@ -318,7 +286,6 @@ async def discard(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/similar")
-@refusals
 async def add_similar(request: web.Request) -> web.Response:
     session = require_changing(request, CURATION)
     body = await json_body(request)
@@ -331,7 +298,6 @@ async def add_similar(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/approve")
-@refusals
 async def approve(request: web.Request) -> web.Response:
     session = require_changing(request, REVIEW)
     body = await json_body(request)
@@ -344,7 +310,6 @@ async def approve(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/reject")
-@refusals
 async def reject(request: web.Request) -> web.Response:
     session = require_changing(request, REVIEW)
     body = await json_body(request)
@@ -355,7 +320,6 @@ async def reject(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/archive")
-@refusals
 async def archive(request: web.Request) -> web.Response:
     session = require_changing(request, REVIEW)
     body = await json_body(request)
@@ -366,7 +330,6 @@ async def archive(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/restore")
-@refusals
 async def restore(request: web.Request) -> web.Response:
     session = require_changing(request, REVIEW)
     body = await json_body(request)
@@ -377,7 +340,6 @@ async def restore(request: web.Request) -> web.Response:
 
 
 @routes.post(API + "/entries/{entry_id}/rollback")
-@refusals
 async def rollback(request: web.Request) -> web.Response:
     session = require_changing(request, REVIEW)
     body = await json_body(request)
@@ -391,7 +353,6 @@ async def rollback(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{API}/preview")
-@refusals
 async def preview(request: web.Request) -> web.Response:
     """How the assistant would answer `question` with `data` (a draft) in place of its entry."""
     require_changing(request, CURATION)
@@ -425,7 +386,6 @@ async def _to_index(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     """Register the curation API and the console pages (bot/kb_console/)."""
-    access.setup(app)
     if CURATION_HOLDER not in app:
         app[CURATION_HOLDER] = CurationHolder()
         app.cleanup_ctx.append(_holder_ctx)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.access import ok, require
+from bot.access import require
 from bot.keys import STORE
+from bot.responses import ok
 from bot.shared.masking import mask
 from bot.shared.roles import ADMIN
 

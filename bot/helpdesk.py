@@ -42,7 +42,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import access, accounts, auth, texts
-from bot.access import CSRF_FAILED, RefusedError, json_body, ok, require, require_changing
+from bot.access import CSRF_FAILED, json_body, require, require_changing
 from bot.accounts import Helper
 from bot.auth import Session
 from bot.config import BotConfig
@@ -50,6 +50,7 @@ from bot.conversations import Conversation, Entry, Kind, Message, OutgoingDraft,
 from bot.keys import CONFIG, SERVICE, STORE
 from bot.login_guard import LoginGuard, Refusal
 from bot.logs import fields
+from bot.responses import RefusedError, ok
 from bot.service import ConversationService
 from bot.service_hours import ServiceHours
 from bot.shared import roles
@@ -984,7 +985,6 @@ async def _desk_ctx(app: web.Application) -> Any:
 
 def setup(app: web.Application) -> None:
     """Register the console pages, API and websocket (after the store and service contexts)."""
-    access.setup(app)
     app.cleanup_ctx.append(_desk_ctx)
     app.add_routes(routes)
     app.router.add_get("/helpdesk", _to_console)

@@ -18,20 +18,18 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from bot import texts
+from bot.responses import RefusedError
 
 MAX_BODY_BYTES = 128 * 1024  # the largest body any JSON endpoint takes (bot.app sets the same on the wire)
 CLOSE_AFTER = "jsb.close_after"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class BadInputError(ValueError):
+class BadInputError(RefusedError, ValueError):
     """Refused input: `code` for programs, `message` (Chinese / English) for people."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(status, code, message)
 
 
 INVALID_JSON = BadInputError("invalid_json", texts.INVALID_JSON)

@@ -38,10 +38,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import access, staff_pages
-from bot.access import RefusedError, json_body, ok, require, require_changing
+from bot import staff_pages
+from bot.access import json_body, require, require_changing
 from bot.curation import actor_of, curation_of
 from bot.keys import CONFIG
+from bot.responses import RefusedError, ok
 from bot.shared.roles import CURATION, REVIEW
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -297,7 +298,6 @@ async def _stop_encoding(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    access.setup(app)
     app.on_startup.append(_encode_missing_vectors)
     app.on_cleanup.append(_stop_encoding)
     app.add_routes(routes)

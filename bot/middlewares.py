@@ -1,9 +1,13 @@
-"""Cross-cutting request handling: JSON errors (never a bare 500 page), API rate limits, safety headers."""
+"""Cross-cutting request handling: JSON errors (never a bare 500 page), API rate limits, safety headers.
+
+Every refusal becomes HTTP in `error_middleware`, the outermost middleware: aiohttp's own HTTP
+errors by _HTTP_MESSAGES, the web layer's RefusedError as it says, domain errors (which carry no
+HTTP status) by `refusal_of`, anything else a logged 500.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from aiohttp import web
@@ -11,10 +15,21 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestPayloadError
 
 from bot import apikeys
-from bot.inputs import BAD_ENCODING, CLOSE_AFTER, BadInputError
+from bot.inputs import BAD_ENCODING, CLOSE_AFTER
 from bot.keys import STORE
 from bot.logs import fields
 from bot.ratelimit import KeyedLimiter, TokenBucket
+from bot.responses import RefusedError, invalid_request, json_error, refused
+from bot.service import InputError
+from knowledge_base.curation import (
+    ConflictError,
+    CurationError,
+    InvalidEntryError,
+    NotAllowedError,
+    NotFoundError,
+    StaleError,
+    TransitionError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +50,36 @@ _CALLING_APP = "jsb.calling_app"
 INTERNAL = ("internal_error", "服务暂时出错了，请稍后再试。 / Internal error, please try again later.")
 
 
-def json_error(
-    status: int, code: str, message: str, *, details: list[str] | None = None, headers: dict[str, str] | None = None
-) -> web.Response:
-    error: dict[str, object] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return web.json_response({"error": error}, status=status, headers=headers, dumps=_dumps)
+# Most specific first: isinstance picks the first that matches.
+STATUS_OF_CURATION: tuple[tuple[type[CurationError], int], ...] = (
+    (NotFoundError, 404),
+    (InvalidEntryError, 422),
+    (NotAllowedError, 403),
+    (TransitionError, 409),
+    (ConflictError, 409),
+    (StaleError, 409),
+    (CurationError, 400),
+)
+
+CONVERSATION_CLOSED = RefusedError(
+    409,
+    "conversation_closed",
+    "这个会话已结束，请不带 conversation_id 重新发送。 / Conversation closed; send without conversation_id.",
+)
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def refusal_of(error: BaseException) -> RefusedError | None:
+    """What a refused request answers, or None for an error that is no refusal (a bug: a 500)."""
+    if isinstance(error, RefusedError):
+        return error
+    if isinstance(error, CurationError):
+        status = next(status for kind, status in STATUS_OF_CURATION if isinstance(error, kind))
+        return RefusedError(status, error.code, error.message, details=error.details)
+    if isinstance(error, InputError):
+        if error.code == "closed":
+            return CONVERSATION_CLOSED
+        return invalid_request([error.message])
+    return None
 
 
 @web.middleware
@@ -66,14 +100,15 @@ async def _handled(request: web.Request, handler: Handler) -> web.StreamResponse
         if not request.path.startswith(API_PREFIX) and exc.status == 404:
             raise
         return json_error(exc.status, code, message, headers=_kept_headers(exc))
-    except BadInputError as err:
-        return json_error(err.status, err.code, err.message)
     except RequestPayloadError:  # a body that cannot be decoded (e.g. gzip that is not gzip)
         request[CLOSE_AFTER] = True
-        return json_error(400, BAD_ENCODING.code, BAD_ENCODING.message)
+        return refused(BAD_ENCODING)
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as error:
+        refusal = refusal_of(error)
+        if refusal is not None:
+            return refused(refusal)
         log.exception("http.unhandled", extra=fields(path=request.path, method=request.method))
         return json_error(500, *INTERNAL)
 

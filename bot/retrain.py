@@ -34,12 +34,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot import access, curation, staff_pages
-from bot.access import json_body, ok, require, require_changing
+from bot import curation, staff_pages
+from bot.access import json_body, require, require_changing
 from bot.config import REPO_ROOT, BotConfig
 from bot.keys import CONFIG
 from bot.logs import fields
 from bot.rasa_client import instance_urls
+from bot.responses import ok
 from bot.shared import training
 from bot.shared.roles import REVIEW
 
@@ -378,7 +379,6 @@ async def _retrain_ctx(app: web.Application) -> Any:
 
 
 def setup(app: web.Application) -> None:
-    access.setup(app)
     app[RETRAINER] = Retrainer(app[CONFIG], lambda: curation.curation_of(app).store)
     app.add_routes(routes)
     app.cleanup_ctx.append(_retrain_ctx)

@@ -32,9 +32,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import access, curation, ratings, staff_pages
-from bot.access import RefusedError, json_body, ok, require, require_changing
+from bot import curation, ratings, staff_pages
+from bot.access import json_body, require, require_changing
 from bot.keys import STORE
+from bot.responses import RefusedError, ok
 from bot.shared.masking import mask
 from bot.shared.roles import CURATION
 from bot.store import Store
@@ -375,19 +376,13 @@ async def post_add_question(request: web.Request) -> web.Response:
     wording = _text(body.get("text"), "text", MAX_TEXT)
     store = request.app[STORE]
     await _check_open(store, kind, ids)
-    from knowledge_base.curation import CurationError
-
-    try:
-        version = await curation.curation_of(request.app).add_similar_question(
-            entry_id, wording, curation.actor_of(session)
-        )
-    except CurationError as err:
-        raise RefusedError(err.status, err.code, err.message) from err
+    version = await curation.curation_of(request.app).add_similar_question(
+        entry_id, wording, curation.actor_of(session)
+    )  # a refusal (CurationError) is answered by the error middleware
     closed = await close(store, kind, ids, "added_question", session.helper.name, entry_id, wording)
     return ok({"closed": closed, "entry_id": entry_id, "version": version})
 
 
 def setup(app: web.Application) -> None:
-    access.setup(app)
     app.add_routes(routes)
     staff_pages.add_page(app, "/kb/worklists", "worklists.html", CURATION)

@@ -151,9 +151,9 @@ def now() -> str:
 
 
 class CurationError(Exception):
-    """A refused curation action; nothing was changed.  `message` is for the person (Chinese)."""
+    """A refused curation action; nothing was changed.  `message` is for the person (Chinese), `code`
+    for programs; what it answers over HTTP is the web layer's to say (bot/middlewares.py)."""
 
-    status = 400
     code = "refused"
 
     def __init__(self, message: str, details: Any = None) -> None:
@@ -163,24 +163,20 @@ class CurationError(Exception):
 
 
 class NotFoundError(CurationError):
-    status = 404
     code = "not_found"
 
 
 class InvalidEntryError(CurationError):
     """The entry does not validate; `details` lists {field, label, message} per problem."""
 
-    status = 422
     code = "invalid"
 
 
 class NotAllowedError(CurationError):
-    status = 403
     code = "not_allowed"
 
 
 class TransitionError(CurationError):
-    status = 409
     code = "bad_transition"
 
 
@@ -188,14 +184,12 @@ class ConflictError(CurationError):
     """Someone changed the entry since the editor loaded it; `details` holds what is stored now:
     {"published": {"version", "data"} | None, "draft": revision | None}."""
 
-    status = 409
     code = "conflict"
 
 
 class StaleError(CurationError):
     """An approval or rollback based on a published version that is no longer current."""
 
-    status = 409
     code = "stale"
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
@@ -26,10 +25,11 @@ from bot.apikeys import DEV_APP, CallingApp
 from bot.conversations import Conversation, State
 from bot.inputs import BadInputError, check_text, read_json
 from bot.keys import CONFIG, SERVICE, STORE
-from bot.middlewares import calling_app, json_error, presented_key, too_many
+from bot.middlewares import CONVERSATION_CLOSED, calling_app, presented_key, too_many
 from bot.pseudonyms import load_key, pseudonym
 from bot.ratelimit import KeyedLimiter
-from bot.service import InputError, Outcome, Receipt
+from bot.responses import invalid_request, json_error, ok, refused
+from bot.service import Outcome, Receipt
 from bot.shared.masking import mask
 from connectors.rest.openapi import CONVERSATION_ID, SchemaValidator, build_openapi
 
@@ -44,16 +44,8 @@ _CONVERSATION_ID_CHECK = Draft202012Validator(CONVERSATION_ID)
 routes = web.RouteTableDef()
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _ok(body: dict[str, Any]) -> web.Response:
-    return web.json_response(body, dumps=_dumps)
-
-
 def _invalid(details: list[str]) -> web.Response:
-    return json_error(400, "invalid_request", f"请求格式不对：{details[0]}", details=details)
+    return refused(invalid_request(details))
 
 
 def _not_found() -> web.Response:
@@ -61,8 +53,7 @@ def _not_found() -> web.Response:
 
 
 def _closed() -> web.Response:
-    message = "这个会话已结束，请不带 conversation_id 重新发送。 / Conversation closed; send without conversation_id."
-    return json_error(409, "conversation_closed", message)
+    return refused(CONVERSATION_CLOSED)
 
 
 def _calling_app(request: web.Request) -> CallingApp | web.Response:
@@ -92,10 +83,7 @@ async def _json_body(request: web.Request, schema: str) -> dict[str, Any] | web.
     if request.content_type != "application/json":
         message = "请用 JSON 格式（Content-Type: application/json）。 / Send JSON (Content-Type: application/json)."
         return json_error(415, "unsupported_media_type", message)
-    try:
-        body = await read_json(request)
-    except BadInputError as err:
-        return json_error(err.status, err.code, err.message)
+    body = await read_json(request)  # a BadInputError is answered by the error middleware
     problems = request.app[VALIDATOR].errors(schema, body)
     if problems:
         return _invalid(problems)
@@ -141,7 +129,7 @@ async def _result(request: web.Request, conversation: Conversation, receipt: Rec
             outcome = Outcome("pending")
     fresh = await service.get_conversation(conversation.id) or conversation
     message = await request.app[STORE].get_message(receipt.message.seq) or receipt.message
-    return _ok(
+    return ok(
         {
             "conversation_id": conversation.id,
             "state": fresh.state.value,
@@ -177,18 +165,14 @@ async def send_message(request: web.Request) -> web.Response:
         conversation = await service.open_conversation(
             CHANNEL_NAME, stored_owner, {"user_id": mask(user_id), "app": app.name}
         )
-    try:
-        receipt = await service.receive(
-            conversation,
-            body["text"],
-            payload=body.get("payload"),
-            client_id=body.get("client_id"),
-            want_outcome=True,
-        )
-    except InputError as err:
-        if err.code == "closed":
-            return _closed()
-        return _invalid([err.message])
+    # An InputError (empty, too long, closed meanwhile) is answered by the error middleware.
+    receipt = await service.receive(
+        conversation,
+        body["text"],
+        payload=body.get("payload"),
+        client_id=body.get("client_id"),
+        want_outcome=True,
+    )
     return await _result(request, conversation, receipt)
 
 
@@ -209,20 +193,15 @@ async def rate_answer(request: web.Request) -> web.Response:
         return _not_found()
     if (refused := _citizen_too_fast(request, owner)) is not None:
         return refused
-    try:
-        receipt = await request.app[SERVICE].rate(
-            conversation,
-            body["seq"],
-            body["value"],
-            reason=body.get("reason"),
-            comment=body.get("comment"),
-            client_id=body.get("client_id"),
-            want_outcome=True,
-        )
-    except InputError as err:
-        if err.code == "closed":
-            return _closed()
-        return _invalid([err.message])
+    receipt = await request.app[SERVICE].rate(  # an InputError: answered by the error middleware
+        conversation,
+        body["seq"],
+        body["value"],
+        reason=body.get("reason"),
+        comment=body.get("comment"),
+        client_id=body.get("client_id"),
+        want_outcome=True,
+    )
     return await _result(request, conversation, receipt)
 
 
@@ -238,7 +217,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     conversation = await _own_conversation(request, request.match_info["conversation_id"], owner_of(app, user_id))
     if conversation is None:
         return _not_found()
-    return _ok(conversation.to_json())
+    return ok(conversation.to_json())
 
 
 @routes.get("/api/v1/conversations/{conversation_id}/messages")
@@ -265,7 +244,7 @@ async def get_history(request: web.Request) -> web.Response:
     if conversation is None:
         return _not_found()
     messages = await request.app[SERVICE].history(conversation, query.get("after_seq", 0), query.get("limit", 100))
-    return _ok(
+    return ok(
         {
             "conversation_id": conversation.id,
             "state": conversation.state.value,
@@ -283,7 +262,7 @@ def _id_problems(request: web.Request) -> list[str]:
 
 @routes.get("/api/openapi.json")
 async def openapi_document(request: web.Request) -> web.Response:
-    return _ok(request.app[OPENAPI])
+    return ok(request.app[OPENAPI])
 
 
 def setup(app: web.Application) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot import texts
 from bot.keys import CHANNELS, CONFIG, SERVICE
-from bot.middlewares import json_error
+from bot.responses import json_error
 from connectors.webwidget import guide_page
 from connectors.webwidget.channel import WidgetChannel
 from connectors.webwidget.socket import MAX_FRAME_BYTES, WidgetSession, origin_allowed
