@@ -1,31 +1,19 @@
-"""Fixtures for the bot-service suites (helpers and types are in bot_helpers.py)."""
+"""Fixtures for the bot-service suites (helpers and types are in bot_helpers.py, the fixtures shared
+with tests/security in bot_fixtures.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from bot_helpers import ConnectWidget, RunningBot, StartBot, WidgetClient, bots_stopped_afterwards, chromium_browser
+from bot_fixtures import http, start_bot  # noqa: F401 - fixtures are found by name
+from bot_helpers import ConnectWidget, RunningBot, WidgetClient, chromium_browser
 
 
 @pytest.fixture
-async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
-    """start_bot(rasa_url=…, **settings) -> RunningBot; every bot started is stopped afterwards."""
-    async with bots_stopped_afterwards(tmp_path) as start:
-        yield start
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def connect_widget(http: aiohttp.ClientSession) -> AsyncIterator[ConnectWidget]:
+async def connect_widget(http: aiohttp.ClientSession) -> AsyncIterator[ConnectWidget]:  # noqa: F811
     clients: list[WidgetClient] = []
 
     async def connect(bot: RunningBot, **kwargs: Any) -> WidgetClient:

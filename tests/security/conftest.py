@@ -1,4 +1,4 @@
-"""Fixtures for the security suites: the real bot service (tests/bot/bot_helpers.py) on a free port."""
+"""Fixtures for the security suites: the real bot service (tests/bot/bot_fixtures.py) on a free port."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -16,20 +15,8 @@ for path in (HERE.parent / "bot", HERE.parents[1]):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bot_helpers import StartBot, bots_stopped_afterwards  # noqa: E402
-
-
-@pytest.fixture
-async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
-    """start_bot(rasa_url=…, **settings) -> RunningBot; every bot started is stopped afterwards."""
-    async with bots_stopped_afterwards(tmp_path) as start:
-        yield start
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+from bot_fixtures import http, start_bot  # noqa: E402, F401 - fixtures are found by name
+from bot_helpers import StartBot  # noqa: E402
 
 
 @pytest.fixture
@@ -43,7 +30,7 @@ async def standin() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def start_telegram_bot(standin: Any, start_bot: StartBot) -> Any:
+def start_telegram_bot(standin: Any, start_bot: StartBot) -> Any:  # noqa: F811
     """start_telegram_bot(**settings): the bot service with the Telegram channel in webhook mode,
     pointed at the stand-in; Rasa down unless a setting says otherwise."""
     from bot_helpers import free_port, nobody_listening
