@@ -45,15 +45,19 @@ export ACTION_SECRET=${ACTION_SECRET:-$($PY -c 'import secrets; print(secrets.to
 # the new model is also copied to RASA_MODELS_DIR so a restart keeps it.
 export BOT_RETRAIN=${BOT_RETRAIN:-on} BOT_RETRAIN_MODELS_DIR=${BOT_RETRAIN_MODELS_DIR:-$RASA_MODELS_DIR}
 mkdir -p "$JSB_DATA_DIR"
-
-echo "== knowledge base"
+# Every line of every step and server goes to this file; the terminal gets the readable ones (no
+# third-party warnings, no start-up chatter, progress bars only on a terminal: scripts/console.py).
+LOG=$JSB_DATA_DIR/run.log
+[ -f "$LOG" ] && mv -f "$LOG" "$LOG.1"  # the previous run's, for comparison
+step() { $PY scripts/supervise.py --log "$LOG" --once "$1"; }
+echo "== knowledge base (full output: $LOG)"
 # Entries only: the bot service encodes missing sentence vectors in the background once it runs
 # (on every core, progress on the import page; lexical search for those entries meanwhile).
-$PY -m knowledge_base load --vectors-later
+step "kb=$PY -m knowledge_base load --vectors-later"
 echo "== model"
-scripts/train.sh
+step "train=scripts/train.sh"
 # Byte-compile the project once per change: a restarted process then loads .pyc files instead of
 # compiling every module again (PYTHONDONTWRITEBYTECODE, if set, stops Python caching them itself).
 $PY -m compileall -q actions bot connectors knowledge_base scripts >/dev/null
 echo "== starting: action server :$ACTION_PORT, Rasa :$RASA_URL, bot service :$BOT_PORT"
-exec $PY scripts/supervise.py -f Procfile --scale rasa="$RASA_INSTANCES"
+exec $PY scripts/supervise.py --log "$LOG" -f Procfile --scale rasa="$RASA_INSTANCES"

@@ -17,7 +17,10 @@ the action server took the whole assistant down until someone restarted it by ha
   runs as RASA_INSTANCES such copies, so one is replaced while the others answer.
 
 Output lines are prefixed with the process name (`rasa    | …`); the supervisor's own lines start
-with `supervise |` and say what happened: exit status, uptime, when the restart comes.
+with `supervise |` and say what happened: exit status, uptime, when the restart comes.  With
+`--log FILE` every line also goes to FILE, and the terminal is spared third-party warnings, start-up
+chatter and (off a terminal) progress bars: scripts/console.py.  `--once NAME=COMMAND` runs one
+command that way and exits with its status (scripts/run.sh's steps before the servers start).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
+
+from console import Console
 
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
@@ -76,15 +82,27 @@ def parse_scale(items: list[str]) -> dict[str, int]:
 
 
 class Supervisor:
-    def __init__(self, programs: list[Program]) -> None:
+    def __init__(self, programs: list[Program], log: TextIO | None = None) -> None:
         self.programs = programs
-        self.width = max(len(name) for name in [*(p.name for p in programs), "supervise"])
+        width = max(len(name) for name in [*(p.name for p in programs), "supervise"])
+        self.console = Console(sys.stdout, log, tty=sys.stdout.isatty(), width=width)
         self.stopping = asyncio.Event()
         self.relays: set[asyncio.Task[None]] = set()
 
     def say(self, name: str, text: str) -> None:
-        sys.stdout.write(f"{name:<{self.width}} | {text}\n")
-        sys.stdout.flush()
+        self.console.say(name, text)
+
+    async def once(self) -> int:
+        """Run the one program to its end, its output relayed as the servers' is; its exit status."""
+        (program,) = self.programs
+        await self.start(program)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # it runs in its own session: Ctrl-C reaches only us
+            loop.add_signal_handler(sig, self.kill_group, program, signal.SIGTERM)
+        assert program.process is not None
+        status = await program.process.wait()
+        await asyncio.gather(*self.relays)  # its last lines
+        return status if status >= 0 else 128 - status  # as the shell reports a signal
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -137,7 +155,8 @@ class Supervisor:
             env={**os.environ, **program.env},
         )
         program.started_at = time.monotonic()
-        self.say("supervise", f"{program.name} started (pid {program.process.pid})")
+        if len(self.programs) > 1:  # a step of run.sh says what it does itself
+            self.say("supervise", f"{program.name} started (pid {program.process.pid})")
         assert program.process.stdout is not None
         relay = asyncio.create_task(self.relay(program.name, program.process.stdout))
         self.relays.add(relay)
@@ -175,8 +194,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-f", "--procfile", type=Path, default=Path("Procfile"))
     parser.add_argument("--scale", action="append", default=[], metavar="NAME=N", help="run N copies of NAME")
+    parser.add_argument("--log", type=Path, help="append every line here; the terminal gets the readable ones")
+    parser.add_argument("--once", metavar="NAME=COMMAND", help="run one command so, and exit with its status")
     args = parser.parse_args()
-    return asyncio.run(Supervisor(read_procfile(args.procfile, parse_scale(args.scale))).run())
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(args.log.open("a", encoding="utf-8")) if args.log else None
+        if args.once:
+            name, _, command = args.once.partition("=")
+            return asyncio.run(Supervisor([Program(name, command)], log).once())
+        return asyncio.run(Supervisor(read_procfile(args.procfile, parse_scale(args.scale)), log).run())
 
 
 if __name__ == "__main__":
