@@ -21,30 +21,12 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from bot import schema
 from bot.shared.roles import ROLES
 
 MIN_PASSWORD_CHARS = 10
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,32}$")
 CREATE_HINT = "no helper account yet: create one with  python -m bot.accounts create NAME --role admin"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS helpers (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    name          TEXT NOT NULL UNIQUE,
-    role          TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    presence      TEXT NOT NULL DEFAULT 'away',   -- online / away, shown to other helpers
-    disabled      INTEGER NOT NULL DEFAULT 0,
-    created_at    REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS helper_sessions (
-    token_hash  TEXT PRIMARY KEY,                 -- sha256 of the cookie value; the value itself is never stored
-    helper_id   INTEGER NOT NULL REFERENCES helpers (id),
-    csrf        TEXT NOT NULL,
-    created_at  REAL NOT NULL,
-    expires_at  REAL NOT NULL
-);
-"""
 
 _hasher = PasswordHasher()
 # Verifying against this when the name is unknown takes as long as a real check (no name probing by timing).
@@ -65,10 +47,6 @@ class Helper:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(SCHEMA)
 
 
 def create(db: sqlite3.Connection, name: str, role: str, password: str) -> Helper:
@@ -157,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA busy_timeout=5000")
-    ensure_schema(db)
+    schema.migrate(db)  # a new file, or one from an older version
     try:
         if args.command == "list":
             for name, role, disabled in db.execute("SELECT name, role, disabled FROM helpers ORDER BY name"):

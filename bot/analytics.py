@@ -39,19 +39,11 @@ from bot.shared.masking import mask
 from bot.shared.roles import ANALYTICS
 from bot.store import Store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS analytics_rollup (
-    metric  TEXT NOT NULL,     -- question / answer / clarify / unanswered / handoff
-    hour    INTEGER NOT NULL,  -- UTC hours since the epoch
-    channel TEXT NOT NULL,
-    domain  TEXT NOT NULL,     -- the answered entry's domain, '' when none
-    key     TEXT NOT NULL,     -- the entry (answer, handoff), '' otherwise
-    count   INTEGER NOT NULL,
-    PRIMARY KEY (metric, hour, channel, domain, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS analytics_watermarks (source TEXT PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TEMP TABLE IF NOT EXISTS entry_domains (entry_id TEXT PRIMARY KEY, domain TEXT NOT NULL) WITHOUT ROWID;
-"""
+# Which domain each entry is in, for the rows folded by this connection: a temporary table, no
+# part of the file (the rollup tables are: bot/schema.py, migration 7).
+ENTRY_DOMAINS = (
+    "CREATE TEMP TABLE IF NOT EXISTS entry_domains (entry_id TEXT PRIMARY KEY, domain TEXT NOT NULL) WITHOUT ROWID"
+)
 
 BATCH = 100_000  # rows folded per step; the event loop gets a turn between steps
 OUTCOMES = {"answer": "已回答", "clarify": "追问澄清", "unanswered": "未能回答", "handoff": "转人工"}
@@ -90,20 +82,20 @@ _SOURCES = {
 # -- pre-aggregation ------------------------------------------------------------------------------
 
 
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(SCHEMA)
+def ensure_entry_domains(db: sqlite3.Connection) -> None:
+    db.execute(ENTRY_DOMAINS)
 
 
 def set_entry_domains(db: sqlite3.Connection, domains: dict[str, str]) -> None:
     """Which domain each entry is in, for rows folded from now on (a temporary table of this connection)."""
-    ensure_schema(db)
+    ensure_entry_domains(db)
     db.execute("DELETE FROM entry_domains")
     db.executemany("INSERT INTO entry_domains VALUES (?, ?)", domains.items())
 
 
 def refresh_step(db: sqlite3.Connection, batch: int = BATCH) -> bool:
     """Fold up to `batch` new rows of each source into the rollup; True when all sources are caught up."""
-    ensure_schema(db)
+    ensure_entry_domains(db)
     done = True
     for source, (column, sql) in _SOURCES.items():
         row = db.execute("SELECT last_id FROM analytics_watermarks WHERE source = ?", (source,)).fetchone()
@@ -248,8 +240,6 @@ def _rating_rows(db: sqlite3.Connection, filters: Filters, names: Names) -> list
 
 
 def _helper_rows(db: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]:
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'helpdesk_claims'").fetchone() is None:
-        return []
     sql = (
         "SELECT c.id, hp.name AS helper, h.created_at AS queued_at, c.claimed_at, c.ended_at, h.channel, "
         "h.service, (SELECT MIN(m.created_at) FROM messages m WHERE m.conversation_id = c.conversation_id "

@@ -23,25 +23,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import schema
+
 PREFIX = "jsb_"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,47}$")
 HEADER_HINT = "Authorization: Bearer <key>  (or X-API-Key: <key>)"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_apps (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    name        TEXT NOT NULL UNIQUE,
-    created_at  REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_hash    TEXT PRIMARY KEY,                 -- sha256 of the key; the key itself is never stored
-    app_id      INTEGER NOT NULL REFERENCES api_apps (id),
-    hint        TEXT NOT NULL,                    -- the first characters, so people can tell keys apart
-    created_at  REAL NOT NULL,
-    expires_at  REAL,                             -- set when rotated with a grace period or revoked
-    last_used   REAL
-);
-"""
 
 
 class ApiKeyError(ValueError):
@@ -61,10 +47,6 @@ class CallingApp:
 
 # Callers without a key when BOT_REST_DEV_OPEN is on: one shared pseudo-app (never stored).
 DEV_APP = CallingApp(0, "dev-open")
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(SCHEMA)
 
 
 def digest(key: str) -> str:
@@ -151,7 +133,7 @@ def _open(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA busy_timeout=5000")
-    ensure_schema(db)
+    schema.migrate(db)  # a new file, or one from an older version
     return db
 
 

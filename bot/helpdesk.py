@@ -87,41 +87,6 @@ HELPER_TRANSFERRED = "已为您转给帮办人员{name}，请稍候。"
 RATED = "谢谢您的评价！"
 NOTHING_TO_RATE = "这次帮办已经评价过了，谢谢！"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS helpdesk_claims (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    handoff_id      INTEGER,
-    helper_id       INTEGER NOT NULL REFERENCES helpers (id),
-    claimed_at      REAL NOT NULL,
-    ended_at        REAL,
-    ended_by        TEXT,               -- helper / citizen
-    rating          TEXT                -- good / bad, from the citizen after the end
-);
--- At most one open claim per conversation: a second INSERT fails even if two processes raced.
-CREATE UNIQUE INDEX IF NOT EXISTS helpdesk_claims_open ON helpdesk_claims (conversation_id) WHERE ended_at IS NULL;
-CREATE INDEX IF NOT EXISTS helpdesk_claims_by_helper ON helpdesk_claims (helper_id) WHERE ended_at IS NULL;
-CREATE INDEX IF NOT EXISTS handoffs_by_conversation ON handoffs (conversation_id);
--- 沉淀到知识库: answers helpers mark for the knowledge base, waiting for staff review.
-CREATE TABLE IF NOT EXISTS kb_drafts (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    question        TEXT NOT NULL,
-    answer          TEXT NOT NULL,
-    conversation_id TEXT NOT NULL,
-    helper_id       INTEGER NOT NULL REFERENCES helpers (id),
-    status          TEXT NOT NULL DEFAULT 'draft',   -- draft / accepted / rejected (staff side)
-    created_at      REAL NOT NULL
-);
--- Private notes between helpers on a conversation: never shown to the citizen.
-CREATE TABLE IF NOT EXISTS helpdesk_notes (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    helper_id       INTEGER NOT NULL REFERENCES helpers (id),
-    text            TEXT NOT NULL,
-    created_at      REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS helpdesk_notes_by_conversation ON helpdesk_notes (conversation_id);
-"""
 
 # Ready-made replies the console offers; the helper can edit before sending.
 CANNED_REPLIES = (
@@ -160,8 +125,6 @@ class HelpDesk:
         self.hours = ServiceHours.parse(config.helpdesk_hours, config.helpdesk_timezone)
 
     def start(self) -> None:
-        accounts.ensure_schema(self.db)
-        self.db.executescript(SCHEMA)
         self._owners = {
             row[0]: row[1]
             for row in self.db.execute("SELECT conversation_id, helper_id FROM helpdesk_claims WHERE ended_at IS NULL")
@@ -731,6 +694,32 @@ class HelpDesk:
 
 
 HELPDESK = web.AppKey("helpdesk", HelpDesk)
+
+
+# -- 沉淀到知识库 drafts, as the staff worklists read and settle them (bot/worklists.py) ------------
+
+
+def open_drafts(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Helper drafts no worklist outcome has closed yet, newest first (at most 1000)."""
+    rows = db.execute(
+        "SELECT d.id, d.question, d.answer, d.conversation_id, d.created_at, h.name AS helper "
+        "FROM kb_drafts d LEFT JOIN helpers h ON h.id = d.helper_id "
+        "WHERE d.status = 'draft' AND NOT EXISTS (SELECT 1 FROM worklist_outcomes o "
+        "WHERE o.item_kind = 'draft' AND o.item_id = d.id) ORDER BY d.id DESC LIMIT 1000"
+    )
+    names = [column[0] for column in rows.description]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def existing_drafts(db: sqlite3.Connection, ids: list[int]) -> set[int]:
+    marks = ",".join("?" * len(ids))
+    return {row[0] for row in db.execute(f"SELECT id FROM kb_drafts WHERE id IN ({marks})", ids)}
+
+
+def settle_drafts(db: sqlite3.Connection, ids: list[int], status: str) -> None:
+    """Drafts accepted or rejected by staff (inside the caller's transaction)."""
+    marks = ",".join("?" * len(ids))
+    db.execute(f"UPDATE kb_drafts SET status = ? WHERE id IN ({marks})", (status, *ids))
 
 
 def _json(message: Message) -> dict[str, Any]:

@@ -33,24 +33,6 @@ MAX_WAITING = 8  # checks queued for the pool beyond its threads
 MAX_PASSWORD_CHARS = 1024
 AUDIT_KEEP_S = 180 * 86400
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS login_throttle (
-    key           TEXT PRIMARY KEY,   -- 'account:<name>' or 'address:<ip>'
-    failures      INTEGER NOT NULL,
-    last_failure  REAL NOT NULL,
-    locked_until  REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS login_audit (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    at        REAL NOT NULL,
-    name      TEXT NOT NULL,
-    address   TEXT NOT NULL,
-    outcome   TEXT NOT NULL,          -- ok / bad / locked / busy
-    wait_s    INTEGER
-);
-CREATE INDEX IF NOT EXISTS login_audit_at ON login_audit (at);
-"""
-
 
 @dataclass(frozen=True)
 class Refusal:
@@ -77,7 +59,6 @@ class LoginGuard:
             max_workers=POOL_THREADS, thread_name_prefix="login-argon2", initializer=_lower_priority
         )
         self._slots = asyncio.Semaphore(POOL_THREADS + MAX_WAITING)
-        db.executescript(SCHEMA)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

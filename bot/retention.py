@@ -17,6 +17,7 @@ import sqlite3
 import sys
 import time
 
+from bot import schema, tracker_outbox
 from bot.config import BotConfig
 
 _EXPIRED = """
@@ -36,8 +37,7 @@ def purge(db: sqlite3.Connection, days: float, now: float | None = None, *, dry_
     if not dry_run and ids:
         with db:
             db.execute(f"DELETE FROM messages WHERE conversation_id IN ({marks})", ids)
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tracker_outbox'").fetchone():
-                db.execute(f"DELETE FROM tracker_outbox WHERE conversation_id IN ({marks})", ids)
+            tracker_outbox.forget(db, ids)
             db.execute(f"UPDATE conversations SET state = 'closed', citizen = '{{}}' WHERE id IN ({marks})", ids)
     return {"conversations": len(ids), "messages": int(messages)}
 
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     days = args.days if args.days is not None else config.retention_days
     db = sqlite3.connect(config.database, isolation_level=None)
     db.execute("PRAGMA busy_timeout=10000")  # the running service may be writing
+    schema.migrate(db)  # a file from an older version has every table purge touches
     try:
         counts = purge(db, days, dry_run=args.dry_run)
     finally:

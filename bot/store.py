@@ -4,9 +4,11 @@ One connection in WAL mode with synchronous=NORMAL: a write is a few tens of mic
 never waits for the disk, so calls run directly on the event loop (a hop to a worker thread costs more
 than the write, and under CPU contention far more).  The one slow operation, the WAL checkpoint that
 copies pages into the database file and fsyncs it, runs on its own thread with its own connection.
-Methods stay `async` so a networked database could replace this one.  Citizen messages are stored *before* they are
-sent to Rasa; the retry loop finds unanswered ones by their `pending` status after any outage or
-restart.  Ratings, handoff summaries and analytics events are stored masked (bot.shared.masking).
+Methods stay `async` so a networked database could replace this one (issue #15); each does its work
+in its own body (no synchronous twin), private helpers only where two methods share a step.
+Citizen messages are stored *before* they are sent to Rasa; the retry loop finds unanswered ones
+by their `pending` status after any outage or restart.  Tables: bot/schema.py.  Ratings, handoff
+summaries and analytics events are stored masked (bot.shared.masking).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from bot import apikeys, ratings
+from bot import ratings, schema
 from bot.conversations import (
     Button,
     Conversation,
@@ -36,117 +38,9 @@ from bot.conversations import (
 )
 from bot.shared.masking import mask, mask_value
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 2.0
-
-# 2: five-level 好差评 (ratings.level/reason/target/claim_id/helper/due_at; messages.rating holds "1"-"5")
-SCHEMA_VERSION = 2
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id          TEXT PRIMARY KEY,
-    channel     TEXT NOT NULL,
-    external_id TEXT NOT NULL,
-    state       TEXT NOT NULL,
-    citizen     TEXT NOT NULL DEFAULT '{}',
-    created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL  -- when the state last changed
-);
-CREATE INDEX IF NOT EXISTS conversations_by_citizen ON conversations (channel, external_id, state);
-
-CREATE TABLE IF NOT EXISTS messages (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL REFERENCES conversations (id),
-    direction       TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    text            TEXT NOT NULL,
-    payload         TEXT,
-    buttons         TEXT,
-    entry           TEXT,
-    rating          TEXT,
-    client_id       TEXT,
-    reply_to        INTEGER,
-    status          TEXT NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL,
-    apologized      INTEGER NOT NULL DEFAULT 0,
-    extra           TEXT,
-    created_at      REAL NOT NULL,
-    answered_at     REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (conversation_id, client_id)
-    WHERE client_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, seq);
-CREATE INDEX IF NOT EXISTS messages_to_retry ON messages (status, next_attempt_at)
-    WHERE status IN ('pending', 'undelivered');
-CREATE INDEX IF NOT EXISTS messages_pending_age ON messages (created_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS messages_replies ON messages (reply_to) WHERE reply_to IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS ratings (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    message_seq     INTEGER,
-    entry_id        TEXT,
-    entry_title     TEXT,
-    value           TEXT NOT NULL,   -- good / bad: the old binary summary (level 3-5 good, 1-2 bad)
-    comment         TEXT,            -- masked
-    created_at      REAL NOT NULL
-    -- the five-level columns are added by _migrate, so old and new stores end up alike
-);
-
-CREATE TABLE IF NOT EXISTS handoffs (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    reason          TEXT,
-    service         TEXT,
-    service_title   TEXT,
-    step            INTEGER,
-    summary         TEXT,
-    created_at      REAL NOT NULL,
-    resolved_at     REAL
-);
-
--- Questions the assistant could not answer (fallback) or asked back about (clarify), from the
--- `unresolved` payload; a clarification is resolved when the conversation gets one of its choices.
-CREATE TABLE IF NOT EXISTS unresolved_questions (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    message_seq     INTEGER NOT NULL,
-    text            TEXT NOT NULL,   -- masked
-    reason          TEXT NOT NULL,   -- not_found / out_of_scope / no_words / clarify
-    choices         TEXT NOT NULL DEFAULT '[]',
-    created_at      REAL NOT NULL,
-    resolved_at     REAL,
-    resolved_entry  TEXT
-);
-CREATE INDEX IF NOT EXISTS unresolved_open ON unresolved_questions (conversation_id) WHERE resolved_at IS NULL;
-
--- Staff worklists: each item (an unresolved question, a 差评, a helper draft) closed with an outcome.
-CREATE TABLE IF NOT EXISTS worklist_outcomes (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_kind  TEXT NOT NULL,    -- question / rating / draft
-    item_id    INTEGER NOT NULL,
-    outcome    TEXT NOT NULL,
-    entry_id   TEXT,
-    note       TEXT,
-    actor      TEXT NOT NULL,
-    closed_at  REAL NOT NULL,
-    UNIQUE (item_kind, item_id)
-);
-
-CREATE TABLE IF NOT EXISTS analytics_events (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    data            TEXT NOT NULL,
-    created_at      REAL NOT NULL
-);
-"""
 
 _MESSAGE_COLUMNS = (
     "seq, conversation_id, direction, kind, text, payload, buttons, entry, rating, client_id, reply_to, "
@@ -174,10 +68,7 @@ class Store:
         db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints happen on the checkpoint thread
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=1000")
-        db.executescript(SCHEMA)
-        apikeys.ensure_schema(db)  # the REST API's calling apps (python -m bot.apikeys)
-        _migrate(db)
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        schema.migrate(db)  # every table of this file, in one ordered list (bot/schema.py)
         self._db = db
         self._stop.clear()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="bot-store-checkpoint", daemon=True)
@@ -207,9 +98,6 @@ class Store:
         finally:
             db.close()
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(*args)
-
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
@@ -221,9 +109,7 @@ class Store:
     async def create_conversation(
         self, channel: str, external_id: str, citizen: dict[str, Any] | None = None
     ) -> Conversation:
-        return await self._run(self._create_conversation, channel, external_id, citizen or {})
-
-    def _create_conversation(self, channel: str, external_id: str, citizen: dict[str, Any]) -> Conversation:
+        citizen = citizen or {}
         created = now()
         conversation = Conversation(uuid.uuid4().hex, channel, external_id, State.BOT, created, created, citizen)
         self.db.execute(
@@ -234,16 +120,13 @@ class Store:
         return conversation
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
-        return await self._run(self._get_conversation, conversation_id)
+        return self._get_conversation(conversation_id)
 
     def _get_conversation(self, conversation_id: str) -> Conversation | None:
         row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         return _conversation(row) if row else None
 
     async def find_open_conversation(self, channel: str, external_id: str) -> Conversation | None:
-        return await self._run(self._find_open, channel, external_id)
-
-    def _find_open(self, channel: str, external_id: str) -> Conversation | None:
         row = self.db.execute(
             "SELECT * FROM conversations WHERE channel = ? AND external_id = ? AND state != 'closed' "
             "ORDER BY created_at DESC LIMIT 1",
@@ -252,9 +135,6 @@ class Store:
         return _conversation(row) if row else None
 
     async def set_state(self, conversation_id: str, state: State) -> Conversation:
-        return await self._run(self._set_state, conversation_id, state)
-
-    def _set_state(self, conversation_id: str, state: State) -> Conversation:
         current = self._get_conversation(conversation_id)
         if current is None:
             raise KeyError(conversation_id)
@@ -282,20 +162,7 @@ class Store:
         extra: dict[str, Any] | None = None,
     ) -> tuple[Message, bool]:
         """Store a citizen message; (message, True) when this client_id was stored before."""
-        return await self._run(
-            self._add_incoming, conversation_id, text, payload, client_id, reply_to, status, extra or {}
-        )
-
-    def _add_incoming(
-        self,
-        conversation_id: str,
-        text: str,
-        payload: str | None,
-        client_id: str | None,
-        reply_to: int | None,
-        status: Status,
-        extra: dict[str, Any],
-    ) -> tuple[Message, bool]:
+        extra = extra or {}
         created = now()
         try:
             cursor = self.db.execute(
@@ -337,7 +204,7 @@ class Store:
         status: Status = Status.SENT,
     ) -> list[Message]:
         """Store answers; `answers` marks that incoming message answered in the same transaction."""
-        return await self._run(self._add_outgoing, conversation_id, list(drafts), reply_to, answers, status)
+        return self._add_outgoing(conversation_id, list(drafts), reply_to, answers, status)
 
     def _add_outgoing(
         self,
@@ -406,8 +273,7 @@ class Store:
         status: Status = Status.ANSWERED,
     ) -> list[Message]:
         """Store the answer, settle the question (`status`) and count analytics events: one transaction."""
-        return await self._run(
-            self._add_outgoing,
+        return self._add_outgoing(
             conversation.id,
             list(drafts),
             answers,
@@ -418,7 +284,7 @@ class Store:
         )
 
     async def get_message(self, seq: int) -> Message | None:
-        return await self._run(self._find_message, seq)
+        return self._find_message(seq)
 
     def _find_message(self, seq: int) -> Message | None:
         row = self.db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE seq = ?", (seq,)).fetchone()
@@ -431,33 +297,23 @@ class Store:
         return message
 
     async def mark_answered(self, seq: int) -> None:
-        await self._run(
-            self._execute, "UPDATE messages SET status = 'answered', answered_at = ? WHERE seq = ?", now(), seq
-        )
+        self.db.execute("UPDATE messages SET status = 'answered', answered_at = ? WHERE seq = ?", (now(), seq))
 
     async def mark_attempt_failed(self, seq: int, next_attempt_at: float) -> Message:
-        return await self._run(self._mark_attempt_failed, seq, next_attempt_at)
-
-    def _mark_attempt_failed(self, seq: int, next_attempt_at: float) -> Message:
         self.db.execute(
             "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ? WHERE seq = ?", (next_attempt_at, seq)
         )
         return self._get_message(seq)
 
     async def mark_apologized(self, seq: int) -> None:
-        await self._run(self._execute, "UPDATE messages SET apologized = 1 WHERE seq = ?", seq)
+        self.db.execute("UPDATE messages SET apologized = 1 WHERE seq = ?", (seq,))
 
     async def set_status(self, seqs: Iterable[int], status: Status) -> None:
-        await self._run(self._set_status, list(seqs), status)
-
-    def _set_status(self, seqs: list[int], status: Status) -> None:
+        seqs = list(seqs)
         self.db.executemany("UPDATE messages SET status = ? WHERE seq = ?", [(status.value, seq) for seq in seqs])
 
     async def next_pending(self, conversation_id: str) -> Message | None:
         """The oldest unanswered citizen message of a conversation (answers keep the citizen's order)."""
-        return await self._run(self._next_pending, conversation_id)
-
-    def _next_pending(self, conversation_id: str) -> Message | None:
         row = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND status = 'pending' "
             "ORDER BY seq LIMIT 1",
@@ -467,9 +323,6 @@ class Store:
 
     async def next_pending_and_state(self, conversation_id: str) -> tuple[Message | None, State | None]:
         """The oldest pending message and the conversation's state, in one query (the worker's hot path)."""
-        return await self._run(self._next_pending_and_state, conversation_id)
-
-    def _next_pending_and_state(self, conversation_id: str) -> tuple[Message | None, State | None]:
         columns = ", ".join(f"m.{name.strip()}" for name in _MESSAGE_COLUMNS.split(","))
         row = self.db.execute(
             f"SELECT c.state AS conversation_state, {columns} FROM conversations c "
@@ -483,9 +336,6 @@ class Store:
         return (_message(row) if row["seq"] is not None else None), state
 
     async def pending_older_than(self, moment: float, limit: int = 100) -> list[Message]:
-        return await self._run(self._pending_older_than, moment, limit)
-
-    def _pending_older_than(self, moment: float, limit: int) -> list[Message]:
         rows = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = 'pending' AND created_at < ? ORDER BY seq LIMIT ?",
             (moment, limit),
@@ -493,9 +343,6 @@ class Store:
         return [_message(row) for row in rows]
 
     async def pending_in(self, conversation_id: str) -> list[Message]:
-        return await self._run(self._pending_in, conversation_id)
-
-    def _pending_in(self, conversation_id: str) -> list[Message]:
         rows = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND status = 'pending' ORDER BY seq",
             (conversation_id,),
@@ -504,9 +351,6 @@ class Store:
 
     async def conversations_to_retry(self, due_before: float | None = None) -> list[str]:
         """Conversations with an unanswered message whose next try is due (all of them when None)."""
-        return await self._run(self._conversations_to_retry, due_before)
-
-    def _conversations_to_retry(self, due_before: float | None) -> list[str]:
         if due_before is None:
             rows = self.db.execute(
                 "SELECT conversation_id, MIN(seq) AS first FROM messages WHERE status = 'pending' "
@@ -521,13 +365,10 @@ class Store:
         return [row["conversation_id"] for row in rows]
 
     async def pending_count(self) -> int:
-        return await self._run(self._scalar, "SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+        return int(self.db.execute("SELECT COUNT(*) FROM messages WHERE status = 'pending'").fetchone()[0])
 
     async def undelivered(self, limit: int = 100, due_before: float | None = None) -> list[Message]:
         """Answers a channel failed to send; with `due_before`, only those whose next try is due."""
-        return await self._run(self._undelivered, limit, due_before)
-
-    def _undelivered(self, limit: int, due_before: float | None) -> list[Message]:
         due = "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)" if due_before is not None else ""
         args: tuple[Any, ...] = (due_before, limit) if due_before is not None else (limit,)
         rows = self.db.execute(
@@ -537,9 +378,6 @@ class Store:
 
     async def delivery_failed(self, seq: int, next_attempt_at: float | None) -> None:
         """One more failed send; None: no more tries, the message goes to the dead letters."""
-        await self._run(self._delivery_failed, seq, next_attempt_at)
-
-    def _delivery_failed(self, seq: int, next_attempt_at: float | None) -> None:
         if next_attempt_at is None:
             self.db.execute(
                 "UPDATE messages SET attempts = attempts + 1, next_attempt_at = NULL, status = 'dead_letter' "
@@ -555,9 +393,6 @@ class Store:
 
     async def dead_letters(self, limit: int = 200) -> list[dict[str, Any]]:
         """Answers never delivered after every try, newest first, with their conversation's channel."""
-        return await self._run(self._dead_letters, limit)
-
-    def _dead_letters(self, limit: int) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT m.seq, m.conversation_id, c.channel, m.text, m.attempts, m.created_at FROM messages m "
             "JOIN conversations c ON c.id = m.conversation_id WHERE m.status = 'dead_letter' "
@@ -569,9 +404,6 @@ class Store:
 
     async def history(self, conversation_id: str, after_seq: int = 0, limit: int = 200) -> list[Message]:
         """The newest `limit` messages after `after_seq`, oldest first."""
-        return await self._run(self._history, conversation_id, after_seq, limit)
-
-    def _history(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
         rows = self.db.execute(
             f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? "
             "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
@@ -580,9 +412,6 @@ class Store:
         return [_message(row) for row in rows]
 
     async def replies_to(self, seq: int) -> list[Message]:
-        return await self._run(self._replies_to, seq)
-
-    def _replies_to(self, seq: int) -> list[Message]:
         rows = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE reply_to = ? AND direction = 'out' ORDER BY seq", (seq,)
         )
@@ -607,35 +436,7 @@ class Store:
     ) -> int:
         """Store a rating (a 1-5 level, or the old good/bad); a second one on the same message replaces
         the first.  Returns the rating's id."""
-        return await self._run(
-            self._add_rating,
-            conversation,
-            ratings.level_of(value),
-            message_seq,
-            entry_id,
-            entry_title,
-            comment,
-            reason,
-            target,
-            claim_id,
-            helper,
-            due_at,
-        )
-
-    def _add_rating(
-        self,
-        conversation: Conversation,
-        level: int,
-        message_seq: int | None,
-        entry_id: str | None,
-        entry_title: str | None,
-        comment: str | None,
-        reason: str | None,
-        target: str,
-        claim_id: int | None,
-        helper: str | None,
-        due_at: float | None,
-    ) -> int:
+        level = ratings.level_of(value)
         when = now()
         low = ratings.is_low(level)
         if low and due_at is None:
@@ -688,7 +489,7 @@ class Store:
                     "json(?)) WHERE seq = ?",
                     (str(level), "true" if reason or comment else "false", message_seq),
                 )
-            if claim_id is not None and _has_table(self.db, "helpdesk_claims"):
+            if claim_id is not None:  # the helper's claim rated (helpdesk_claims: bot/helpdesk.py), in this transaction
                 self.db.execute("UPDATE helpdesk_claims SET rating = ? WHERE id = ?", (ratings.binary(level), claim_id))
             self.db.execute("COMMIT")
         except BaseException:
@@ -698,22 +499,23 @@ class Store:
 
     async def add_handoff(self, conversation: Conversation, payload: dict[str, Any]) -> None:
         step = payload.get("step")
-        await self._run(
-            self._execute,
+        self.db.execute(
             "INSERT INTO handoffs (conversation_id, channel, reason, service, service_title, step, summary, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            conversation.id,
-            conversation.channel,
-            payload.get("reason"),
-            payload.get("service"),
-            payload.get("service_title"),
-            step if isinstance(step, int) else None,
-            mask(str(payload.get("summary") or "")) or None,
-            now(),
+            (
+                conversation.id,
+                conversation.channel,
+                payload.get("reason"),
+                payload.get("service"),
+                payload.get("service_title"),
+                step if isinstance(step, int) else None,
+                mask(str(payload.get("summary") or "")) or None,
+                now(),
+            ),
         )
 
     async def add_event(self, conversation: Conversation, kind: str, data: dict[str, Any]) -> None:
-        await self._run(self._insert_event, conversation, kind, data, now())
+        self._insert_event(conversation, kind, data, now())
 
     def _insert_event(self, conversation: Conversation, kind: str, data: dict[str, Any], when: float) -> None:
         self.db.execute(
@@ -731,11 +533,8 @@ class Store:
         answered_entries: Sequence[str],
     ) -> None:
         """Settle open clarifications this answer chose from, then note the turn's unresolved question."""
-        await self._run(self._track_questions, conversation, message, list(unresolved), list(answered_entries))
-
-    def _track_questions(
-        self, conversation: Conversation, message: Message, unresolved: list[dict[str, Any]], answered: list[str]
-    ) -> None:
+        unresolved = list(unresolved)
+        answered = list(answered_entries)
         when = now()
         for entry_id in answered:
             self.db.execute(
@@ -772,14 +571,17 @@ class Store:
         )
 
     async def close_items(
-        self, kind: str, ids: Sequence[int], outcome: str, actor: str, entry_id: str | None, note: str | None
+        self,
+        kind: str,
+        ids: Sequence[int],
+        outcome: str,
+        actor: str,
+        entry_id: str | None,
+        note: str | None,
+        also: Callable[[sqlite3.Connection, list[int]], None] | None = None,
     ) -> list[int]:
-        """Close worklist items with an outcome; returns the ids closed now (closed ones stay as they were)."""
-        return await self._run(self._close_items, kind, list(ids), outcome, actor, entry_id, note)
-
-    def _close_items(
-        self, kind: str, ids: list[int], outcome: str, actor: str, entry_id: str | None, note: str | None
-    ) -> list[int]:
+        """Close worklist items with an outcome; returns the ids closed now (closed ones stay as they were).
+        `also(db, closed)` runs in the same transaction (the item's owner marking it: helper drafts)."""
         closed = []
         when = now()
         self.db.execute("BEGIN")
@@ -792,61 +594,63 @@ class Store:
                 )
                 if cursor.rowcount:
                     closed.append(item_id)
+            if also is not None and closed:
+                also(self.db, closed)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         return closed
 
+    async def closed_items(self, kind: str, ids: Sequence[int]) -> list[int]:
+        """Which of these worklist items are closed already."""
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT item_id FROM worklist_outcomes WHERE item_kind = ? AND item_id IN ({marks})"
+        return [row[0] for row in self.db.execute(sql, (kind, *ids))]
+
+    async def existing_items(self, kind: str, ids: Sequence[int]) -> set[int]:
+        """Which of these unanswered questions (kind 'question') or ratings ('rating') exist."""
+        table = {"question": "unresolved_questions", "rating": "ratings"}[kind]
+        marks = ",".join("?" * len(ids))
+        return {row[0] for row in self.db.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", tuple(ids))}
+
+    async def low_ratings(self, closed: bool = False, low: int = ratings.LOW) -> list[dict[str, Any]]:
+        """差评 (level <= `low`) with their worklist outcome and the question before the rated answer,
+        open (nearest deadline first) or closed (latest first); at most 1000."""
+        sql = (
+            "SELECT r.id, r.conversation_id, r.channel, r.message_seq, r.entry_id, r.entry_title, r.comment, "
+            "r.level, r.reason, r.target, r.helper, r.due_at, "
+            "r.created_at, o.outcome, o.actor, o.closed_at, o.note, o.entry_id AS outcome_entry, "
+            "(SELECT q.text FROM messages a JOIN messages q ON q.seq = a.reply_to WHERE a.seq = r.message_seq) "
+            "AS question "
+            "FROM ratings r LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
+            f"WHERE r.level <= ? AND o.id IS {'NOT ' if closed else ''}NULL "
+            f"ORDER BY {'o.closed_at DESC' if closed else 'r.due_at, r.id'} LIMIT 1000"
+        )
+        return [dict(row) for row in self.db.execute(sql, (low,))]
+
+    async def low_rating_follow_up(self, since: float, until: float, low: int = ratings.LOW) -> dict[str, Any]:
+        """Of the 差评 given in [since, until): how many, closed, closed on time, overdue, and the
+        closed ones by outcome."""
+        window = "r.level <= ? AND r.created_at >= ? AND r.created_at < ?"
+        totals = self.db.execute(
+            "SELECT COUNT(*) AS total, COUNT(o.id) AS closed, "
+            "SUM(o.id IS NOT NULL AND (r.due_at IS NULL OR o.closed_at <= r.due_at)) AS on_time, "
+            "SUM(o.id IS NULL AND r.due_at < ?) AS overdue FROM ratings r "
+            "LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
+            f"WHERE {window}",
+            (now(), low, since, until),
+        ).fetchone()
+        outcomes = self.db.execute(
+            "SELECT o.outcome, COUNT(*) AS count FROM worklist_outcomes o JOIN ratings r ON r.id = o.item_id "
+            f"WHERE o.item_kind = 'rating' AND {window} GROUP BY o.outcome ORDER BY count DESC",
+            (low, since, until),
+        ).fetchall()
+        return {**dict(totals), "by_outcome": {row["outcome"]: row["count"] for row in outcomes}}
+
     async def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        """Read-only query for reports and tests."""
-        return await self._run(self._rows, sql, args)
-
-    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """A read-only query for tests (the service's own code asks the owning module's methods)."""
         return [dict(row) for row in self.db.execute(sql, args)]
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _execute(self, sql: str, *args: Any) -> None:
-        self.db.execute(sql, args)
-
-    def _scalar(self, sql: str, *args: Any) -> Any:
-        return self.db.execute(sql, args).fetchone()[0]
-
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
-
-
-_RATING_COLUMNS = {
-    "level": "INTEGER",
-    "reason": "TEXT",
-    "target": "TEXT NOT NULL DEFAULT 'answer'",  # answer / helper
-    "claim_id": "INTEGER",  # helper ratings: the helpdesk claim rated
-    "helper": "TEXT",  # helper ratings: the helper's name
-    "due_at": "REAL",  # low ratings: when the 整改 is due
-}
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring an older store up to SCHEMA_VERSION; idempotent, and quick when there is nothing to do."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
-    for name, kind in _RATING_COLUMNS.items():
-        if name not in have:
-            db.execute(f"ALTER TABLE ratings ADD COLUMN {name} {kind}")
-    if db.execute("PRAGMA user_version").fetchone()[0] < 2:
-        # Binary ratings read as 满意 / 不满意; an old 差评 is due as if given now (nobody was told before).
-        deadline = now() + ratings.FOLLOW_UP_DAYS * 86400
-        db.execute(
-            "UPDATE ratings SET level = CASE value WHEN 'bad' THEN 2 ELSE 4 END, "
-            "due_at = CASE value WHEN 'bad' THEN ? END WHERE level IS NULL",
-            (deadline,),
-        )
-        db.execute(
-            "UPDATE messages SET rating = CASE rating WHEN 'bad' THEN '2' ELSE '4' END WHERE rating IN ('good', 'bad')"
-        )
-    db.execute("CREATE INDEX IF NOT EXISTS ratings_by_message ON ratings (message_seq) WHERE message_seq IS NOT NULL")
-    db.execute("CREATE INDEX IF NOT EXISTS ratings_low ON ratings (level, created_at)")
 
 
 def _dump(value: Any) -> str:

@@ -4,7 +4,8 @@ The hand-back after a helper (docs/payloads.md) resets the slot `handoff_active`
 tracker API.  If Rasa is down at that moment, the events are kept here, in the bot service's
 SQLite file, and delivered in order before the next message of that conversation goes to Rasa (and
 by the retry loop once Rasa is back).  Without this, Rasa would still believe a helper owns the
-conversation and the citizen's next question would go unanswered.
+conversation and the citizen's next question would go unanswered.  The table is this module's
+(created by bot/schema.py, migration 8).
 """
 
 from __future__ import annotations
@@ -20,22 +21,11 @@ from bot.rasa_client import RasaClient
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tracker_outbox (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,   -- delivery order
-    conversation_id TEXT NOT NULL,
-    events          TEXT NOT NULL,                       -- JSON list of Rasa events
-    created_at      REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tracker_outbox_by_conversation ON tracker_outbox (conversation_id, id);
-"""
-
 
 class TrackerOutbox:
     def __init__(self, db: sqlite3.Connection, rasa: RasaClient) -> None:
         self.db = db
         self.rasa = rasa
-        db.executescript(SCHEMA)
 
     async def send(self, conversation_id: str, events: list[dict[str, Any]]) -> bool:
         """Deliver `events` after anything still held for the conversation; keep them if Rasa is down."""
@@ -71,3 +61,9 @@ class TrackerOutbox:
             return int(self.db.execute("SELECT COUNT(*) FROM tracker_outbox").fetchone()[0])
         row = self.db.execute("SELECT COUNT(*) FROM tracker_outbox WHERE conversation_id = ?", (conversation_id,))
         return int(row.fetchone()[0])
+
+
+def forget(db: sqlite3.Connection, conversation_ids: list[str]) -> None:
+    """Drop what is held for these conversations (their messages were purged: bot/retention.py)."""
+    marks = ",".join("?" * len(conversation_ids))
+    db.execute(f"DELETE FROM tracker_outbox WHERE conversation_id IN ({marks})", conversation_ids)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import curation, ratings, staff_pages
+from bot import curation, helpdesk, ratings, staff_pages
 from bot.access import json_body, require, require_changing
 from bot.keys import STORE
 from bot.responses import RefusedError, ok
@@ -145,16 +146,7 @@ async def unanswered_groups(store: Store) -> list[dict[str, Any]]:
 async def bad_ratings(store: Store, closed: bool = False) -> list[dict[str, Any]]:
     """差评 (level 1-2) with the rated answer and the question before it (both masked), open or closed;
     the ones nearest their deadline first."""
-    rows = await store.rows(
-        "SELECT r.id, r.conversation_id, r.channel, r.message_seq, r.entry_id, r.entry_title, r.comment, "
-        "r.level, r.reason, r.target, r.helper, r.due_at, "
-        "r.created_at, o.outcome, o.actor, o.closed_at, o.note, o.entry_id AS outcome_entry, "
-        "(SELECT q.text FROM messages a JOIN messages q ON q.seq = a.reply_to WHERE a.seq = r.message_seq) "
-        "AS question "
-        "FROM ratings r LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
-        f"WHERE r.level <= {ratings.LOW} AND o.id IS {'NOT ' if closed else ''}NULL "
-        f"ORDER BY {'o.closed_at DESC' if closed else 'r.due_at, r.id'} LIMIT 1000"
-    )
+    rows = await store.low_ratings(closed)
     when = time.time()
     for row in rows:
         row["question"] = mask(row["question"]) if row["question"] else None
@@ -165,44 +157,21 @@ async def bad_ratings(store: Store, closed: bool = False) -> list[dict[str, Any]
 
 
 async def helper_drafts(store: Store) -> list[dict[str, Any]]:
-    if not await store.rows("SELECT name FROM sqlite_master WHERE name = 'kb_drafts'"):
-        return []  # the helpers' desk has not created its tables in this database
-    return await store.rows(
-        "SELECT d.id, d.question, d.answer, d.conversation_id, d.created_at, h.name AS helper "
-        "FROM kb_drafts d LEFT JOIN helpers h ON h.id = d.helper_id "
-        "WHERE d.status = 'draft' AND NOT EXISTS (SELECT 1 FROM worklist_outcomes o "
-        "WHERE o.item_kind = 'draft' AND o.item_id = d.id) ORDER BY d.id DESC LIMIT 1000"
-    )
+    return helpdesk.open_drafts(store.db)
 
 
 async def follow_up_report(store: Store, since: float | None = None, until: float | None = None) -> dict[str, Any]:
     """实名差评整改: of the 差评 given in [since, until), how many were closed, on time, with which outcome."""
-    window = "r.created_at >= ? AND r.created_at < ?"
-    bounds = (since if since is not None else 0.0, until if until is not None else 1e12)
-    [totals] = await store.rows(
-        "SELECT COUNT(*) AS total, COUNT(o.id) AS closed, "
-        "SUM(o.id IS NOT NULL AND (r.due_at IS NULL OR o.closed_at <= r.due_at)) AS on_time, "
-        "SUM(o.id IS NULL AND r.due_at < ?) AS overdue FROM ratings r "
-        "LEFT JOIN worklist_outcomes o ON o.item_kind = 'rating' AND o.item_id = r.id "
-        f"WHERE r.level <= {ratings.LOW} AND {window}",
-        time.time(),
-        *bounds,
-    )
-    outcomes = await store.rows(
-        "SELECT o.outcome, COUNT(*) AS count FROM worklist_outcomes o JOIN ratings r ON r.id = o.item_id "
-        f"WHERE o.item_kind = 'rating' AND r.level <= {ratings.LOW} AND {window} "
-        "GROUP BY o.outcome ORDER BY count DESC",
-        *bounds,
-    )
-    total, closed = totals["total"], totals["closed"]
+    counts = await store.low_rating_follow_up(since if since is not None else 0.0, until if until is not None else 1e12)
+    total, closed = counts["total"], counts["closed"]
     return {
         "bad_ratings": total,
         "closed": closed,
         "open": total - closed,
-        "on_time": totals["on_time"] or 0,
-        "overdue": totals["overdue"] or 0,
+        "on_time": counts["on_time"] or 0,
+        "overdue": counts["overdue"] or 0,
         "follow_up_rate": round(closed / total, 4) if total else None,
-        "by_outcome": {row["outcome"]: row["count"] for row in outcomes},
+        "by_outcome": counts["by_outcome"],
     }
 
 
@@ -247,27 +216,27 @@ def _item_ids(body: dict[str, Any]) -> tuple[str, list[int]]:
 
 
 async def _check_open(store: Store, kind: str, ids: list[int]) -> None:
-    table = {"question": "unresolved_questions", "rating": "ratings", "draft": "kb_drafts"}[kind]
-    marks = ",".join("?" * len(ids))
-    found = await store.rows(f"SELECT id FROM {table} WHERE id IN ({marks})", *ids)
+    if kind == "draft":
+        found = helpdesk.existing_drafts(store.db, ids)
+    else:
+        found = await store.existing_items(kind, ids)
     if len(found) != len(set(ids)):
         raise RefusedError(404, "not_found", "有条目不存在。 / Some items do not exist.")
-    closed = await store.rows(
-        f"SELECT item_id FROM worklist_outcomes WHERE item_kind = ? AND item_id IN ({marks})", kind, *ids
-    )
-    if closed:
+    if await store.closed_items(kind, ids):
         raise RefusedError(409, "already_closed", "有条目已被处理过，请刷新。 / Some items are already closed.")
 
 
 async def close(
     store: Store, kind: str, ids: list[int], outcome: str, actor: str, entry_id: str | None, note: str | None
 ) -> list[int]:
-    closed = await store.close_items(kind, ids, outcome, actor, entry_id, note)
-    if kind == "draft" and closed:
+    also = None
+    if kind == "draft":  # the drafts' status changes with their outcome, in the same transaction
         status = "accepted" if outcome in ("added_question", "new_draft", "entry_updated") else "rejected"
-        marks = ",".join("?" * len(closed))
-        store.db.execute(f"UPDATE kb_drafts SET status = ? WHERE id IN ({marks})", (status, *closed))
-    return closed
+
+        def also(db: sqlite3.Connection, closed: list[int]) -> None:
+            helpdesk.settle_drafts(db, closed, status)
+
+    return await store.close_items(kind, ids, outcome, actor, entry_id, note, also)
 
 
 def _text(value: Any, name: str, limit: int, required: bool = True) -> str | None:

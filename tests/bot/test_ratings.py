@@ -43,7 +43,8 @@ async def test_old_binary_ratings_are_migrated_and_stay_readable(tmp_path: Path)
     db.executescript(
         "DROP TABLE ratings; CREATE TABLE ratings (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT NOT "
         "NULL, channel TEXT NOT NULL, message_seq INTEGER, entry_id TEXT, entry_title TEXT, value TEXT NOT NULL, "
-        "comment TEXT, created_at REAL NOT NULL); PRAGMA user_version=1;"
+        "comment TEXT, created_at REAL NOT NULL); PRAGMA user_version=1; "
+        "DROP TABLE schema_version;"  # a version-1 store predates the migrations' table (bot/schema.py)
     )
     db.execute(
         "INSERT INTO ratings (conversation_id, channel, message_seq, entry_id, value, created_at) VALUES "
