@@ -114,3 +114,29 @@ def test_the_verdict_for_a_place(guides: dict[str, Guide]) -> None:
     individual = guides["guide.individual-business-registration"]
     verdict = crossregion.verdict(individual, beijing)
     assert "办不了" in verdict or "不在范围" in verdict
+
+
+def test_the_staff_editor_validation_names_the_cross_region_field(guides: dict[str, Guide]) -> None:
+    """The console saves through curation.validate: a 点对点通办 without regions is refused with the
+    field's path and its Chinese label."""
+    from knowledge_base.curation import InvalidEntryError, validate
+
+    raw = guides["guide.new-vehicle-registration"].dict(exclude_none=True)
+    raw["cross_region"] = [{"scope": "点对点通办", "ways": ["代收代办"]}]
+    with pytest.raises(InvalidEntryError) as refused:
+        validate(raw)
+    [problem] = refused.value.details
+    assert problem["field"] == "cross_region[0].regions" and problem["label"] == "跨域通办"
+    raw["cross_region"][0]["regions"] = ["河北"]
+    assert validate(raw).cross_region[0].regions == ["河北"]
+
+
+def test_a_terminal_open_24_hours_says_so_in_its_hours() -> None:
+    from knowledge_base.curation import InvalidEntryError, validate
+    from knowledge_base.models import Terminal
+
+    raw = next(e for e in load_data_dir() if isinstance(e, Terminal) and e.always_open).dict()
+    raw["hours"] = "周一至周五 9:00-17:00"
+    with pytest.raises(InvalidEntryError) as refused:
+        validate(raw)
+    assert [p["field"] for p in refused.value.details] == ["always_open"]
