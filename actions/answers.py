@@ -145,6 +145,9 @@ async def resolve(tracker: Tracker, state: State, text: str, element: str | None
     named: Entry | None = knowledge.guide_by_name(name) if name else None
     if named is None:
         named = back_reference(state, text)
+    if element == "cross_region":
+        # "人在广州回不来，能在广州换不": where the citizen is, is not the matter searched for.
+        text = crossregion.without_places(text)
     if element:
         return await _resolve_element_question(tracker, state, text, named, current)
     return await _resolve_question(tracker, text, name, named, current)

@@ -45,6 +45,11 @@ def asked(text: str) -> bool:
     return crossregion.place_in(rest) is not None and bool(CAN_DO.search(rest))
 
 
+def without_places(text: str) -> str:
+    """The text without the places outside 济阳 it names."""
+    return crossregion.without_places(text)
+
+
 def lead(guide: Guide, text: str) -> str | None:
     """ "在北京可以办：…" when the message names a place outside 济阳, else None."""
     place = crossregion.place_in(_without_guide_names("".join(text.split())))

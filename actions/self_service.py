@@ -128,8 +128,8 @@ def show(
         lines.append(texts.TERMINAL_ASK_PLACE)
     lines.append(texts.source_terminals(shown))
     dispatcher.utter_message(text="\n".join(lines))
-    for terminal in shown:
-        dispatcher.utter_message(json_message=payloads.answer(terminal, None))
+    # One answer payload per text answer (docs/payloads.md): the terminal listed first, the nearest.
+    dispatcher.utter_message(json_message=payloads.answer(shown[0], None))
     return st.terminals_shown(state, [t.id for t in shown], matter.id if matter else None)
 
 
@@ -214,8 +214,7 @@ def _names_a_matter(tracker: Tracker, text: str) -> bool:
 
 def _detail(dispatcher: CollectingDispatcher, state: State, shown: list[Terminal], lines: list[str]) -> list[EventType]:
     dispatcher.utter_message(text="\n".join([*lines, texts.source_terminals(shown)]))
-    for terminal in shown:
-        dispatcher.utter_message(json_message=payloads.answer(terminal, None))
+    dispatcher.utter_message(json_message=payloads.answer(shown[0], None))
     return st.terminals_shown(state, [t.id for t in shown], state.terminal_matter)
 
 

@@ -83,6 +83,17 @@ def place_in(text: str) -> Place | None:
     return min(outside, key=lambda f: (f[0], f[1]))[2]
 
 
+def _names() -> list[str]:
+    return [n for n in (*JINAN, *JINAN_METRO, *SHANDONG, *PROVINCES, *CITIES) if n != "济阳"]
+
+
+def without_places(text: str) -> str:
+    """The text with every place outside 济阳 it names cut out (longest names first)."""
+    for name in sorted(_names(), key=len, reverse=True):
+        text = text.replace(name, " ")
+    return text
+
+
 def covers(scope: CrossRegion, place: Place) -> bool:
     """Whether one 通办 scope reaches the place."""
     if scope.scope == "全国通办":
