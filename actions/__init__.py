@@ -10,6 +10,8 @@ One job per module (the conversation state and its rules: docs/dialogue.md):
 - fallback.py     nlu_fallback / out_of_scope; recovery.py: rephrase first, then offer a helper
 - feedback.py     ratings; centers.py: 就近办 (centre form); session.py: session start, greeting,
                   small talk, yes/no
+- crossregion.py  跨域通办 questions; self_service.py: 自助办 terminals and their follow-ups
+- bundle_hints.py pointing out a 一件事 when two of its member matters come up
 - knowledge.py    the knowledge base (opened once per process); matching.py: answer/clarify/none
 - texts.py        what the assistant says; payloads.py: docs/payloads.md; slots.py, turns.py
 - config.py       settings from the environment and the thresholds (calibrate.py measures them)

@@ -31,7 +31,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from knowledge_base.models import ELEMENT_LABELS, QA, Entry, Guide
 from knowledge_base.question import question_part
 
-from . import bundle_hints, knowledge, payloads, slots, texts, turns
+from . import bundle_hints, crossregion, knowledge, payloads, slots, texts, turns
 from . import state as st
 from .matching import Match, matter_of
 from .privacy import mask, shorten
@@ -47,6 +47,9 @@ BACK_REFERENCE = re.compile(r"(刚才|刚刚|前面|之前|上一个|上个|先�
 # An elliptical follow-up ("那补办呢?", "要是新办呢"): it keeps the element asked last.
 ELLIPTICAL = re.compile(r"^(那|那么|那要是|要是|如果是|换成)|呢[？?]*$")
 MAX_ELLIPTICAL_CHARS = 16
+# Elements a "can I do it elsewhere?" question outranks: it is about where and whether, not what
+# to bring or what it costs.
+ELSEWHERE_BEATS = ("conditions", "location", "online", "audience", "cross_region")
 # The words that led to a place cut out of a message ("俺住 ，…", "家在 那边").
 PLACE_LEAD = re.compile(r"(?:住在|家住|家在|住)\s+")
 
@@ -99,6 +102,9 @@ def requested_element(tracker: Tracker, text: str, state: State | None = None) -
     or when the message is nothing but an element question ("多少钱?"), else — for an elliptical
     follow-up that names a matter ("那补办呢") — the element asked last."""
     value = turns.entity_value(tracker, "element")
+    if value in (None, *ELSEWHERE_BEATS) and text and crossregion.asked(text):
+        # "俺在外地能不能办身份证": whether it can be done there, not its conditions or its hall.
+        return "cross_region"
     if value == "audience" and texts.detect_element(text) != "audience":
         # "哪些人可以办" / "谁能办" ask who qualifies: the conditions (a guide's 服务对象 is
         # "自然人、法人"); only "服务对象" / "适用对象" ask for the audience itself.
@@ -139,6 +145,9 @@ async def resolve(tracker: Tracker, state: State, text: str, element: str | None
     named: Entry | None = knowledge.guide_by_name(name) if name else None
     if named is None:
         named = back_reference(state, text)
+    if element == "cross_region":
+        # "人在广州回不来，能在广州换不": where the citizen is, is not the matter searched for.
+        text = crossregion.without_places(text)
     if element:
         return await _resolve_element_question(tracker, state, text, named, current)
     return await _resolve_question(tracker, text, name, named, current)
@@ -347,7 +356,9 @@ def _next_steps(guide: Guide, shown: str | None) -> list[dict[str, Any]]:
     return texts.buttons(*elements, online, texts.BUTTON_HUMAN)
 
 
-def answer_element(dispatcher: CollectingDispatcher, state: State, guide: Guide, element: str) -> list[EventType]:
+def answer_element(
+    dispatcher: CollectingDispatcher, state: State, guide: Guide, element: str, asked: str = ""
+) -> list[EventType]:
     content = knowledge.knowledge_base().element(guide.id, element)
     if not content:
         label = ELEMENT_LABELS[element]
@@ -356,7 +367,11 @@ def answer_element(dispatcher: CollectingDispatcher, state: State, guide: Guide,
         )
         events = st.answered(state, guide.id, guide.id, element)
         return [e for e in events if e.get("name") != slots.LAST_ANSWER_ID]
-    dispatcher.utter_message(text=texts.guide_element(guide, element, content), buttons=_next_steps(guide, element))
+    text = texts.guide_element(guide, element, content)
+    place_lead = crossregion.lead(guide, asked) if element == "cross_region" and asked else None
+    if place_lead:
+        text = f"{place_lead}\n{text}"
+    dispatcher.utter_message(text=text, buttons=_next_steps(guide, element))
     dispatcher.utter_message(json_message=payloads.answer(guide, element))
     return st.answered(state, guide.id, guide.id, element)
 
@@ -376,13 +391,18 @@ def answer_entry(dispatcher: CollectingDispatcher, state: State, entry: Entry) -
 
 
 def respond(
-    dispatcher: CollectingDispatcher, state: State, entry: Entry, element: str | None, chosen: bool = False
+    dispatcher: CollectingDispatcher,
+    state: State,
+    entry: Entry,
+    element: str | None,
+    chosen: bool = False,
+    asked: str = "",
 ) -> list[EventType]:
     guide = knowledge.guide_of(entry)
     if element is None:
         return answer_entry(dispatcher, state, entry)
     if guide is not None:
-        return answer_element(dispatcher, state, guide, element)
+        return answer_element(dispatcher, state, guide, element, asked)
     if chosen or not isinstance(entry, QA):
         return answer_entry(dispatcher, state, entry)
     label = ELEMENT_LABELS[element]
@@ -460,7 +480,7 @@ async def answer_question(
             element = element or pending
         if resolution.verbatim:
             element = None
-        events = respond(dispatcher, state, resolution.entries[0], element)
+        events = respond(dispatcher, state, resolution.entries[0], element, asked=text)
         bundle_hints.point_out(dispatcher, state, text, resolution.entries[0])  # two matters of one 一件事
         return events
     if resolution.outcome == "clarify":

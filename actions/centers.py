@@ -24,7 +24,7 @@ from rasa_sdk.types import DomainDict
 from knowledge_base.models import Center
 from knowledge_base.question import question_part
 
-from . import choices, knowledge, payloads, slots, texts, turns
+from . import choices, knowledge, payloads, self_service, slots, texts, turns
 from . import state as st
 from .privacy import mask, shorten
 from .state import State
@@ -144,6 +144,8 @@ class ValidateCenterForm(FormValidationAction):
         text = turns.latest_text(tracker)
         if follow_up_center(State.of(tracker), text) is not None:
             return []  # about the centre just shown: action_nearest_center answers it
+        if self_service.shown_now(State.of(tracker)) or self_service.asks_terminal(text):
+            return []  # about self-service terminals: action_nearest_center hands it on
         if not tracker.get_slot(slots.PLACE) and text and named_center(text) is not None:
             return []  # the message names the centre itself ("回合街道", "区政务大厅"): action_nearest_center finds it
         return domain_slots
@@ -228,6 +230,12 @@ class ActionNearestCenter(Action):
         state = State.of(tracker)
         text = turns.latest_text(tracker)
         events: list[EventType] = [SlotSet(slots.PLACE, None), SlotSet(slots.PLACE_ATTEMPTS, 0)]
+        if text:
+            from .router import self_service_reply
+
+            terminals = await self_service_reply(dispatcher, tracker, state, text)
+            if terminals is not None:
+                return events + terminals
         if text and turns.latest_intent(tracker) == "ask_nearest_center":
             if asks_something_else(text):
                 element = answers.requested_element(tracker, text, state)

@@ -10,6 +10,8 @@ against the state first, whatever intent they got (rules: docs/dialogue.md):
    or an ordinal is a pick whatever the intent; part of a title is not taken from a confident
    handoff, complaint, "stuck" or stop (their own words could share a title's characters);
 3. right after a centre answer, a short follow-up about it ("几点上班", "那另一个呢", "那回河呢");
+   right after self-service terminals were shown, one about them ("几点关门", "24小时吗", "我在崔寨");
+   a question for a terminal whatever its intent ("附近哪有能打社保证明的自助机", actions/self_service.py);
 4. unreadable (keyboard mash, pinyin, English, another language): "没听明白" or "只能看懂中文"
    and what the assistant can do; it counts as a miss (two in a row: a helper is offered).
 
@@ -26,7 +28,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from knowledge_base.models import ELEMENT_LABELS, Center
+from knowledge_base.models import ELEMENT_LABELS, Center, Terminal
 
 from . import choices, knowledge, ood, texts, turns
 from .state import State
@@ -80,13 +82,15 @@ async def choose(
     dispatcher: CollectingDispatcher, tracker: Tracker, state: State, index: int, element: str | None
 ) -> list[EventType]:
     """Act on choice `index` of the pending choices, including what was asked with them."""
-    from . import answers, centers, walkthrough
+    from . import answers, centers, self_service, walkthrough
 
     entry = knowledge.get(state.choices[index])
     if entry is None:
         return answers.not_found(dispatcher, tracker, "")
     if isinstance(entry, Center):
         return centers.answer_center(dispatcher, state, entry)
+    if isinstance(entry, Terminal):
+        return self_service.answer_terminal(dispatcher, state, entry)
     if state.then == "walkthrough":
         guide = knowledge.guide_of(entry)
         if guide is not None:
@@ -133,6 +137,20 @@ def own_place_reply(
     return centers.answer_center(dispatcher, state, center, intro=texts.OWN_PLACE_CENTER.format(title=guide.title))
 
 
+async def self_service_reply(
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: State, text: str
+) -> list[EventType] | None:
+    """A follow-up about the terminals just shown, or a question for a terminal under another intent."""
+    from . import self_service
+
+    follow_up = self_service.follow_up(dispatcher, tracker, state, text)
+    if follow_up is not None:
+        return follow_up
+    if turns.latest_intent(tracker) != "ask_terminal" and self_service.asks_terminal(text):
+        return await self_service.answer(dispatcher, tracker, state, text)
+    return None
+
+
 def waiting_reply(dispatcher: CollectingDispatcher) -> list[EventType]:
     dispatcher.utter_message(text=texts.STILL_WAITING_FOR_HELPER)
     return []
@@ -159,6 +177,9 @@ async def intercept(
     found = picked(state, text) if takes_choice else picked_by_position(state, text)
     if found is not None:
         return await choose(dispatcher, tracker, state, *found)
+    terminal_reply = await self_service_reply(dispatcher, tracker, state, text)
+    if terminal_reply is not None:
+        return terminal_reply
     if not turns.entity_value(tracker, "service"):
         center_reply = center_follow_up(dispatcher, state, text)
         if center_reply is not None:

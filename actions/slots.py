@@ -19,10 +19,12 @@ PLACE_ATTEMPTS = "place_attempts"  # places given that matched no centre, in thi
 CURRENT_ELEMENT = "current_element"  # the element of the service in context answered last
 RECENT_SERVICES = "recent_services"  # services discussed, newest first ("刚才那个")
 PENDING_CHOICES = "pending_choices"  # ids offered last (entries, or centres), in the order shown
-CHOICE_KIND = "choice_kind"  # what the pending choices are: entry / center
+CHOICE_KIND = "choice_kind"  # what the pending choices are: entry / center / terminal
 PENDING_THEN = "pending_then"  # what to do once a choice is made: walkthrough (or nothing)
 CENTER_ID = "center_id"  # the centre shown last (its hours, phone, "那另一个呢")
 RECENT_CENTERS = "recent_centers"  # centres shown, newest first
+TERMINAL_IDS = "terminal_ids"  # 自助办: the terminals of the last terminal answer ("几点关门")
+TERMINAL_MATTER = "terminal_matter"  # the guide those terminals were found for ("我在崔寨" again)
 
 # Offers a yes/no can answer.
 OFFER_HANDOFF = "handoff"

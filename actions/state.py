@@ -31,7 +31,7 @@ from . import slots, turns
 RECENT_SERVICES = 5  # services remembered for "刚才那个"
 RECENT_CENTERS = 4
 
-ChoiceKind = Literal["entry", "center"]
+ChoiceKind = Literal["entry", "center", "terminal"]
 Then = Literal["walkthrough"]
 
 
@@ -77,6 +77,8 @@ class State:
     misses: int = 0  # the streak the previous turn ended with (turns.previous_fallback_streak)
     center_id: str | None = None
     recent_centers: tuple[str, ...] = field(default=())
+    terminals: tuple[str, ...] = ()  # 自助办: the terminals shown last
+    terminal_matter: str | None = None  # the guide they were found for
 
     @classmethod
     def of(cls, tracker: Tracker) -> State:
@@ -91,7 +93,7 @@ class State:
             pending_offer=get(slots.PENDING_OFFER) or None,
             pending_element=get(slots.PENDING_ELEMENT) or None,
             choices=_tuple(get(slots.PENDING_CHOICES)),
-            choice_kind=kind if kind in ("entry", "center") else None,
+            choice_kind=kind if kind in ("entry", "center", "terminal") else None,
             then=then if then == "walkthrough" else None,
             walkthrough_id=get(slots.WALKTHROUGH_ID) or None,
             walkthrough_step=_int(get(slots.WALKTHROUGH_STEP)),
@@ -100,6 +102,8 @@ class State:
             misses=turns.previous_fallback_streak(tracker),
             center_id=get(slots.CENTER_ID) or None,
             recent_centers=_tuple(get(slots.RECENT_CENTERS)),
+            terminals=_tuple(get(slots.TERMINAL_IDS)),
+            terminal_matter=get(slots.TERMINAL_MATTER) or None,
         )
 
     # -- what the state says ---------------------------------------------------------------
@@ -213,6 +217,27 @@ def center_shown(state: State, center_id: str) -> list[EventType]:
         *_clear_choices(),
         SlotSet(slots.FALLBACK_STREAK, 0),
     ]
+
+
+def terminals_shown(state: State, terminal_ids: list[str], matter_id: str | None) -> list[EventType]:
+    """自助办 terminals shown (found for `matter_id`): follow-ups are about them, "第二个" picks one;
+    the matter becomes the service in context ("要带啥" after the terminals is about it)."""
+    events: list[EventType] = [
+        SlotSet(slots.TERMINAL_IDS, terminal_ids),
+        SlotSet(slots.TERMINAL_MATTER, matter_id),
+        SlotSet(slots.LAST_ANSWER_ID, terminal_ids[0]),
+        SlotSet(slots.PENDING_OFFER, None),
+        SlotSet(slots.PENDING_ELEMENT, None),
+        SlotSet(slots.FALLBACK_STREAK, 0),
+    ]
+    if matter_id and matter_id != state.service_id:
+        recent = _pushed(matter_id, [state.service_id or "", *state.recent_services], RECENT_SERVICES)
+        events += [
+            SlotSet(slots.SERVICE_ID, matter_id),
+            SlotSet(slots.CURRENT_ELEMENT, None),
+            SlotSet(slots.RECENT_SERVICES, recent),
+        ]
+    return events + (offered(terminal_ids, "terminal") if len(terminal_ids) > 1 else _clear_choices())
 
 
 def handed_over() -> list[EventType]:

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from knowledge_base.models import ELEMENT_LABELS, QA, Center, Entry, Guide
+from knowledge_base.models import ELEMENT_LABELS, QA, Center, Entry, Guide, Terminal
 
 from .privacy import shorten
 
@@ -64,6 +64,15 @@ OWN_PLACE_CENTER = "《{title}》可以在街道（镇）便民服务中心办�
 PLACE_GIVE_UP = "没能确定您所在的街道或镇。全区的事项都可以到区政务服务中心办理："
 CENTER_SERVICES = "可办理："
 
+# 自助办 (actions/self_service.py)
+TERMINALS = "{what}自助办点（24小时开放的在前）："
+TERMINALS_NEAR = "{what}自助办点，离{area}近的在前："
+TERMINALS_ALWAYS_OPEN = "{what}24小时开放的自助办点："
+TERMINAL_ASK_PLACE = "告诉我您在哪个街道或镇，我帮您找离您最近的。"
+TERMINAL_SERVES = "可自助办理："
+NO_TERMINAL = "暂时没有自助机能办《{title}》，需要到窗口办理或网上办理。"
+NO_TERMINAL_AT_ALL = "知识库里还没有自助办终端的信息。"
+
 BUTTON_HUMAN = {"title": "转人工", "payload": "/request_human"}
 BUTTON_ONLINE = {"title": "网上怎么办", "payload": "/start_walkthrough"}
 BUTTON_OTHER_ELEMENTS = {"title": "其他要素", "payload": "/ask_service"}
@@ -108,6 +117,8 @@ ELEMENT_CUES: dict[str, tuple[str, ...]] = {
     "online": ("网上", "线上", "手机上", "在线", "网办", "爱山东"),
     "legal_basis": ("依据", "法律", "法规", "规定"),
     "audience": ("服务对象", "适用对象"),
+    # 跨域通办 (actions/crossregion.py tells these questions apart from others first).
+    "cross_region": ("外地", "异地", "跨省", "外省", "省外", "通办", "在那边办", "在当地办", "回不来", "回不去"),
 }
 
 
@@ -175,6 +186,22 @@ def source_center(center: Center) -> str:
     return f"依据：《{center.name}》服务网点信息"
 
 
+def source_terminals(terminals: list[Terminal]) -> str:
+    return "依据：" + "、".join(f"《{t.name}》" for t in terminals) + "自助终端信息"
+
+
+def terminal_hours(terminal: Terminal) -> str:
+    if terminal.always_open:
+        return f"{terminal.name}：{terminal.hours}"
+    return f"{terminal.name}：不是24小时的，开放时间 {terminal.hours}"
+
+
+def terminal_answer(terminal: Terminal) -> str:
+    hours = "24小时开放" if terminal.always_open else terminal.hours
+    lines = [f"{terminal.name}（{hours}）", f"位置：{terminal.place}", f"地址：{terminal.address}"]
+    return "\n".join([*lines, source_terminals([terminal])])
+
+
 def guide_element(guide: Guide, element: str, content: str) -> str:
     return f"《{guide.title}》的{ELEMENT_LABELS[element]}：\n{content}\n{source_guide(guide)}"
 
@@ -206,6 +233,8 @@ def entry_answer(entry: Entry) -> str:
         return qa_answer(entry)
     if isinstance(entry, Guide):
         return guide_overview(entry)
+    if isinstance(entry, Terminal):
+        return terminal_answer(entry)
     return center_answer(entry)
 
 

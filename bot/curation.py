@@ -134,7 +134,16 @@ async def meta(request: web.Request) -> web.Response:
     require(request, CURATION)
     from knowledge_base.curation import FIELD_LABELS, LIST_LIMIT_MAX, MAX_LIST_ITEMS, MAX_TEXT_CHARS
     from knowledge_base.loader import domain_names
-    from knowledge_base.models import ELEMENT_LABELS, EXEMPTION_WAYS, Guide, Material, OnlineService
+    from knowledge_base.models import (
+        CROSS_REGION_SCOPES,
+        CROSS_REGION_WAYS,
+        ELEMENT_LABELS,
+        EXEMPTION_WAYS,
+        Guide,
+        Material,
+        OnlineService,
+        Terminal,
+    )
 
     def choices(model: Any, name: str) -> list[str]:
         field = model.__fields__[name]
@@ -148,6 +157,9 @@ async def meta(request: web.Request) -> web.Response:
             "elements": ELEMENT_LABELS,
             "material_forms": choices(Material, "form"),
             "exemption_ways": list(EXEMPTION_WAYS),
+            "cross_region_scopes": list(CROSS_REGION_SCOPES),
+            "cross_region_ways": list(CROSS_REGION_WAYS),
+            "terminal_types": choices(Terminal, "type"),
             "audiences": choices(Guide, "audience"),
             "platforms": choices(OnlineService, "platform"),
             "limits": {"text": MAX_TEXT_CHARS, "list": MAX_LIST_ITEMS, "page": LIST_LIMIT_MAX},

@@ -134,6 +134,14 @@ FIELD_LABELS = {
     "produced": "不用再交的材料",
     "merged": "合并了什么",
     "promised": "一件事承诺时限",
+    "cross_region": "跨域通办",
+    "scope": "通办范围",
+    "ways": "办理方式",
+    "regions": "通办地区",
+    "where": "异地在哪办",
+    "guides": "可办事项",
+    "place": "具体位置",
+    "always_open": "24小时开放",
     "question": "标准问题",
     "similar": "相似问法",
     "answer": "答案",
@@ -359,8 +367,8 @@ def validate(data: Any) -> Entry:
     kind = data.get("kind")
     if kind not in ENTRY_TYPES:
         raise InvalidEntryError(
-            "请选择条目类型（办事指南、常见问答、一件事或服务网点）。",
-            [_problem("kind", "只能是 guide、qa、bundle 或 center。")],
+            "请选择条目类型（办事指南、常见问答、一件事、服务网点或自助终端）。",
+            [_problem("kind", "只能是 guide、qa、bundle、center 或 terminal。")],
         )
     problems: list[dict[str, str]] = []
     _check_sizes(dict(data), "", problems)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import QA, Bundle, Center, Entry, Guide, entry_title
+from .models import QA, Bundle, Center, Entry, Guide, Terminal, entry_title
 from .tokenizer import shared_tokenizer
 
 # Field weights for BM25: a hit on the title counts most, then curated keywords and citizens'
@@ -51,6 +51,8 @@ def answer_text(entry: Entry) -> str:
         return entry.answer
     if isinstance(entry, (Guide, Bundle)):
         return entry.summary
+    if isinstance(entry, Terminal):
+        return f"{entry.place}；{entry.address}；{entry.hours}"
     return f"{entry.address}；{entry.hours}；电话 {entry.phone}"
 
 
@@ -81,6 +83,13 @@ def to_document(entry: Entry) -> SearchDocument:
             "questions": _join(entry.similar),
             "keywords": _join(entry.keywords, entry.category),
             "content": entry.answer,
+        }
+    elif isinstance(entry, Terminal):
+        fields = {
+            "title": entry.name,
+            "questions": _join(entry.area, entry.place),
+            "keywords": _join(entry.type, entry.services),
+            "content": _join(entry.address, entry.note),
         }
     else:
         assert isinstance(entry, Center)

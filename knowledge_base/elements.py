@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from . import crossregion
 from .bundles import BundleGuide, materials_header
 from .exemptions import describe, paper_summary
 from .models import ELEMENT_LABELS, Guide
@@ -54,4 +55,6 @@ def render_element(guide: Guide, element: str) -> str | None:
         return "\n".join(guide.legal_basis)
     if element == "audience":
         return "、".join(guide.audience)
+    if element == "cross_region":
+        return crossregion.render(guide)
     raise KeyError(f"unknown element {element!r}; known: {', '.join(ELEMENT_LABELS)}")

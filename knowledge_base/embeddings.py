@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .documents import answer_text
-from .models import QA, Bundle, Center, Entry, Guide
+from .models import QA, Bundle, Center, Entry, Guide, Terminal
 
 if TYPE_CHECKING:
     from .store import Store
@@ -79,7 +79,7 @@ def wordings(entry: Entry) -> list[str]:
     elif isinstance(entry, (Guide, Bundle)):
         names = [entry.title, *entry.aliases]
     else:
-        assert isinstance(entry, Center)
+        assert isinstance(entry, (Center, Terminal))
         names = [entry.name]
     names = [t.strip() for t in names if t and t.strip()]
     whole = f"{names[0]}\n{answer_text(entry)[:WHOLE_ANSWER_CHARS]}"

@@ -9,6 +9,7 @@ A data file holds one domain:
     qa: [...]                  # knowledge_base.models.QA
     centers: [...]             # knowledge_base.models.Center
     bundles: [...]             # knowledge_base.models.Bundle (一件事一次办, naming member guides)
+    terminals: [...]           # knowledge_base.models.Terminal (自助办, naming the guides they serve)
 
 Loading is all-or-nothing: every problem in every file is collected and reported together, each
 naming the file, the entry and the field, and no entry is returned when there is any problem.
@@ -25,10 +26,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .models import ENTRY_TYPES, Bundle, Entry, Guide
+from .models import ENTRY_TYPES, Bundle, Center, Entry, Guide, Terminal
 
 DATA_DIR = Path(__file__).parent / "data"
-SECTIONS = {"guides": "guide", "qa": "qa", "centers": "center", "bundles": "bundle"}
+SECTIONS = {"guides": "guide", "qa": "qa", "centers": "center", "bundles": "bundle", "terminals": "terminal"}
 HEADER_KEYS = {"sample_data", "domain", "domain_name"}
 
 
@@ -90,7 +91,7 @@ def parse_document(doc: Any, source: str) -> tuple[list[Entry], list[Problem]]:
             problems.append(Problem(source, "(file)", section, "expected a list"))
             continue
         for index, raw in enumerate(items, start=1):
-            if isinstance(raw, Mapping) and "domain" not in raw and kind != "center":
+            if isinstance(raw, Mapping) and "domain" not in raw and kind not in ("center", "terminal"):
                 raw = {**raw, "domain": domain}
             entry, found = validate_entry(raw, kind, source, f"{section}#{index}")
             problems.extend(found)
@@ -123,6 +124,24 @@ def check_consistency(entries: Iterable[Entry], source_of: Mapping[str, str]) ->
                     problems.append(
                         Problem(source_of.get(entry.id, "?"), entry.id, "members", f"no guide with id {member}")
                     )
+    problems.extend(_check_terminals(entries, guide_ids, source_of))
+    return problems
+
+
+def _check_terminals(entries: list[Entry], guide_ids: set[str], source_of: Mapping[str, str]) -> list[Problem]:
+    """A terminal serves existing guides and stands in a street or town that has a centre (就近办
+    finds terminals by the same places as centres)."""
+    problems: list[Problem] = []
+    areas = {e.area for e in entries if isinstance(e, Center)}
+    for entry in entries:
+        if not isinstance(entry, Terminal):
+            continue
+        source = source_of.get(entry.id, "?")
+        for guide_id in entry.guides:
+            if guide_id not in guide_ids:
+                problems.append(Problem(source, entry.id, "guides", f"no guide with id {guide_id}"))
+        if areas and entry.area not in areas:
+            problems.append(Problem(source, entry.id, "area", f"no centre serves the area {entry.area}"))
     return problems
 
 

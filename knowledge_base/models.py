@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, validator
 
-ID_PATTERN = re.compile(r"^(guide|qa|center|bundle)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+ID_PATTERN = re.compile(r"^(guide|qa|center|bundle|terminal)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 
 # Element keys a citizen can ask about, with the Chinese label the assistant uses.
 ELEMENT_LABELS: dict[str, str] = {
@@ -26,6 +26,7 @@ ELEMENT_LABELS: dict[str, str] = {
     "online": "网上办理",
     "legal_basis": "设定依据",
     "audience": "服务对象",
+    "cross_region": "跨域通办",
 }
 
 
@@ -62,6 +63,36 @@ class Exemption(_Model):
     licence: str  # 电子证照 name, e.g. 电子身份证, 电子营业执照; for 告知承诺 the promise signed instead
     way: Literal["爱山东亮证", "数据共享免提交", "告知承诺"]
     note: str | None = None
+
+
+# 跨域通办: how far from 济阳 a matter can be done, and the ways it is done there.
+CROSS_REGION_SCOPES = ("全国通办", "省内通办", "济南都市圈通办", "全市通办", "点对点通办")
+CROSS_REGION_WAYS = ("全程网办", "异地窗口", "代收代办", "多地联办")
+
+
+class CrossRegion(_Model):
+    """跨域通办: one scope where the matter can be done away from 济阳, and how it is done there."""
+
+    scope: Literal["全国通办", "省内通办", "济南都市圈通办", "全市通办", "点对点通办"]
+    ways: list[Literal["全程网办", "异地窗口", "代收代办", "多地联办"]] = Field(..., min_items=1)
+    regions: list[str] = []  # 点对点通办 only: the cities or provinces of the agreement
+    where: str | None = None  # where to go or log in there (各地公安户政窗口, 爱山东APP …)
+    note: str | None = None
+
+    @validator("ways")
+    def _ways(cls, value: list[str]) -> list[str]:  # noqa: N805
+        if len(set(value)) != len(value):
+            raise ValueError("a way is named twice")
+        return value
+
+    @validator("regions", always=True)
+    def _regions(cls, value: list[str], values: dict[str, object]) -> list[str]:  # noqa: N805
+        scope = values.get("scope")
+        if scope == "点对点通办" and not value:
+            raise ValueError("点对点通办 names the cities or provinces of the agreement")
+        if scope is not None and scope != "点对点通办" and value:
+            raise ValueError("only 点对点通办 names regions; the other scopes say how far they reach")
+        return value
 
 
 class Material(_Model):
@@ -144,10 +175,18 @@ class Guide(_Model):
     legal_basis: list[str] = Field(..., min_items=1)
     faq: list[FAQ] = []
     bundle: str | None = None  # the 一件事一次办 bundle this matter belongs to
+    cross_region: list[CrossRegion] = []  # 跨域通办: empty when it is done only in 济阳
 
     @validator("id")
     def _id(cls, value: str) -> str:  # noqa: N805 - pydantic validators take cls
         return _check_id(value, "guide")
+
+    @validator("cross_region")
+    def _cross_region(cls, value: list[CrossRegion]) -> list[CrossRegion]:  # noqa: N805
+        scopes = [c.scope for c in value if c.scope != "点对点通办"]
+        if len(set(scopes)) != len(scopes):
+            raise ValueError("a 跨域通办 scope is named twice")
+        return value
 
 
 class QA(_Model):
@@ -236,8 +275,51 @@ class Bundle(_Model):
         return value
 
 
-Entry = Guide | QA | Center | Bundle
-ENTRY_TYPES: dict[str, type[_Model]] = {"guide": Guide, "qa": QA, "center": Center, "bundle": Bundle}
+class Terminal(_Model):
+    """自助办: a self-service terminal or a 24-hour 政务服务便利店, and the matters it serves."""
+
+    kind: Literal["terminal"] = "terminal"
+    id: str
+    domain: str = "terminals"
+    name: str
+    type: Literal["24小时政务服务便利店", "自助服务区", "自助终端"]
+    area: str  # the street or town, as a centre's `area` (就近办 finds it by the same places)
+    place: str  # where exactly: 区政务服务中心一楼东侧, 某银行网点大堂 …
+    address: str
+    hours: str
+    always_open: bool  # open 24 hours, every day
+    guides: list[str] = Field(..., min_items=1)  # ids of the guides it serves
+    services: list[str] = []  # what else it does (打印, 缴费 …), in words
+    note: str | None = None
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805
+        return _check_id(value, "terminal")
+
+    @validator("guides")
+    def _guides(cls, value: list[str]) -> list[str]:  # noqa: N805
+        if len(set(value)) != len(value):
+            raise ValueError("a guide is named twice")
+        for guide_id in value:
+            _check_id(guide_id, "guide")
+        return value
+
+    @validator("always_open")
+    def _always_open(cls, value: bool, values: dict[str, object]) -> bool:  # noqa: N805
+        hours = str(values.get("hours") or "")
+        if value and "24" not in hours:
+            raise ValueError("a terminal open 24 hours says so in its hours (24小时)")
+        return value
+
+
+Entry = Guide | QA | Center | Bundle | Terminal
+ENTRY_TYPES: dict[str, type[_Model]] = {
+    "guide": Guide,
+    "qa": QA,
+    "center": Center,
+    "bundle": Bundle,
+    "terminal": Terminal,
+}
 
 
 def entry_title(entry: Entry) -> str:
@@ -246,4 +328,4 @@ def entry_title(entry: Entry) -> str:
         return entry.title
     if isinstance(entry, QA):
         return entry.question
-    return entry.name
+    return entry.name  # a centre or a terminal

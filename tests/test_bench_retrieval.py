@@ -76,7 +76,10 @@ def test_question_files_parse_and_fit_the_data(curated, path, minimum):
 
 def test_test_set_covers_every_domain_and_kind(curated):
     questions = load_questions(TEST_SET)
-    assert {q.domain for q in questions} == {e.domain for e in curated}
+    # 自助办 terminals are found by the matter and the place asked (actions/self_service.py), never
+    # by searching a question, so the retrieval sets ask for every other domain.
+    searched = {e.domain for e in curated if e.kind != "terminal"}
+    assert {q.domain for q in questions} == searched
     kinds = {q.expected[0].split(".")[0] for q in questions}
     assert kinds == {"guide", "qa", "center", "bundle"}
 

@@ -41,6 +41,7 @@ ELEMENTS = (
     "online",
     "legal_basis",
     "audience",
+    "cross_region",  # 跨域通办 (issue #18)
 )
 # Outcomes that come with a KB entry in the reply.
 ENTRY_OUTCOMES = frozenset({"answer", "centre", "walkthrough"})

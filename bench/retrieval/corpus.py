@@ -82,7 +82,7 @@ def grow(curated: Sequence[Entry], size: int, seed: int = 20240601) -> list[Entr
 
 def describe(entries: Sequence[Entry]) -> dict[str, int]:
     """Entries per kind, for the report."""
-    kinds = {"guide": 0, "qa": 0, "center": 0, "bundle": 0}
+    kinds = {"guide": 0, "qa": 0, "center": 0, "bundle": 0, "terminal": 0}
     for entry in entries:
         kinds[entry.kind] += 1  # a 一件事 bundle is its own kind
     return kinds

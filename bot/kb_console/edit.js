@@ -1,4 +1,4 @@
-// /kb/edit?id=… (or ?new=guide|qa|bundle|center): the structured editor.  Lists (materials, steps, similar
+// /kb/edit?id=… (or ?new=guide|qa|bundle|center|terminal): the structured editor.  Lists (materials, steps, similar
 // questions …) are edited row by row; save keeps a draft, submit sends it for review.  A conflict
 // (someone saved or published meanwhile) keeps the editor's text and shows what changed.
 "use strict";
@@ -29,6 +29,13 @@
     { key: "entry", label: "入口", type: TEXT }, { key: "steps", label: "网办步骤", type: STRINGS },
     { key: "url", label: "网址", type: TEXT, optional: true }];
   const FAQ = [{ key: "question", label: "问题", type: TEXT }, { key: "answer", label: "回答", type: AREA }];
+  // 跨域通办: where else the matter is done and how (models.CrossRegion).
+  const CROSS_REGION = [
+    { key: "scope", label: "通办范围", type: "select", options: "cross_region_scopes" },
+    { key: "ways", label: "办理方式", type: "checks", options: "cross_region_ways" },
+    { key: "regions", label: "通办地区（仅点对点通办）", type: STRINGS },
+    { key: "where", label: "异地在哪办", type: TEXT, optional: true },
+    { key: "note", label: "说明", type: TEXT, optional: true }];
   const SCHEMA = {
     guide: [
       { key: "id", label: "编号", type: TEXT, idField: true },
@@ -56,6 +63,7 @@
       { key: "legal_basis", label: "设定依据", type: STRINGS },
       { key: "faq", label: "常见问题", type: OBJECTS, item: "问题", fields: FAQ },
       { key: "bundle", label: "一件事", type: TEXT, optional: true },
+      { key: "cross_region", label: "跨域通办", type: OBJECTS, item: "通办范围", fields: CROSS_REGION },
     ],
     qa: [
       { key: "id", label: "编号", type: TEXT, idField: true },
@@ -99,6 +107,21 @@
       { key: "phone", label: "电话", type: TEXT },
       { key: "services", label: "可办事项", type: STRINGS },
     ],
+    // 自助办: a self-service terminal and the guides it serves (models.Terminal).
+    terminal: [
+      { key: "id", label: "编号", type: TEXT, idField: true },
+      { key: "domain", label: "领域", type: TEXT },
+      { key: "name", label: "名称", type: TEXT },
+      { key: "type", label: "类型", type: "select", options: "terminal_types" },
+      { key: "area", label: "所在街道或镇", type: TEXT },
+      { key: "place", label: "具体位置", type: TEXT },
+      { key: "address", label: "地址", type: TEXT },
+      { key: "hours", label: "开放时间", type: TEXT },
+      { key: "always_open", label: "24小时开放", type: "bool" },
+      { key: "guides", label: "可办事项（办事指南编号）", type: STRINGS },
+      { key: "services", label: "其他功能", type: STRINGS },
+      { key: "note", label: "说明", type: TEXT, optional: true },
+    ],
   };
   const BLANK = {
     guide: { kind: "guide", id: "guide.", audience: ["自然人"], materials: [{ name: "", form: "原件", count: 1, required: true }],
@@ -107,6 +130,7 @@
     bundle: { kind: "bundle", id: "bundle.", domain: "bundles", audience: ["自然人"], members: ["guide.", "guide."],
       merged: ["一张表单", "一套材料", "一个窗口"], location: {} },
     center: { kind: "center", id: "center.", domain: "centers", level: "街道", services: [""] },
+    terminal: { kind: "terminal", id: "terminal.", domain: "terminals", type: "自助终端", always_open: false, guides: ["guide."] },
   };
 
   let meta = null;
