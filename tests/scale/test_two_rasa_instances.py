@@ -1,21 +1,26 @@
 """Two Rasa instances on PostgreSQL (tracker) and Redis (lock), two action servers behind haproxy,
-all started as scripts/run.sh starts them (scripts/rasa_server.py with RASA_TRACKER_URL and
-RASA_LOCK_REDIS_URL, scripts/action_server.py), with the real trained model.
+with the real trained model.  Rasa runs as `make run` starts it: the Procfile's `rasa:` line under
+scripts/supervise.py --scale rasa=2, with RASA_TRACKER_URL and RASA_LOCK_REDIS_URL set; the
+action servers as the Procfile's `actions:` line does (tests/rasa_stack.py).
 
 One conversation alternates between the instances, sent by the bot service's own client
 (bot/rasa_client.py: message ids, failover, retry marks).  In the middle of a turn (while its
-ticket is in Redis) instance A is killed with SIGKILL; later one action server is killed too.  The
-conversation must come out as the same conversation sent to one instance without faults: every
-message recorded once, in order, the same actions and the same slots.
+ticket is in Redis) instance A is killed with SIGKILL; later one action server is killed too; the
+supervisor restarts A, which answers the last message.  The conversation must come out as the
+same conversation sent to one instance without faults: every message recorded once, in order,
+the same actions and the same slots.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 import redis as redis_client
 import sqlalchemy as sa
 from rasa_stack import RasaStack, train_model
-from scale_engines import Haproxy, Postgres, Redis
+from rasa_stack import _get as http_status
+from scale_engines import REPO, Haproxy, Postgres, Redis, free_port, listening
 
 from bot.rasa_client import RasaClient, preferred_order
 
@@ -51,16 +58,77 @@ ACTIONS_DOWN_AFTER = 5  # one action server is killed after this turn
 STATE_SLOTS = ("service_id", "walkthrough_id", "walkthrough_step", "walkthrough_active", "handoff_active")
 
 
+def consecutive_free_ports(count: int) -> int:
+    """P such that P, P+1, … P+count-1 are free (the Procfile puts instance n on RASA_PORT+n-1)."""
+    for _ in range(100):
+        base = free_port()
+        if all(not listening(base + n) for n in range(count)) and base + count < 65536:
+            return base
+    raise RuntimeError("no consecutive free ports")
+
+
+class SupervisedRasa:
+    """The Procfile's own `rasa:` line run by scripts/supervise.py --scale rasa=2, as `make run`
+    starts Rasa: a killed instance is restarted by the supervisor."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = consecutive_free_ports(2)
+        self.urls = [f"http://127.0.0.1:{self.port + n}" for n in range(2)]
+        procfile = workdir / "Procfile"
+        [line] = [line for line in (REPO / "Procfile").read_text().splitlines() if line.startswith("rasa:")]
+        procfile.write_text(line + "\n", encoding="utf-8")
+        self.log = (workdir / "supervise.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "scripts/supervise.py", "-f", str(procfile), "--scale", "rasa=2"],
+            cwd=REPO,
+            env={**env, "RASA_PORT": str(self.port)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, instances: range = range(2), timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if all(http_status(f"{self.urls[n]}/status") == 200 for n in instances):
+                return
+            time.sleep(0.5)
+        self.log.flush()
+        raise RuntimeError(f"Rasa {list(instances)} not ready:\n{Path(self.log.name).read_text()[-4000:]}")
+
+    def pid(self, instance: int) -> int | None:
+        """The running process of instance `instance` (0 or 1), found by its port."""
+        port = str(self.port + instance)
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                command = child.cmdline()
+                if "scripts/rasa_server.py" in command and port in command:
+                    return child.pid
+        return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # the supervisor stops both instances, then itself
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
 class Cluster:
-    def __init__(self, stacks: list[RasaStack], balancer: Haproxy, tracker_url: str, lock_url: str) -> None:
-        self.stacks = stacks
-        self.balancer = balancer
-        self.tracker_url = tracker_url
+    def __init__(self, rasa: SupervisedRasa, actions: list[RasaStack], lock_url: str, tracker_url: str) -> None:
+        self.rasa = rasa
+        self.actions = actions
         self.lock_url = lock_url
+        self.tracker_url = tracker_url
 
     @property
     def urls(self) -> list[str]:
-        return [stack.rasa_url for stack in self.stacks]
+        return self.rasa.urls
 
     def client(self, http: aiohttp.ClientSession, sender: str, first: int) -> RasaClient:
         """The bot service's client with instance `first` tried first for this conversation."""
@@ -73,39 +141,46 @@ class Cluster:
 def cluster(
     loaded_db: Path, postgres: Postgres, redis: Redis, start_haproxy: Callable[..., Haproxy], tmp_path: Path
 ) -> Iterator[Cluster]:
-    model = train_model()
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(train_model(), models / "jishiban.tar.gz")
     kb_db = tmp_path / "kb.sqlite3"  # the KB on one host; on PostgreSQL in a later round (docs/deployment.md)
     shutil.copy(loaded_db, kb_db)
     tracker_url = postgres.create_database(f"rasa_{secrets.token_hex(3)}")
     lock_url = redis.url(db=2)
-    stacks = []
+    actions = []
     for n in range(2):
-        workdir = tmp_path / f"instance{n}"
+        workdir = tmp_path / f"actions{n}"
         workdir.mkdir()
-        stacks.append(RasaStack(model, kb_db, workdir))
+        actions.append(RasaStack(models / "jishiban.tar.gz", kb_db, workdir))  # its action server only
+    rasa: SupervisedRasa | None = None
     try:
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(RasaStack.start_actions, stacks))
-        balancer = start_haproxy([f"127.0.0.1:{stack.action_port}" for stack in stacks], "/health")
-        for stack in stacks:
-            stack.env.update(
-                ACTION_ENDPOINT_URL=f"{balancer.url}/webhook",
-                RASA_TRACKER_URL=tracker_url,
-                RASA_LOCK_REDIS_URL=lock_url,
-            )
-            stack.env.pop("RASA_TRACKER_DB", None)  # not used: the engines replace the SQLite files
-            stack.env.pop("RASA_LOCK_DB", None)
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(RasaStack.start_rasa, stacks))
-        yield Cluster(stacks, balancer, tracker_url, lock_url)
+            list(pool.map(RasaStack.start_actions, actions))
+        balancer = start_haproxy([f"127.0.0.1:{stack.action_port}" for stack in actions], "/health")
+        env = {
+            **actions[0].env,
+            "RASA_MODELS_DIR": str(models),
+            "ACTION_ENDPOINT_URL": f"{balancer.url}/webhook",
+            "RASA_TRACKER_URL": tracker_url,
+            "RASA_LOCK_REDIS_URL": lock_url,
+            "OMP_NUM_THREADS": "1",
+        }
+        for unused in ("RASA_TRACKER_DB", "RASA_LOCK_DB"):  # the engines replace the SQLite files
+            env.pop(unused, None)
+        rasa = SupervisedRasa(env, tmp_path)
+        rasa.wait_ready()
+        yield Cluster(rasa, actions, lock_url, tracker_url)
     finally:
-        for stack in stacks:
+        if rasa is not None:
+            rasa.stop()
+        for stack in actions:
             stack.stop()
         redis_client.Redis.from_url(lock_url).flushdb()
 
 
 def kill_group(pid: int) -> None:
-    os.killpg(pid, signal.SIGKILL)
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 async def tracker(http: aiohttp.ClientSession, url: str, sender: str) -> dict[str, Any]:
@@ -123,14 +198,14 @@ def story(tracker_json: dict[str, Any]) -> tuple[list[str], list[str], dict[str,
     return users, actions, slots
 
 
-async def kill_when_the_turn_holds_the_lock(cluster: Cluster, sender: str, victim: RasaStack) -> float:
-    """SIGKILL `victim` as soon as the conversation's lock is in Redis (a turn in progress)."""
+async def kill_when_the_turn_holds_the_lock(cluster: Cluster, sender: str, instance: int) -> float:
+    """SIGKILL Rasa `instance` as soon as the conversation's lock is in Redis (a turn in progress)."""
     red = redis_client.Redis.from_url(cluster.lock_url)
+    pid = cluster.rasa.pid(instance)
+    assert pid is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if red.exists(f"lock:{sender}"):
-            pid = victim.rasa_pid
-            assert pid is not None
             kill_group(pid)
             return time.monotonic()
         await asyncio.sleep(0.002)
@@ -148,25 +223,30 @@ async def test_a_conversation_across_two_instances_survives_kill_9_of_one(cluste
         assert expected[0] == CONVERSATION
 
         sender = f"citizen-{secrets.token_hex(4)}"
-        victim, survivor = cluster.stacks
+        killed_pid = cluster.rasa.pid(0)
         replies: list[list[dict[str, Any]]] = []
         took_over = 0.0
-        for number, text in enumerate(CONVERSATION):
+        *before_last, last = CONVERSATION
+        for number, text in enumerate(before_last):
             client = cluster.client(http, sender, first=number % 2)  # A, B, A, B, …
             metadata = {"message_id": f"{sender}-{number}", "retry": False}
             if number == KILL_AT:
                 send = asyncio.create_task(client.send(sender, text, metadata))
-                killed_at = await kill_when_the_turn_holds_the_lock(cluster, sender, victim)
+                killed_at = await kill_when_the_turn_holds_the_lock(cluster, sender, 0)
                 replies.append(await send)
                 took_over = time.monotonic() - killed_at
             else:
                 replies.append(await client.send(sender, text, metadata))
             if number == ACTIONS_DOWN_AFTER:
-                kill_group(victim._actions.pid)  # type: ignore[union-attr]  # haproxy sends to the other
+                kill_group(cluster.actions[0]._actions.pid)  # type: ignore[union-attr]  # haproxy sends to the other
+        # The supervisor restarted A; the restarted A answers the last message from the shared tracker.
+        await asyncio.get_running_loop().run_in_executor(None, cluster.rasa.wait_ready, range(1))
+        assert cluster.rasa.pid(0) not in (None, killed_pid)
+        only_a = RasaClient(http, [cluster.urls[0]], timeout=90)
+        replies.append(await only_a.send(sender, last, {"message_id": f"{sender}-last", "retry": False}))
         assert all(replies), "every message was answered"
-        assert victim.rasa_pid is None  # A stayed dead: B answered everything after the kill
 
-        users, actions, slots = story(await tracker(http, survivor.rasa_url, sender))
+        users, actions, slots = story(await tracker(http, cluster.urls[1], sender))
         assert users == CONVERSATION  # each message once, in order: none lost, none twice
         assert actions == expected[1]
         assert slots == expected[2]
