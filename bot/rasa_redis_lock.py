@@ -66,7 +66,8 @@ class RedisLockStore(RasaRedisLockStore):
         if prefix:
             self._set_key_prefix(str(prefix))
         self.owner_ttl = float(owner_ttl or kwargs.get("owner_ttl") or OWNER_TTL)
-        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.instance = ""
+        self._pid = 0  # the process `instance` names: a forked worker (SANIC_WORKERS) gets its own
         self._heartbeat: threading.Thread | None = None
         self._stopped = threading.Event()
         LockStore.__init__(self)
@@ -88,9 +89,13 @@ class RedisLockStore(RasaRedisLockStore):
         self.red.set(self._alive_key(self.instance), "1", px=int(self.owner_ttl * 1000))
 
     def _keep_alive(self) -> None:
-        """The heartbeat runs from the first ticket on (after a fork, in the process that uses it)."""
-        if self._heartbeat is not None and self._heartbeat.is_alive():
+        """The heartbeat runs from the first ticket on, in the process that takes it: a worker forked
+        after the store was made is an instance of its own, with its own heartbeat."""
+        if self._pid == os.getpid() and self._heartbeat is not None and self._heartbeat.is_alive():
             return
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self.instance = f"{socket.gethostname()}:{self._pid}:{uuid.uuid4().hex[:8]}"
         self._beat_once()  # before the first ticket names this instance
         self._heartbeat = threading.Thread(target=self._beat, name="rasa-lock-heartbeat", daemon=True)
         self._heartbeat.start()
@@ -105,7 +110,8 @@ class RedisLockStore(RasaRedisLockStore):
     def stop(self) -> None:
         """Stop the heartbeat and say this instance is gone (tests; a process that exits just stops)."""
         self._stopped.set()
-        self.red.delete(self._alive_key(self.instance))
+        if self.instance:
+            self.red.delete(self._alive_key(self.instance))
 
     # -- atomic changes ------------------------------------------------------------------------
 

@@ -171,12 +171,44 @@ async def test_a_killed_instances_ticket_is_dropped_after_its_heartbeat_stops(lo
         async with other.lock("c1", wait_time_in_seconds=0.05):
             pass
 
-    with pytest.raises(asyncio.TimeoutError):  # the holder is alive (its heartbeat runs): it keeps its turn
-        await asyncio.wait_for(take(), 2.5)
-    os.kill(holder.pid, signal.SIGKILL)  # type: ignore[arg-type]
-    holder.join(timeout=10)
-    started = time.monotonic()
-    await asyncio.wait_for(take(), 10.0)
-    assert time.monotonic() - started < 3.0  # owner_ttl (1 s) and a check, far below the lifetime
-    assert other.get_lock("c1") is None
-    other.stop()
+    try:
+        with pytest.raises(asyncio.TimeoutError):  # the holder is alive (its heartbeat runs): it keeps its turn
+            await asyncio.wait_for(take(), 2.5)
+        os.kill(holder.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        holder.join(timeout=10)
+        started = time.monotonic()
+        await asyncio.wait_for(take(), 10.0)
+        assert time.monotonic() - started < 3.0  # owner_ttl (1 s) and a check, far below the lifetime
+        assert other.get_lock("c1") is None
+    finally:
+        other.stop()
+        if holder.is_alive():
+            holder.kill()
+
+
+def _hold_in_fork(store: RedisLockStore, ready: Any) -> None:
+    store.issue_ticket("c2")  # the store object came from the parent, as in a forked Sanic worker
+    ready.set()
+    time.sleep(600)
+
+
+async def test_a_forked_worker_is_an_instance_of_its_own(lock_url: str) -> None:
+    """SANIC_WORKERS > 1: Rasa's workers are forked after the lock store may have been made.  A
+    killed worker's ticket is dropped although its parent, with the same store object, lives on."""
+    parent = RedisLockStore(url=lock_url, owner_ttl=1.0)
+    parent.issue_ticket("c1")  # the parent's heartbeat runs
+    ready = multiprocessing.get_context("fork").Event()
+    worker = multiprocessing.get_context("fork").Process(target=_hold_in_fork, args=(parent, ready))
+    worker.start()
+    assert ready.wait(30)
+    os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    worker.join(timeout=10)
+
+    async def take() -> None:
+        async with parent.lock("c2", wait_time_in_seconds=0.05):
+            pass
+
+    try:
+        await asyncio.wait_for(take(), 10.0)
+    finally:
+        parent.stop()
