@@ -4,8 +4,8 @@ Loaded by the Rasa process, not by the bot service (endpoints.yml: `lock_store: 
 bot.rasa_lock_store.SQLiteLockStore`).  It lives here because the bot service owns the order of
 each conversation's messages; this lock keeps that order inside Rasa when Rasa runs as several
 processes (`RASA_INSTANCES` in scripts/run.sh, or `SANIC_WORKERS`): Rasa 3.6 refuses more than
-one worker with its default in-memory lock, which each process would hold alone.  A deployment with
-Redis sets `type: redis` instead (Rasa's RedisLockStore, docs/deployment notes in README).
+one worker with its default in-memory lock, which each process would hold alone.  Instances on
+several hosts use Redis instead (RASA_LOCK_REDIS_URL: bot/rasa_redis_lock.py, docs/deployment.md).
 
 Rasa's base class reads a lock, changes it and writes it back in three steps; here each change
 runs in one `BEGIN IMMEDIATE` transaction, so two workers can never hand out the same ticket.

@@ -36,8 +36,9 @@ before the window, or shorter than the window, is loaded whole, as Rasa does.  `
 what the turn added (Rasa counts the stored events and would skip them otherwise).  Every event
 stays in the database: the HTTP API's tracker, `rasa export` and the bot service read them all.
 
-With PostgreSQL (a district's deployment) use this class with `dialect: postgresql`: the tuning
-below applies only to SQLite, the masking, the dropped vector and the window to both.
+On PostgreSQL (RASA_TRACKER_URL, bot/rasa_endpoints.py, docs/deployment.md) the same class is
+used: the tuning below applies only to SQLite, the masking, the dropped vector and the window to
+both (tests/scale runs the window's tests on PostgreSQL).
 """
 
 from __future__ import annotations

@@ -166,7 +166,11 @@ def main() -> None:
 
     drop_failed_turns()  # a turn whose custom action failed is retried whole, not replayed empty
     sys.argv = token_from_environment(sys.argv)
+    from bot.rasa_endpoints import with_endpoints
     from bot.shared.secrets import configured_secret
+
+    # RASA_TRACKER_URL / RASA_LOCK_REDIS_URL: PostgreSQL and Redis instead of endpoints.yml's SQLite files.
+    sys.argv = with_endpoints(sys.argv)
 
     # endpoints.yml names ACTION_SECRET (or ACTION_SECRET_FILE is given); unset, Rasa would refuse to start.
     os.environ["ACTION_SECRET"] = configured_secret("ACTION_SECRET") or ""

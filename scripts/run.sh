@@ -20,6 +20,8 @@ if [ -z "${RASA_URL:-}" ]; then
 fi
 export ACTION_URL=${ACTION_URL:-http://127.0.0.1:$ACTION_PORT}  # lets the bot tell an action-server outage apart
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
+# Rasa's conversations and lock: SQLite files here, unless RASA_TRACKER_URL (PostgreSQL) and/or
+# RASA_LOCK_REDIS_URL (Redis) are set for instances on several hosts (docs/deployment.md).
 export RASA_TRACKER_DB=${RASA_TRACKER_DB:-$JSB_DATA_DIR/rasa_tracker.sqlite3}
 export RASA_LOCK_DB=${RASA_LOCK_DB:-$JSB_DATA_DIR/rasa_locks.sqlite3}
 # One Sanic worker per Rasa process (the instances above are the parallelism; the lock keeps each

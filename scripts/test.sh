@@ -19,6 +19,7 @@ $PY -m knowledge_base.nlu_lookups "$generated"
 $PY -m rasa data validate --fail-on-warnings --config config.yml --domain domain.yml --data nlu_data "$generated"
 
 scripts/ensure_chromium.sh
+scripts/ensure_engines.sh  # PostgreSQL, Redis, haproxy for tests/scale (docs/deployment.md)
 
 # A real search engine for the Elasticsearch backend's tests, when the shared OpenSearch is here
 # (otherwise those tests skip and say why).  KB_TEST_ES_URL set by the caller wins.
