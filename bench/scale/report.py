@@ -145,7 +145,9 @@ def write_report(data: dict[str, Any], out: Path) -> Path:
         f"{data['tracker_ops']} tracker turns), A then B, then B then A in the next round. Tables give the **median "
         "of the blocks' per-operation means** and the range over the blocks.",
         "- CPU: this process's user+system time (all threads: the Redis lock's heartbeat too); the engine's: "
-        "redis-server, or PostgreSQL's postmaster and its backends (psutil). Wall time is noisy here; prefer CPU.",
+        "redis-server, or every process of the PostgreSQL cluster (backends and background workers: WAL writer, "
+        "checkpointer, autovacuum), by psutil. Wall time is noisy here (with ~15 runnable processes on 2 cores a "
+        "process waits most of the time for a core: wall is several times CPU); prefer CPU.",
         "- Engines as `tests/scale/scale_engines.py` starts them (one implementation), on 127.0.0.1: Redis without "
         "persistence; PostgreSQL 15 **with fsync on** (the tests turn it off; an operator would not). SQLite: WAL, "
         "synchronous=NORMAL (no fsync per commit), as the embedded install runs it.",
@@ -177,6 +179,37 @@ def write_report(data: dict[str, Any], out: Path) -> Path:
                 )
             )
         lines.append("")
+    earlier = data.get("earlier") or []
+    if earlier:
+        lines += [
+            "## Earlier runs (same code, same machine; kept in results.json under `earlier`)",
+            "",
+            "| run | rounds | load1 | lock CPU ms SQLite / Redis (+engine) | tracker CPU ms SQLite / PostgreSQL "
+            "(+engine) | tracker wall ms SQLite / PostgreSQL |",
+            "|---|---:|---:|---|---|---|",
+        ]
+        for run in earlier:
+            lk, tr = run["lock"], run["tracker"]
+            lines.append(
+                _row(
+                    [
+                        run["started"],
+                        str(run["rounds"]),
+                        f"{run['load1']:.1f}",
+                        f"{lk['SQLite file']['cpu_ms']:.2f} / {lk['Redis']['cpu_ms']:.2f} "
+                        f"(+{lk['Redis']['engine_cpu_ms']:.2f})",
+                        f"{tr['SQLite file']['cpu_ms']:.1f} / {tr['PostgreSQL']['cpu_ms']:.1f} "
+                        f"(+{tr['PostgreSQL']['engine_cpu_ms']:.1f})",
+                        f"{tr['SQLite file']['wall_ms']:.0f} / {tr['PostgreSQL']['wall_ms']:.0f}",
+                    ]
+                )
+            )
+        lines += [
+            "",
+            "PostgreSQL's own CPU per turn varies most between runs: it counts the cluster's background work "
+            "(checkpoints, autovacuum), which comes in bursts.",
+            "",
+        ]
     picture = _plot(data, out)
     if picture:
         lines += [f"![CPU and wall ms per operation]({picture})", ""]
@@ -245,16 +278,20 @@ def capacity_section(data: dict[str, Any]) -> list[str]:
     whole = scaled_ms + over["engine_cpu_ms"]
     lines += [
         f"At {busy} citizens a turn costs {app_ms:.0f} ms of CPU in the services. On the engines the Rasa process "
-        f"spends {over['app_cpu_ms']:+.2f} ms on the lock and the tracker (measured above; counted as "
-        f"{added:.2f}: a client of PostgreSQL does less in process than SQLite, which runs inside it, and the "
-        f"difference is within the blocks' spread) and the engines {over['engine_cpu_ms']:.2f} ms (Redis "
+        f"spends {over['app_cpu_ms']:+.2f} ms on the lock and the tracker against SQLite (measured above"
+        + (
+            ""
+            if over["app_cpu_ms"] >= 0
+            else "; counted as 0: SQLite does its database work inside the process, a PostgreSQL client does not"
+        )
+        + f"; within the blocks' spread) and the engines {over['engine_cpu_ms']:.2f} ms (Redis "
         f"{over['redis_cpu_ms']:.2f}, PostgreSQL {over['postgres_cpu_ms']:.2f}); wall time "
         f"{over['wall_ms']:+.1f} ms, plus ~{over['search_wall_ms']:.1f} ms for a search on OpenSearch. So "
         f"**{scaled_ms:.0f} ms of CPU per turn on the application hosts** ({1000 / scaled_ms:.1f} turns/s per "
         f"core) and {over['engine_cpu_ms']:.1f} ms on the engines' hosts: coordination on engines is "
-        f"{(added + over['engine_cpu_ms']) / whole:.0%} of a turn's CPU, almost all of it PostgreSQL answering "
-        "the windowed tracker's queries (a count of the session's events and the latest state events, twice a "
-        "turn; not examined further here). The model and the actions are the rest.",
+        f"{(added + over['engine_cpu_ms']) / whole:.0%} of a turn's CPU, almost all of it in PostgreSQL (the windowed "
+        "tracker's queries, and the cluster's background work; not split further here). The model and the "
+        "actions are the rest.",
         "",
         "### Peak load: assumptions (not measured)",
         "",
@@ -305,9 +342,10 @@ def capacity_section(data: dict[str, Any]) -> list[str]:
         "not capacity. The engines' load is a fraction of a core: one small PostgreSQL and one Redis (or the "
         "embedded default on one machine).",
         "- **A city** at a campaign peak needs a handful of 4-core application hosts, each running one instance of "
-        "Rasa, action server and bot service behind the balancer (docs/deployment.md); PostgreSQL and Redis stay "
-        "far below a core, so one primary each (with a standby for PostgreSQL) is enough; OpenSearch as the KB "
-        "search is sized by the index, not by turns.",
+        "Rasa, action server and bot service behind the balancer; PostgreSQL and Redis stay below a core, so one "
+        "primary each (with a standby for PostgreSQL) is enough; OpenSearch as the KB search is sized by the "
+        "index, not by turns. Several bot services are not possible yet (their database is still SQLite, "
+        "docs/deployment.md); by CPU one bot service (~5 ms a turn) would carry even this peak.",
         "- Memory, from bench/load: ~1 GB PSS per instance set (Rasa ~650 MB with two workers): a 4-core host "
         "needs 2–4 GB for one set.",
         "- The model's weak points: the CPU per turn comes from one shared-machine run (noisy); the peak factors "
