@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-dialogue bench-load bench-analytics
+.PHONY: help setup run test lint kb-load lock bench-retrieval bench-nlu bench-backends bench-bot bench-helpdesk bench-dialogue bench-load bench-analytics bench-scale
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -49,3 +49,6 @@ bench-dialogue: setup  ## multi-turn conversations against the real stack (dev +
 	$(PY) -m bench.dialogue --split all --report
 bench-load: setup  ## whole stack under 1/8/16/32 citizens (REST + widget) vs plain Rasa -> bench/load/REPORT.md
 	$(PY) -m bench.load
+
+bench-scale: setup  ## lock and tracker per turn, SQLite vs Redis/PostgreSQL; capacity model -> bench/scale/REPORT.md
+	$(PY) -m bench.scale

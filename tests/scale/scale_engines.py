@@ -89,6 +89,7 @@ class Postgres:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jsb-pg-")))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    durable: bool = False  # bench/scale: fsync on, as an operator runs it (tests need no crash safety)
 
     def _as_owner(self) -> dict[str, str]:
         return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
@@ -123,10 +124,7 @@ class Postgres:
                     "max_connections=300",
                     # A test cluster: a crash of the machine may lose it.  The kill -9 tests kill
                     # the assistant's processes, never this server.
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "full_page_writes=off",
+                    *([] if self.durable else ["-c", "fsync=off", "-c", "full_page_writes=off"]),
                 ],
                 cwd=self.root,
                 stdout=out,
