@@ -12,5 +12,6 @@ One job per module (the conversation state and its rules: docs/dialogue.md):
                   small talk, yes/no
 - knowledge.py    the knowledge base (opened once per process); matching.py: answer/clarify/none
 - texts.py        what the assistant says; payloads.py: docs/payloads.md; slots.py, turns.py
+- unchanged_slots.py  replies without slot events that change nothing (installed by the action server)
 - config.py       settings from the environment and the thresholds (calibrate.py measures them)
 """
