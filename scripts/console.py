@@ -5,8 +5,8 @@ as the process wrote it.  The terminal gets the assistant's own lines and every 
 
 - third-party warnings: a DeprecationWarning (or any other *Warning) raised in site-packages, with
   its message and source line (the libraries' own business; a newcomer cannot act on them);
-- start-up chatter listed in CHATTER (rasa_sdk's line per registered action: the `ready` line says
-  once that the action server answers);
+- start-up chatter listed in CHATTER (rasa_sdk's line per registered action, the bot service's
+  access-log line per readiness poll: the `ready` line says once that each component answers);
 - progress bars when the output is no terminal: a line redrawn with carriage returns is shown as
   its last state on a terminal, and only kept (its last state) in the log elsewhere.
 """
@@ -24,7 +24,10 @@ WARNING_HEADER = re.compile(r"^\S*[/\\]site-packages[/\\]\S+:\d+: \w*Warning: ")
 # line that starts a new record (a time stamp, a JSON log line, a Sanic "[…]" line) ends it too.
 MAX_WARNING_LINES = 4
 NEW_RECORD = re.compile(r"^(\d{4}-\d\d-\d\d|\[|\{)")
-CHATTER = (re.compile(r"\brasa_sdk\.executor\s+- (Re-r|R)egistered function for '"),)
+CHATTER = (
+    re.compile(r"\brasa_sdk\.executor\s+- (Re-r|R)egistered function for '"),
+    re.compile(r'"GET /(readyz|healthz) HTTP/1\.1\\?" '),  # the bot's access log of the readiness polls
+)
 
 
 @dataclass

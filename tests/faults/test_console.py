@@ -23,13 +23,15 @@ STARTUP = [
     "Implementing implicit namespace packages (as specified in PEP 420) is preferred.",
     "  declare_namespace(pkg)",
     "2026-12-08 00:48:57 INFO     rasa_sdk.executor  - Registered function for 'action_answer'.",
+    '{"ts": "2026-12-08T03:02:42.991", "level": "info", "logger": "aiohttp.access", '
+    '"event": "127.0.0.1 \\"GET /readyz HTTP/1.1\\" 503 299 0.012052s"}',
     f"{SITE}/rasa/core/tracker_store.py:1044: MovedIn20Warning: Deprecated API features detected!",
     "2026-12-08 00:49:01 INFO     root  - Starting Rasa server on http://0.0.0.0:36783",
     "Traceback (most recent call last):",
     '  File "/repo/actions/answers.py", line 3, in run',
     "KeyError: 'entry'",
 ]
-SHOWN = [STARTUP[2], STARTUP[8], *STARTUP[9:]]
+SHOWN = [STARTUP[2], STARTUP[9], *STARTUP[10:]]
 
 
 def _run(lines: list[str], tty: bool) -> tuple[list[str], list[str]]:
