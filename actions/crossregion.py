@@ -14,10 +14,11 @@ from knowledge_base.models import Guide
 
 from . import knowledge
 
-# Words that ask whether the matter can be done away from 济阳.
+# Words that ask whether the matter can be done away from 济阳 ("回不来" alone is not one: "有个兄弟在
+# 国外回不来咋整" asks how an heir who cannot come is represented).
 ELSEWHERE = re.compile(
     r"(外地|异地|跨省|外省|省外|跨市|通办|在那边|那边能|那边办|在当地|当地能|当地办|不在济阳|不在本地|"
-    r"不在家|回不来|回不去|不用回|非得回|必须回|得回|要回(?:济阳|老家|来)|在外面打工|在外打工)"
+    r"不用回|非得回|必须回|得回|要回(?:济阳|老家|来)|在外面打工|在外打工)"
 )
 # Words that ask whether something can be done (with a place outside 济阳 named).
 CAN_DO = re.compile(r"(能办|能不能办|可以办|能在|可以在|办得了|办不了|能弄|能去|办吗|办不|办嘛|行不行|行吗)")

@@ -118,7 +118,7 @@ ELEMENT_CUES: dict[str, tuple[str, ...]] = {
     "legal_basis": ("依据", "法律", "法规", "规定"),
     "audience": ("服务对象", "适用对象"),
     # 跨域通办 (actions/crossregion.py tells these questions apart from others first).
-    "cross_region": ("外地", "异地", "跨省", "外省", "省外", "通办", "在那边办", "在当地办", "回不来", "回不去"),
+    "cross_region": ("外地", "异地", "跨省", "外省", "省外", "通办", "在那边办", "在当地办"),
 }
 
 

@@ -140,3 +140,12 @@ def test_a_terminal_open_24_hours_says_so_in_its_hours() -> None:
     with pytest.raises(InvalidEntryError) as refused:
         validate(raw)
     assert [p["field"] for p in refused.value.details] == ["always_open"]
+
+
+def test_the_full_guide_page_lists_the_scopes(guides: dict[str, Guide]) -> None:
+    from connectors.webwidget.guide_page import render
+
+    card = guides["guide.id-card-renewal-replacement"]
+    page = render(card)
+    assert '<section id="cross-region"><h2>跨域通办</h2>' in page and card.cross_region[0].where in page
+    assert 'id="cross-region"' not in render(guides["guide.new-vehicle-registration"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from knowledge_base import crossregion
 from knowledge_base.models import Guide
 
 NOT_FOUND = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>没有找到办事指南</title>
@@ -70,6 +71,7 @@ def render(guide: Guide) -> str:
             f'<section id="online"><h2>网上办理</h2><p>平台：{escape(guide.online.platform)}；'
             f"入口：{escape(guide.online.entry)}</p>{link}<ol>{_items(guide.online.steps)}</ol></section>"
         )
+    cross_region = _items([crossregion.describe(scope) for scope in guide.cross_region])
     faq = "".join(f"<dt>{escape(q.question)}</dt><dd>{escape(q.answer)}</dd>" for q in guide.faq)
     return f"""<!doctype html>
 <html lang="zh-CN">
@@ -95,6 +97,7 @@ def render(guide: Guide) -> str:
 <section><h2>办理地点</h2><p>{escape(where.hall)}，{escape(where.address)}<br>
 办公时间：{escape(where.hours)}<br>咨询电话：{escape(where.phone)}</p></section>
 {online}
+{f'<section id="cross-region"><h2>跨域通办</h2><ul>{cross_region}</ul></section>' if cross_region else ""}
 <section><h2>设定依据</h2><ul>{_items(guide.legal_basis)}</ul></section>
 {f"<section><h2>常见问题</h2><dl>{faq}</dl></section>" if faq else ""}
 <p class="help">还有疑问？回到咨询窗口继续提问，或拨打政务服务便民热线 <a href="tel:12345">12345</a>。</p>
