@@ -17,7 +17,7 @@ from knowledge_base.models import QA, Bundle, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
 from .config import ANSWER_KINDS, SEARCH_TOP_K, Settings
-from .matching import NO_MATCH, Match, judge, matter_of
+from .matching import NO_MATCH, Match, judge, matter_of, settled
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,11 @@ async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[Se
     if not has_terms(query):
         return []
     return await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
+
+
+async def settle(match: Match, reading: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match | None:
+    """`match`'s clarification settled by another reading of the message (matching.settled)."""
+    return settled(match, await hits_for(reading, kinds), settings().thresholds, matter)
 
 
 AGREEING_RANKS = 3  # how deep two searches of one message must agree (answers.find_in)

@@ -92,6 +92,32 @@ def judge(
     return Match("clarify", (best, *offered[: thresholds.max_choices - 1]), near, ranked)
 
 
+def settled(
+    match: Match,
+    other: Sequence[SearchHit],
+    thresholds: Thresholds,
+    matter: Callable[[str], str] = lambda entry_id: entry_id,
+) -> Match | None:
+    """A clarification between close choices, settled by another reading of the same message
+    (its asking clause alone, or the whole story around it): when that search puts one of the
+    choices' matters first, usable and with no other choice's matter within the tie ratio of it,
+    that choice is answered.  Both readings must agree, so a story word alone cannot pick a
+    matter the question did not already offer ("…买了套房子…提取公积金要准备哪些材料": 购房, not
+    租房; "俺在曲堤开了个小超市 个体执照咋办": 设立, not 注销).  None when nothing is settled."""
+    # The other reading only orders choices the question already offered: a story's many words
+    # cover little of any entry, so only the score floor applies to it.
+    if match.outcome != "clarify" or not other or other[0].score < thresholds.min_score:
+        return None
+    offered = {matter(h.id): h for h in match.choices}
+    winner = matter(other[0].id)
+    if winner not in offered:
+        return None
+    floor = other[0].score * thresholds.close_ratio
+    if any(matter(h.id) in offered and matter(h.id) != winner and h.score >= floor for h in other[1:]):
+        return None
+    return Match("answer", (offered[winner],), match.near, match.ranked)
+
+
 def _corroborated(
     hits: Sequence[SearchHit], rival: SearchHit, thresholds: Thresholds, matter: Callable[[str], str]
 ) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from actions.config import Settings
-from actions.matching import Thresholds, judge
+from actions.matching import Thresholds, judge, settled
 from knowledge_base import SearchHit
 
 T = Thresholds(min_coverage=0.5, min_score=6.0, confident_coverage=0.8, close_ratio=0.7, max_choices=3)
@@ -98,3 +98,18 @@ def test_a_bundle_of_the_best_hits_matter_is_no_rival() -> None:
     assert judge(hits, T).outcome == "clarify"  # without knowing the bundle, a tie as before
     rival = [*hits, hit("guide.divorce", 9.6, 0.9)]
     assert judge(rival, T, bundles_of=lambda m: bundles.get(m, frozenset())).outcome == "clarify"
+
+
+def test_a_tie_is_settled_only_by_another_reading_that_puts_one_of_the_choices_clearly_first() -> None:
+    """The question part ties 购房 and 租房; the whole story (买了房, 还房贷) puts 购房 first."""
+    matters = {"guide.buy": "guide.buy", "qa.buy1": "guide.buy", "guide.rent": "guide.rent", "guide.loan": "guide.loan"}
+    tie = judge([hit("guide.buy", 10.0, 0.5), hit("guide.rent", 9.0, 0.5)], T, matters.__getitem__)
+    assert tie.outcome == "clarify"
+    story = [hit("qa.buy1", 12.0, 0.3), hit("guide.loan", 11.0, 0.3), hit("guide.rent", 8.0, 0.2)]
+    answer = settled(tie, story, T, matters.__getitem__)
+    assert answer is not None and answer.outcome == "answer" and answer.best.id == "guide.buy"
+    # Still close in the other reading, a matter it does not offer first, or below the floor: no.
+    assert settled(tie, [hit("guide.buy", 12.0), hit("guide.rent", 10.0)], T, matters.__getitem__) is None
+    assert settled(tie, [hit("guide.loan", 12.0), hit("guide.buy", 11.0)], T, matters.__getitem__) is None
+    assert settled(tie, [hit("guide.buy", 5.0)], T, matters.__getitem__) is None
+    assert settled(judge([hit("guide.buy", 20.0)], T), story, T, matters.__getitem__) is None  # nothing to settle
