@@ -17,7 +17,7 @@ from knowledge_base.models import QA, Bundle, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
 from .config import ANSWER_KINDS, SEARCH_TOP_K, Settings
-from .matching import NO_MATCH, Match, judge, matter_of, settled
+from .matching import NO_MATCH, Match, asked_verbatim, judge, matter_of, settled, usable
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,14 @@ def bundles_of(matter_id: str) -> frozenset[str]:
 
 
 async def find(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
-    """Search and decide: answer / clarify / none, with the thresholds of actions/config.py."""
-    return judge(await hits_for(query, kinds), settings().thresholds, matter, bundles_of)
+    """Search and decide: answer / clarify / none, with the thresholds of actions/config.py; an
+    entry whose title is the question itself is answered (matching.asked_verbatim)."""
+    hits = await hits_for(query, kinds)
+    thresholds = settings().thresholds
+    verbatim = asked_verbatim(hits, query)
+    if verbatim is not None and usable(verbatim, thresholds):
+        return Match("answer", (verbatim,), (verbatim,), tuple(hits))
+    return judge(hits, thresholds, matter, bundles_of)
 
 
 async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[SearchHit]:

@@ -4,6 +4,7 @@ offline on the knowledge base's own questions (`python -m actions.calibrate`).""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -90,6 +91,18 @@ def judge(
     # Only hits above both floors are offered as choices.
     offered = [h for h in rivals if usable(h, thresholds)]
     return Match("clarify", (best, *offered[: thresholds.max_choices - 1]), near, ranked)
+
+
+_NOT_WORDS = re.compile(r"[\s\W_]+")
+
+
+def asked_verbatim(hits: Sequence[SearchHit], question: str) -> SearchHit | None:
+    """The one hit whose title is the question itself, spaces and punctuation aside: the citizen
+    asked that very entry ("社保 转移 转出 所需材料" in an imported export, whose sibling entries
+    under one matter score almost alike).  None when no hit or several are titled so."""
+    asked = _NOT_WORDS.sub("", question).lower()
+    same = [h for h in hits if asked and _NOT_WORDS.sub("", h.title).lower() == asked]
+    return same[0] if len(same) == 1 else None
 
 
 def settled(

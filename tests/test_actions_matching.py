@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from actions.config import Settings
-from actions.matching import Thresholds, judge, settled
+from actions.matching import Thresholds, asked_verbatim, judge, settled
 from knowledge_base import SearchHit
 
 T = Thresholds(min_coverage=0.5, min_score=6.0, confident_coverage=0.8, close_ratio=0.7, max_choices=3)
@@ -113,3 +113,12 @@ def test_a_tie_is_settled_only_by_another_reading_that_puts_one_of_the_choices_c
     assert settled(tie, [hit("guide.loan", 12.0), hit("guide.buy", 11.0)], T, matters.__getitem__) is None
     assert settled(tie, [hit("guide.buy", 5.0)], T, matters.__getitem__) is None
     assert settled(judge([hit("guide.buy", 20.0)], T), story, T, matters.__getitem__) is None  # nothing to settle
+
+
+def test_a_hit_titled_with_the_question_itself_is_the_one_asked() -> None:
+    hits = [hit("overview", 12.0), hit("materials", 11.5), hit("fee", 11.0)]
+    titled = [SearchHit(h.id, "qa", "d", f"社保 转移 {h.id}", "", h.score, "title", 1.0, "") for h in hits]
+    assert asked_verbatim(titled, "社保转移 materials？").id == "materials"
+    assert asked_verbatim(titled, "社保转移要带啥") is None
+    twice = [*titled, SearchHit("again", "qa", "d", "社保 转移 fee", "", 9.0, "title", 1.0, "")]
+    assert asked_verbatim(twice, "社保 转移 fee") is None  # two entries ask it: the search decides
