@@ -18,6 +18,7 @@ from knowledge_base.search.base import prepare_query
 
 from .config import ANSWER_KINDS, SEARCH_TOP_K, Settings
 from .matching import NO_MATCH, Match, asked_verbatim, judge, matter_of, settled, usable
+from .matching import ranked_choice as ranked_choice_of
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,11 @@ async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[Se
 async def settle(match: Match, reading: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match | None:
     """`match`'s clarification settled by another reading of the message (matching.settled)."""
     return settled(match, await hits_for(reading, kinds), settings().thresholds, matter)
+
+
+async def ranked_choice(choices: tuple[str, ...], reading: str) -> int | None:
+    """The offered choice this reading of a reply clearly searches to (matching.ranked_choice)."""
+    return ranked_choice_of(choices, await hits_for(reading), settings().thresholds, matter)
 
 
 AGREEING_RANKS = 3  # how deep two searches of one message must agree (answers.find_in)

@@ -131,6 +131,27 @@ def settled(
     return Match("answer", (offered[winner],), match.near, match.ranked)
 
 
+def ranked_choice(
+    choices: Sequence[str],
+    hits: Sequence[SearchHit],
+    thresholds: Thresholds,
+    matter: Callable[[str], str] = lambda entry_id: entry_id,
+) -> int | None:
+    """The index of the offered choice whose matter the search puts first, above the score floor
+    and with no other choice's matter within the tie ratio of it; None otherwise (also when the
+    first hit is about something not offered: a new question)."""
+    if not hits or hits[0].score < thresholds.min_score:
+        return None
+    offered = [matter(c) for c in choices]
+    winner = matter(hits[0].id)
+    if winner not in offered:
+        return None
+    floor = hits[0].score * thresholds.close_ratio
+    if any(matter(h.id) in offered and matter(h.id) != winner and h.score >= floor for h in hits[1:]):
+        return None
+    return offered.index(winner)
+
+
 def _corroborated(
     hits: Sequence[SearchHit], rival: SearchHit, thresholds: Thresholds, matter: Callable[[str], str]
 ) -> bool:

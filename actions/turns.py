@@ -147,6 +147,15 @@ def previous_fallback_streak(tracker: Tracker) -> int:
     return 0
 
 
+def previous_text(tracker: Tracker) -> str:
+    """The citizen's words in the message before the latest one ("" for a button or none)."""
+    turns = _user_turns(tracker)
+    next(turns, None)  # the current turn
+    previous = next(turns, None)
+    text = str(previous[0].get("text") or "").strip() if previous else ""
+    return "" if text.startswith("/") else simplified(text)
+
+
 def last_question(tracker: Tracker) -> str:
     """The citizen's most recent message that asked something in words (for a helper's summary)."""
     for user, _ in _user_turns(tracker):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from actions.config import Settings
-from actions.matching import Thresholds, asked_verbatim, judge, settled
+from actions.matching import Thresholds, asked_verbatim, judge, ranked_choice, settled
 from knowledge_base import SearchHit
 
 T = Thresholds(min_coverage=0.5, min_score=6.0, confident_coverage=0.8, close_ratio=0.7, max_choices=3)
@@ -122,3 +122,12 @@ def test_a_hit_titled_with_the_question_itself_is_the_one_asked() -> None:
     assert asked_verbatim(titled, "社保转移要带啥") is None
     twice = [*titled, SearchHit("again", "qa", "d", "社保 转移 fee", "", 9.0, "title", 1.0, "")]
     assert asked_verbatim(twice, "社保 转移 fee") is None  # two entries ask it: the search decides
+
+
+def test_a_reply_searched_picks_the_choice_it_puts_clearly_first() -> None:
+    matters = {"guide.setup": "guide.setup", "guide.close": "guide.close", "qa.close": "guide.close", "x": "x"}
+    offered = ("guide.setup", "guide.close")
+    assert ranked_choice(offered, [hit("qa.close", 12.0), hit("guide.setup", 8.0)], T, matters.__getitem__) == 1
+    assert ranked_choice(offered, [hit("guide.close", 12.0), hit("guide.setup", 11.0)], T, matters.__getitem__) is None
+    assert ranked_choice(offered, [hit("x", 12.0), hit("guide.setup", 8.0)], T, matters.__getitem__) is None
+    assert ranked_choice(offered, [hit("guide.setup", 5.0)], T, matters.__getitem__) is None

@@ -83,3 +83,22 @@ async def test_the_service_in_the_asking_part_answers_the_element() -> None:
     reply = await c.say(ActionAnswer(), text, "ask_element", found)
     answer = reply.payload("answer")
     assert (answer["entry_id"], answer["element"]) == ("guide.inheritance-registration", "materials"), reply.text
+
+
+async def test_a_reply_naming_a_choice_in_other_words_picks_it() -> None:
+    """ "丢了补的" shares no word with the titles offered for "身份证"; searched together with the
+    question it answers, it clearly means 换领、补领."""
+    c = Conversation()
+    offered = await c.say(ActionAnswer(), "身份证", "ask_service")
+    assert offered.text.startswith("您想问的是"), offered.text
+    assert "guide.id-card-renewal-replacement" in c.slots["pending_choices"]
+    reply = await c.say(ActionAnswer(), "丢了补的", "ask_service")
+    assert reply.payload("answer")["entry_id"] == "guide.id-card-renewal-replacement", reply.text
+
+
+async def test_a_new_question_while_choices_are_offered_is_not_taken_for_a_pick() -> None:
+    c = Conversation()
+    await c.say(ActionAnswer(), "身份证", "ask_service")
+    reply = await c.say(ActionAnswer(), "社保卡丢了咋办", "ask_service")
+    answer = reply.payloads("answer")
+    assert not answer or not answer[0]["entry_id"].startswith("guide.id-card"), reply.text
