@@ -29,7 +29,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge_base.models import ELEMENT_LABELS, QA, Entry, Guide
-from knowledge_base.question import question_part
+from knowledge_base.question import asking_clause, question_part
 
 from . import bundle_hints, crossregion, knowledge, payloads, slots, texts, turns
 from . import state as st
@@ -90,10 +90,20 @@ async def find_in(tracker: Tracker, text: str, kinds: tuple[str, ...] | None = N
     part = question_part(without_places)
     args = (kinds,) if kinds else ()
     match = await knowledge.find(prepared(part), *args)
+    searched = part
     if match.outcome == "none" and part != without_places:
         match = await knowledge.find(prepared(without_places), *args)
+        searched = without_places
         if match.outcome == "none":
-            match = await knowledge.find_agreeing(prepared(part), prepared(without_places), *args)
+            # Offered only because two weak readings agree: not settled by a third.
+            return await knowledge.find_agreeing(prepared(part), prepared(without_places), *args)
+    if match.outcome == "clarify":
+        # Close choices: the asking clause alone, then the whole story, may settle them.
+        for reading in dict.fromkeys((asking_clause(part), without_places)):
+            if reading != searched and knowledge.has_terms(prepared(reading)):
+                settled = await knowledge.settle(match, prepared(reading), *args)
+                if settled is not None:
+                    return settled
     return match
 
 
@@ -439,6 +449,33 @@ def ask_which_service(
     return st.asking(state, [g.id for g in guides], "entry", element, then)
 
 
+def _element_at_the_end(text: str, entry: Entry) -> tuple[Entry, str | None]:
+    """A message that names a matter and ends by asking for one of its elements ("身份证过期了要换
+    新的，得花钱不"), answered by a Q&A of that matter which does not ask about the element (it is
+    about when to renew): the guide's element is the answer."""
+    guide = knowledge.guide_of(entry)
+    element = texts.ending_element(text)
+    if not isinstance(entry, QA) or guide is None or element is None:
+        return entry, None
+    if texts.mentions_element([entry.question, *entry.similar], element):
+        return entry, None
+    return guide, element
+
+
+def same_answer(choices: tuple[Entry, ...], element: str | None) -> Guide | None:
+    """The first choice when every choice is a guide giving the same text for the element asked:
+    "不动产登记中心电话多少" finds several 不动产 guides with one phone number, and asking which
+    one was meant would not change the answer."""
+    if element not in ELEMENT_LABELS or element == "online" or len(choices) < 2:
+        return None
+    guides = [knowledge.guide_of(e) for e in choices]
+    if any(g is None for g in guides):
+        return None
+    kb = knowledge.knowledge_base()
+    contents = {kb.element(g.id, element) for g in guides if g is not None}
+    return guides[0] if len(contents) == 1 and all(contents) else None
+
+
 def not_found(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[EventType]:
     lead = texts.NOT_FOUND.format(query=texts.quote(text)) if text else texts.NOT_FOUND_BLANK
     return cannot_help(dispatcher, tracker, lead, "not_found" if text else "no_words")
@@ -478,12 +515,18 @@ async def answer_question(
                 return await choose(dispatcher, tracker, state, index, element)
             pending = state.pending_element if state.pending_element in ELEMENT_LABELS else None
             element = element or pending
+        entry = resolution.entries[0]
         if resolution.verbatim:
             element = None
-        events = respond(dispatcher, state, resolution.entries[0], element, asked=text)
-        bundle_hints.point_out(dispatcher, state, text, resolution.entries[0])  # two matters of one 一件事
+        elif element is None:
+            entry, element = _element_at_the_end(text, entry)
+        events = respond(dispatcher, state, entry, element, asked=text)
+        bundle_hints.point_out(dispatcher, state, text, entry)  # two matters of one 一件事
         return events
     if resolution.outcome == "clarify":
+        same = same_answer(resolution.entries, element)
+        if same is not None:
+            return respond(dispatcher, state, same, element, asked=text)
         return clarify(dispatcher, state, resolution.entries, element)
     if resolution.outcome == "ask":
         return ask_which_service(dispatcher, state, element)

@@ -17,7 +17,8 @@ from knowledge_base.models import QA, Bundle, Center, Entry, Guide, entry_title
 from knowledge_base.search.base import prepare_query
 
 from .config import ANSWER_KINDS, SEARCH_TOP_K, Settings
-from .matching import NO_MATCH, Match, judge, matter_of
+from .matching import NO_MATCH, Match, asked_verbatim, judge, matter_of, settled, usable
+from .matching import ranked_choice as ranked_choice_of
 
 logger = logging.getLogger(__name__)
 
@@ -126,14 +127,30 @@ def bundles_of(matter_id: str) -> frozenset[str]:
 
 
 async def find(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match:
-    """Search and decide: answer / clarify / none, with the thresholds of actions/config.py."""
-    return judge(await hits_for(query, kinds), settings().thresholds, matter, bundles_of)
+    """Search and decide: answer / clarify / none, with the thresholds of actions/config.py; an
+    entry whose title is the question itself is answered (matching.asked_verbatim)."""
+    hits = await hits_for(query, kinds)
+    thresholds = settings().thresholds
+    verbatim = asked_verbatim(hits, query)
+    if verbatim is not None and usable(verbatim, thresholds):
+        return Match("answer", (verbatim,), (verbatim,), tuple(hits))
+    return judge(hits, thresholds, matter, bundles_of)
 
 
 async def hits_for(query: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> list[SearchHit]:
     if not has_terms(query):
         return []
     return await knowledge_base().search(query, top_k=SEARCH_TOP_K, kinds=list(kinds))
+
+
+async def settle(match: Match, reading: str, kinds: tuple[str, ...] = ANSWER_KINDS) -> Match | None:
+    """`match`'s clarification settled by another reading of the message (matching.settled)."""
+    return settled(match, await hits_for(reading, kinds), settings().thresholds, matter)
+
+
+async def ranked_choice(choices: tuple[str, ...], reading: str) -> int | None:
+    """The offered choice this reading of a reply clearly searches to (matching.ranked_choice)."""
+    return ranked_choice_of(choices, await hits_for(reading), settings().thresholds, matter)
 
 
 AGREEING_RANKS = 3  # how deep two searches of one message must agree (answers.find_in)

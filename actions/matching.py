@@ -4,6 +4,7 @@ offline on the knowledge base's own questions (`python -m actions.calibrate`).""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -90,6 +91,65 @@ def judge(
     # Only hits above both floors are offered as choices.
     offered = [h for h in rivals if usable(h, thresholds)]
     return Match("clarify", (best, *offered[: thresholds.max_choices - 1]), near, ranked)
+
+
+_NOT_WORDS = re.compile(r"[\s\W_]+")
+
+
+def asked_verbatim(hits: Sequence[SearchHit], question: str) -> SearchHit | None:
+    """The one hit whose title is the question itself, spaces and punctuation aside: the citizen
+    asked that very entry ("社保 转移 转出 所需材料" in an imported export, whose sibling entries
+    under one matter score almost alike).  None when no hit or several are titled so."""
+    asked = _NOT_WORDS.sub("", question).lower()
+    same = [h for h in hits if asked and _NOT_WORDS.sub("", h.title).lower() == asked]
+    return same[0] if len(same) == 1 else None
+
+
+def settled(
+    match: Match,
+    other: Sequence[SearchHit],
+    thresholds: Thresholds,
+    matter: Callable[[str], str] = lambda entry_id: entry_id,
+) -> Match | None:
+    """A clarification between close choices, settled by another reading of the same message
+    (its asking clause alone, or the whole story around it): when that search puts one of the
+    choices' matters first, usable and with no other choice's matter within the tie ratio of it,
+    that choice is answered.  Both readings must agree, so a story word alone cannot pick a
+    matter the question did not already offer ("…买了套房子…提取公积金要准备哪些材料": 购房, not
+    租房; "俺在曲堤开了个小超市 个体执照咋办": 设立, not 注销).  None when nothing is settled."""
+    # The other reading only orders choices the question already offered: a story's many words
+    # cover little of any entry, so only the score floor applies to it.
+    if match.outcome != "clarify" or not other or other[0].score < thresholds.min_score:
+        return None
+    offered = {matter(h.id): h for h in match.choices}
+    winner = matter(other[0].id)
+    if winner not in offered:
+        return None
+    floor = other[0].score * thresholds.close_ratio
+    if any(matter(h.id) in offered and matter(h.id) != winner and h.score >= floor for h in other[1:]):
+        return None
+    return Match("answer", (offered[winner],), match.near, match.ranked)
+
+
+def ranked_choice(
+    choices: Sequence[str],
+    hits: Sequence[SearchHit],
+    thresholds: Thresholds,
+    matter: Callable[[str], str] = lambda entry_id: entry_id,
+) -> int | None:
+    """The index of the offered choice whose matter the search puts first, above the score floor
+    and with no other choice's matter within the tie ratio of it; None otherwise (also when the
+    first hit is about something not offered: a new question)."""
+    if not hits or hits[0].score < thresholds.min_score:
+        return None
+    offered = [matter(c) for c in choices]
+    winner = matter(hits[0].id)
+    if winner not in offered:
+        return None
+    floor = hits[0].score * thresholds.close_ratio
+    if any(matter(h.id) in offered and matter(h.id) != winner and h.score >= floor for h in hits[1:]):
+        return None
+    return offered.index(winner)
 
 
 def _corroborated(

@@ -78,6 +78,27 @@ def picked_by_position(state: State, text: str) -> tuple[int, str | None] | None
     return None if index is None else (index, texts.detect_element(text))
 
 
+# What a reply to "您想问的是…?" is when it is no question of its own ("个体户那个" after "俺要注销").
+PICK_INTENTS = frozenset({"ask_service", "ask_element", "start_walkthrough", "nlu_fallback"})
+
+
+async def picked_by_search(state: State, tracker: Tracker, text: str) -> tuple[int, str | None] | None:
+    """A short reply to offered entries that names one by other words than its title ("个体户
+    那个" among 个体工商户设立 / 注销 after "俺要注销"; "丢了补的" for 补领): searched together
+    with the question it answers, the choice the search clearly puts first.  A new question about
+    something else finds its own matter first and is left to its intent."""
+    if (
+        state.choice_kind != "entry"
+        or len(state.choices) < 2
+        or len(text) > choices.MAX_FRAGMENT_CHARS
+        or turns.latest_intent(tracker) not in PICK_INTENTS
+        or not knowledge.has_terms(text)
+    ):
+        return None
+    index = await knowledge.ranked_choice(state.choices, f"{turns.previous_text(tracker)} {text}")
+    return None if index is None else (index, texts.detect_element(text))
+
+
 async def choose(
     dispatcher: CollectingDispatcher, tracker: Tracker, state: State, index: int, element: str | None
 ) -> list[EventType]:
@@ -175,6 +196,8 @@ async def intercept(
     if state.handoff_active and asks_presence(text) and turns.latest_intent(tracker) != "request_human":
         return waiting_reply(dispatcher)
     found = picked(state, text) if takes_choice else picked_by_position(state, text)
+    if found is None and takes_choice:
+        found = await picked_by_search(state, tracker, text)
     if found is not None:
         return await choose(dispatcher, tracker, state, *found)
     terminal_reply = await self_service_reply(dispatcher, tracker, state, text)

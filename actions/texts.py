@@ -154,6 +154,32 @@ def ends_with_element_cue(text: str) -> bool:
     return any(cue in body[-(len(cue) + MAX_CUE_TAIL_CHARS) :] for cue in cues if len(cue) >= 2)
 
 
+# Elements a message may end by asking about while naming a matter a Q&A is about ("身份证过期了
+# 要换新的，得花钱不"): the Q&A answers it only when it asks that too (`mentions_element`).
+ENDING_ELEMENTS = ("materials", "fee", "time_limit", "location", "phone")
+
+
+def ending_element(text: str) -> str | None:
+    """The element (of ENDING_ELEMENTS) whose cue ends the message, else None."""
+    body = _TRAILING.sub("", text)
+    at_the_end = [
+        (len(cue), element)
+        for element in ENDING_ELEMENTS
+        for cue in _cues(element) - NOT_AT_THE_END
+        if len(cue) >= 2 and cue in body[-(len(cue) + MAX_CUE_TAIL_CHARS) :]
+    ]
+    return max(at_the_end)[1] if at_the_end else None
+
+
+def _cues(element: str) -> set[str]:
+    return set(ELEMENT_CUES[element]) | (set(GENERIC_MATERIALS_CUES) if element == "materials" else set())
+
+
+def mentions_element(texts: list[str], element: str) -> bool:
+    """Whether any of these texts (a Q&A's question and similar questions) asks about `element`."""
+    return any(cue in text for text in texts for cue in _cues(element))
+
+
 def strip_element_cues(text: str) -> str:
     all_cues = {c for cues in ELEMENT_CUES.values() for c in cues} | set(GENERIC_MATERIALS_CUES)
     for cue in sorted(all_cues, key=len, reverse=True):

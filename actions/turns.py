@@ -11,6 +11,8 @@ from typing import Any
 from opencc_purepy import OpenCC
 from rasa_sdk import Tracker
 
+from knowledge_base.question import question_part
+
 from . import slots
 
 # Intents whose text is a question worth quoting to a helper.
@@ -56,7 +58,28 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 
 def entities(tracker: Tracker, name: str) -> list[dict[str, Any]]:
-    return [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]
+    """The entities of this name in the latest message; services in the order they are meant
+    (`_meant_first`)."""
+    found = [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]
+    if name == "service" and len(found) > 1:
+        return _meant_first(found, str(tracker.latest_message.get("text") or ""))
+    return found
+
+
+def _meant_first(found: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """Several services named in one message: the one in its asking part comes first, else the one
+    named last (a story comes before the question): "…想把房子过户到俺娘名下，听说叫继承登记，俺想问问
+    要准备啥材料" asks about 继承登记, not the 过户 of the story."""
+    part = question_part(text)
+    at = text.find(part)
+
+    def inside(entity: dict[str, Any]) -> bool:
+        start, end = entity.get("start"), entity.get("end")
+        return at >= 0 and isinstance(start, int) and isinstance(end, int) and at <= start and end <= at + len(part)
+
+    asked = [e for e in found if inside(e)]
+    meant = (asked or found)[-1]
+    return [meant, *(e for e in found if e is not meant)]
 
 
 def entity_value(tracker: Tracker, name: str) -> str | None:
@@ -122,6 +145,15 @@ def previous_fallback_streak(tracker: Tracker) -> int:
             except (TypeError, ValueError):
                 return 0
     return 0
+
+
+def previous_text(tracker: Tracker) -> str:
+    """The citizen's words in the message before the latest one ("" for a button or none)."""
+    turns = _user_turns(tracker)
+    next(turns, None)  # the current turn
+    previous = next(turns, None)
+    text = str(previous[0].get("text") or "").strip() if previous else ""
+    return "" if text.startswith("/") else simplified(text)
 
 
 def last_question(tracker: Tracker) -> str:

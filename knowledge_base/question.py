@@ -83,6 +83,24 @@ def _window(text: str, max_chars: int) -> str:
     return text[start : start + max_chars]
 
 
+MIN_CLAUSE_CHARS = 6  # a shorter asking clause ("得花钱不", "咋办？") leans on the one before
+
+
+def asking_clause(text: str) -> str:
+    """The one clause of `text` that asks (with the clause before it when it is too short to name
+    anything), whatever the message's length: "俺在曲堤开了个小超市 个体执照咋办" -> "个体执照咋办".
+    The text itself when it has a single clause."""
+    parts = clauses(" ".join(text.split()))
+    if len(parts) < 2:
+        return text.strip()
+    scores = [score(p) for p in parts]
+    best = max(range(len(parts)), key=lambda i: (scores[i], i))  # ties: the later clause
+    start = best
+    while start > 0 and len("".join(parts[start : best + 1])) < MIN_CLAUSE_CHARS:
+        start -= 1
+    return "".join(parts[start : best + 1])
+
+
 def question_part(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The clause(s) of `text` that ask the question, at most `max_chars` characters.
 

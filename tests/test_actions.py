@@ -180,14 +180,28 @@ async def test_close_hits_lead_to_a_clarifying_question_with_at_most_three_choic
 
 async def test_clarifying_an_element_question_keeps_the_element(store: KnowledgeBase) -> None:
     c = Conversation()
-    reply = await ask_element(c, "营业执照要多少钱", "fee")
+    # (Their time limits differ: choices that give one and the same answer are not asked about.)
+    reply = await ask_element(c, "营业执照要多久", "time_limit")
     assert reply.text.startswith("您想问的是"), reply.text
-    assert c.slots["pending_element"] == "fee"
+    assert c.slots["pending_element"] == "time_limit"
     payload = next(b["payload"] for b in reply.buttons if b["payload"].startswith("/choose_entry"))
     chosen = guide(store, button_intent(payload)[1]["entry_id"])
     answer = await c.press(ActionAnswer(), payload)
-    assert chosen.fee.standard in answer.text
-    assert answer.payload("answer")["element"] == "fee"
+    assert chosen.time_limit.promised in answer.text
+    assert answer.payload("answer") == {**answer.payload("answer"), "entry_id": chosen.id, "element": "time_limit"}
+
+
+async def test_choices_that_give_the_same_answer_to_the_element_are_not_asked_about(store: KnowledgeBase) -> None:
+    # Every 营业执照 matter found is free of charge: asking which one was meant changes nothing.
+    fees = {
+        store.element(g, "fee") for g in ("guide.company-establishment-registration", "guide.business-license-change")
+    }
+    assert len(fees) == 1
+    c = Conversation()
+    reply = await ask_element(c, "营业执照要多少钱", "fee")
+    assert not reply.text.startswith("您想问的是"), reply.text
+    assert reply.payload("answer")["element"] == "fee"
+    assert fees.pop() in store.element(reply.payload("answer")["entry_id"], "fee")
 
 
 async def test_none_of_them_counts_as_not_understood(store: KnowledgeBase) -> None:

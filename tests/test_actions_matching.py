@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from actions.config import Settings
-from actions.matching import Thresholds, judge
+from actions.matching import Thresholds, asked_verbatim, judge, ranked_choice, settled
 from knowledge_base import SearchHit
 
 T = Thresholds(min_coverage=0.5, min_score=6.0, confident_coverage=0.8, close_ratio=0.7, max_choices=3)
@@ -98,3 +98,36 @@ def test_a_bundle_of_the_best_hits_matter_is_no_rival() -> None:
     assert judge(hits, T).outcome == "clarify"  # without knowing the bundle, a tie as before
     rival = [*hits, hit("guide.divorce", 9.6, 0.9)]
     assert judge(rival, T, bundles_of=lambda m: bundles.get(m, frozenset())).outcome == "clarify"
+
+
+def test_a_tie_is_settled_only_by_another_reading_that_puts_one_of_the_choices_clearly_first() -> None:
+    """The question part ties 购房 and 租房; the whole story (买了房, 还房贷) puts 购房 first."""
+    matters = {"guide.buy": "guide.buy", "qa.buy1": "guide.buy", "guide.rent": "guide.rent", "guide.loan": "guide.loan"}
+    tie = judge([hit("guide.buy", 10.0, 0.5), hit("guide.rent", 9.0, 0.5)], T, matters.__getitem__)
+    assert tie.outcome == "clarify"
+    story = [hit("qa.buy1", 12.0, 0.3), hit("guide.loan", 11.0, 0.3), hit("guide.rent", 8.0, 0.2)]
+    answer = settled(tie, story, T, matters.__getitem__)
+    assert answer is not None and answer.outcome == "answer" and answer.best.id == "guide.buy"
+    # Still close in the other reading, a matter it does not offer first, or below the floor: no.
+    assert settled(tie, [hit("guide.buy", 12.0), hit("guide.rent", 10.0)], T, matters.__getitem__) is None
+    assert settled(tie, [hit("guide.loan", 12.0), hit("guide.buy", 11.0)], T, matters.__getitem__) is None
+    assert settled(tie, [hit("guide.buy", 5.0)], T, matters.__getitem__) is None
+    assert settled(judge([hit("guide.buy", 20.0)], T), story, T, matters.__getitem__) is None  # nothing to settle
+
+
+def test_a_hit_titled_with_the_question_itself_is_the_one_asked() -> None:
+    hits = [hit("overview", 12.0), hit("materials", 11.5), hit("fee", 11.0)]
+    titled = [SearchHit(h.id, "qa", "d", f"社保 转移 {h.id}", "", h.score, "title", 1.0, "") for h in hits]
+    assert asked_verbatim(titled, "社保转移 materials？").id == "materials"
+    assert asked_verbatim(titled, "社保转移要带啥") is None
+    twice = [*titled, SearchHit("again", "qa", "d", "社保 转移 fee", "", 9.0, "title", 1.0, "")]
+    assert asked_verbatim(twice, "社保 转移 fee") is None  # two entries ask it: the search decides
+
+
+def test_a_reply_searched_picks_the_choice_it_puts_clearly_first() -> None:
+    matters = {"guide.setup": "guide.setup", "guide.close": "guide.close", "qa.close": "guide.close", "x": "x"}
+    offered = ("guide.setup", "guide.close")
+    assert ranked_choice(offered, [hit("qa.close", 12.0), hit("guide.setup", 8.0)], T, matters.__getitem__) == 1
+    assert ranked_choice(offered, [hit("guide.close", 12.0), hit("guide.setup", 11.0)], T, matters.__getitem__) is None
+    assert ranked_choice(offered, [hit("x", 12.0), hit("guide.setup", 8.0)], T, matters.__getitem__) is None
+    assert ranked_choice(offered, [hit("guide.setup", 5.0)], T, matters.__getitem__) is None

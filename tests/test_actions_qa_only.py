@@ -13,6 +13,7 @@ from actions_harness import Conversation, entity
 
 from actions import knowledge
 from actions.answers import ActionAnswer
+from actions.texts import detect_element
 from knowledge_base import KnowledgeBase
 from knowledge_base.models import QA
 from knowledge_base.store import Store
@@ -77,3 +78,37 @@ async def test_a_bare_element_follow_up_finds_the_same_matters_qa_about_it() -> 
     assert reply.payload("answer")["entry_id"] == "qa.export.jzz.materials", reply.text
     reply = await ask_element(c, "那要多少钱", "fee")
     assert reply.payload("answer")["entry_id"] == "qa.export.jzz.fee", reply.text
+
+
+@pytest.fixture
+def export_matters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[QA]]:
+    """Two domains of the export-shaped corpus (bench/retrieval/export_corpus.py, SAMPLE): every
+    matter under 16 aspects, titled by staff keywords, the siblings' long answers alike."""
+    from bench.retrieval.export_corpus import build_export_corpus
+
+    entries = [e for e in build_export_corpus() if e.domain in ("housing_fund", "household")]
+    path = tmp_path / "export-matters.sqlite3"
+    kb = KnowledgeBase(Store(path))
+    kb.store.upsert(entries)
+    monkeypatch.setenv("KB_DB", str(path))
+    monkeypatch.setenv("KB_BACKEND", "embedded")
+    monkeypatch.setenv("KB_DENSE", "false")
+    knowledge.reset()
+    yield entries
+    knowledge.reset()
+    kb.store.close()
+
+
+async def test_a_question_asked_in_an_entrys_own_words_is_answered_with_it_at_once(export_matters: list[QA]) -> None:
+    """The title itself, as a citizen copies it from a list of common questions: no "您想问的是"
+    between the entry and its siblings (issue #16: the imported export's questions answered)."""
+    asked = [e for e in export_matters if detect_element(e.question) is not None][::7]
+    assert len(asked) >= 10
+    got = {}
+    for entry in asked:
+        c = Conversation()
+        element = detect_element(entry.question)
+        reply = await ask_element(c, entry.question, element)
+        answers = reply.payloads("answer")
+        got[entry.question] = answers[0]["entry_id"] if answers else reply.text[:30]
+    assert got == {e.question: e.id for e in asked}

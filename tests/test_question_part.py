@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.question import DEFAULT_MAX_CHARS, clauses, question_part, score
+from knowledge_base.question import DEFAULT_MAX_CHARS, asking_clause, clauses, question_part, score
 
 
 @pytest.mark.parametrize("text", ["你好", "那要多少钱？", "俺住崔寨，想问问孩子上学要啥材料", "转人工"])
@@ -75,3 +75,20 @@ def test_story_clauses_score_below_asking_ones() -> None:
 
 def test_clauses_keep_their_punctuation_and_order() -> None:
     assert clauses("俺住崔寨，想问问。咋办？") == ["俺住崔寨，", "想问问。", "咋办？"]
+
+
+@pytest.mark.parametrize(
+    ("text", "clause"),
+    [
+        ("俺在老街开了个修车铺 个体户执照怎么弄", "个体户执照怎么弄"),  # a short message, the story first
+        ("孩子的医保能报销吗，在外地住的院", "孩子的医保能报销吗，"),  # the afterthought is context
+        ("老家的房子，那个不动产证咋补", "那个不动产证咋补"),
+        ("补办社保卡", "补办社保卡"),  # one clause: itself
+    ],
+)
+def test_the_asking_clause_is_the_one_clause_that_asks(text: str, clause: str) -> None:
+    assert asking_clause(text) == clause
+
+
+def test_a_too_short_asking_clause_keeps_the_one_before() -> None:
+    assert asking_clause("结婚证丢了，咋办？") == "结婚证丢了，咋办？"
