@@ -378,8 +378,9 @@ def write_export(entries: list[Entry], path: Path) -> int:
             "bundles": [],
             "qa": [],
             "centers": [],
+            "policies": [],
         }
-        section = {"guide": "guides", "bundle": "bundles", "qa": "qa", "center": "centers"}
+        section = {"guide": "guides", "bundle": "bundles", "qa": "qa", "center": "centers", "policy": "policies"}
         for entry in entries:
             doc[section[entry.kind]].append(entry.dict(exclude_none=True, exclude={"kind"}))
         path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
