@@ -239,7 +239,16 @@ def follow_up(dispatcher: CollectingDispatcher, tracker: Tracker, state: State, 
 
 # A message about subsidies or tax breaks that describes a business ("小型食品厂，成立三年，有啥补贴")
 # is a 惠企政策 question whatever intent the NLU gave it.
-POLICY_WORDS = re.compile(r"政策|补贴|补助|扶持|优惠|奖励|奖补|贴息|减税|免申即享|帮扶")
+POLICY_WORDS = re.compile(r"政策|补贴|补助|扶持|优惠|奖励|奖补|贴息|减税|降费|免申即享|帮扶|惠企|稳岗|兑现")
+
+
+def trusted_policy_question(text: str) -> bool:
+    """Whether an ask_policy message says anything of 惠企政策: a policy word, two facts about the
+    business ("小型的，做物流的"; one is not enough: "养鸡场" also comes with a question about a loan),
+    or a policy's name."""
+    if POLICY_WORDS.search(text) or named_in(text, policies()) is not None:
+        return True
+    return len(read_profile(text, today()).known()) >= ENOUGH_FACTS
 
 
 def business_question(tracker: Tracker, text: str) -> bool:
@@ -272,4 +281,12 @@ class ActionPolicies(DialogueAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: State) -> list[EventType]:
         text = turns.latest_text(tracker)
+        if text and not trusted_policy_question(text):
+            # The NLU read a service question as ask_policy ("退休一件事包括啥", "创业担保贷款能贷多少"):
+            # without a policy word, a fact about a business or a policy's name it is answered as one.
+            from . import answers
+
+            return await answers.answer_question(
+                dispatcher, tracker, state, text, answers.requested_element(tracker, text, state)
+            )
         return await respond(dispatcher, tracker, state, text)

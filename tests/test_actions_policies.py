@@ -144,3 +144,13 @@ async def test_a_business_describing_itself_is_heard_whatever_the_intent(store: 
 
 def test_the_profile_is_not_carried_into_a_new_session() -> None:
     assert not {policies.PROFILE, policies.RESULTS, policies.CURRENT, policies.ASKED} & set(CARRIED_OVER)
+
+
+async def test_a_service_question_the_nlu_took_for_a_policy_question_is_answered_as_one(store: KnowledgeBase) -> None:
+    c = Conversation()
+    text = "退休一件事包括啥"
+    reply = await c.say(ActionPolicies(), text, "ask_policy", [entity("service", "退休一件事", text)])
+    assert reply.payload("answer")["entry_id"] == "bundle.retirement"
+    assert "先问您" not in reply.text
+    loan = await c.say(ActionPolicies(), "俺想贷款开个养鸡场，那个创业担保贷款能贷多少", "ask_policy")
+    assert not [p for p in loan.payloads("answer") if p["entry_kind"] == "policy"] and "先问您" not in loan.text
