@@ -103,7 +103,13 @@ def test_tax_credit_grades(text: str, grade: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "good"),
-    [("没有失信记录", True), ("信用良好", True), ("被列入经营异常名录了", False), ("上了黑名单", False), ("小企业", None)],
+    [
+        ("没有失信记录", True),
+        ("信用良好", True),
+        ("被列入经营异常名录了", False),
+        ("上了黑名单", False),
+        ("小企业", None),
+    ],
 )
 def test_credit_record(text: str, good: bool | None) -> None:
     assert read(text).good_credit is good
