@@ -195,6 +195,11 @@ async def intercept(
     # Asking for a person again while waiting is request_human's own reply (the same queue place).
     if state.handoff_active and asks_presence(text) and turns.latest_intent(tracker) != "request_human":
         return waiting_reply(dispatcher)
+    from . import policies  # right after a 惠企政策 reply: its facts and "第二个怎么申请"
+
+    policy_reply = await policies.intercept(dispatcher, tracker, state, text)
+    if policy_reply is not None:
+        return policy_reply
     found = picked(state, text) if takes_choice else picked_by_position(state, text)
     if found is None and takes_choice:
         found = await picked_by_search(state, tracker, text)

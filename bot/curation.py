@@ -162,9 +162,24 @@ async def meta(request: web.Request) -> web.Response:
             "terminal_types": choices(Terminal, "type"),
             "audiences": choices(Guide, "audience"),
             "platforms": choices(OnlineService, "platform"),
+            **policy_choices(),
             "limits": {"text": MAX_TEXT_CHARS, "list": MAX_LIST_ITEMS, "page": LIST_LIMIT_MAX},
         }
     )
+
+
+def policy_choices() -> dict[str, list[str]]:
+    """The 惠企政策 editor's fixed lists (knowledge_base/models.py)."""
+    from knowledge_base import models
+
+    return {
+        "policy_levels": list(models.POLICY_LEVELS),
+        "enterprise_sizes": list(models.ENTERPRISE_SIZES),
+        "industries": list(models.INDUSTRIES),
+        "places": list(models.PLACES),
+        "tax_credit_grades": list(models.TAX_CREDIT_GRADES),
+        "qualifications": list(models.QUALIFICATIONS),
+    }
 
 
 @routes.get(f"{API}/entries")

@@ -149,6 +149,32 @@ FIELD_LABELS = {
     "category": "分类",
     "name": "名称",
 }
+# A 惠企政策's fields where its label differs from a guide's, and its criteria one by one
+# ("criteria.sizes" reads 享受条件·企业规模).
+POLICY_FIELD_LABELS = {
+    "title": "政策名称",
+    "department": "兑现部门",
+    "level": "政策层级",
+    "criteria": "享受条件",
+    "other_conditions": "其他条件",
+    "benefit": "扶持内容",
+    "apply": "申请方式",
+    "materials": "申报材料",
+    "deadline": "截止日期",
+    "auto": "免申即享",
+    "phone": "咨询电话",
+    "source": "政策来源",
+}
+CRITERIA_LABELS = {
+    "industries": "行业",
+    "sizes": "企业规模",
+    "min_years": "成立满几年",
+    "max_years": "成立不超过几年",
+    "places": "注册地",
+    "tax_credit": "纳税信用等级",
+    "good_credit": "无失信记录",
+    "qualifications": "资质",
+}
 
 
 def now() -> str:
@@ -313,8 +339,12 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
     return json.loads(json.dumps(entry.dict(exclude_none=True), ensure_ascii=False))
 
 
-def label_of(path: str) -> str:
+def label_of(path: str, kind: str | None = None) -> str:
     top = path.split("[")[0].split(".")[0]
+    if kind == "policy" and top in POLICY_FIELD_LABELS:
+        label = POLICY_FIELD_LABELS[top]
+        inner = path[len(top) :].lstrip(".").split("[")[0].split(".")[0]
+        return f"{label}·{CRITERIA_LABELS[inner]}" if top == "criteria" and inner in CRITERIA_LABELS else label
     return FIELD_LABELS.get(top, top)
 
 
@@ -334,8 +364,8 @@ def _check_sizes(value: Any, path: str, problems: list[dict[str, str]]) -> None:
             _check_sizes(item, f"{path}.{key}" if path else str(key), problems)
 
 
-def _problem(path: str, message: str) -> dict[str, str]:
-    return {"field": path, "label": label_of(path), "message": message}
+def _problem(path: str, message: str, kind: str | None = None) -> dict[str, str]:
+    return {"field": path, "label": label_of(path, kind), "message": message}
 
 
 _PYDANTIC_MESSAGES = {
@@ -367,8 +397,8 @@ def validate(data: Any) -> Entry:
     kind = data.get("kind")
     if kind not in ENTRY_TYPES:
         raise InvalidEntryError(
-            "请选择条目类型（办事指南、常见问答、一件事、服务网点或自助终端）。",
-            [_problem("kind", "只能是 guide、qa、bundle、center 或 terminal。")],
+            "请选择条目类型（办事指南、常见问答、一件事、服务网点、自助终端或惠企政策）。",
+            [_problem("kind", "只能是 guide、qa、bundle、center、terminal 或 policy。")],
         )
     problems: list[dict[str, str]] = []
     _check_sizes(dict(data), "", problems)
@@ -379,7 +409,7 @@ def validate(data: Any) -> Entry:
     try:
         entry = ENTRY_TYPES[kind].parse_obj(dict(data))
     except ValidationError as error:
-        problems = [_problem(_path(item["loc"]), _pydantic_message(item["msg"])) for item in error.errors()]
+        problems = [_problem(_path(item["loc"]), _pydantic_message(item["msg"]), kind) for item in error.errors()]
         raise InvalidEntryError(f"有 {len(problems)} 处需要修改，未保存。", problems) from None
     return entry  # type: ignore[return-value]
 
@@ -415,15 +445,16 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
 def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[Change]:
     """Field-level differences between two versions of an entry (either may be None: created/archived)."""
     old, new = flatten(before or {}), flatten(after or {})
+    kind = (after or before or {}).get("kind")
     changes: list[Change] = []
     for path in sorted(set(old) | set(new), key=_path_key):
         top = path.split("[")[0].split(".")[0]
         if path not in old:
-            changes.append(Change(path, top, label_of(path), "added", None, new[path]))
+            changes.append(Change(path, top, label_of(path, kind), "added", None, new[path]))
         elif path not in new:
-            changes.append(Change(path, top, label_of(path), "removed", old[path], None))
+            changes.append(Change(path, top, label_of(path, kind), "removed", old[path], None))
         elif old[path] != new[path]:
-            changes.append(Change(path, top, label_of(path), "changed", old[path], new[path]))
+            changes.append(Change(path, top, label_of(path, kind), "changed", old[path], new[path]))
     return changes
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import QA, Bundle, Center, Entry, Guide, Terminal, entry_title
+from .models import QA, Bundle, Center, Entry, Guide, Policy, Terminal, entry_title
 from .tokenizer import shared_tokenizer
 
 # Field weights for BM25: a hit on the title counts most, then curated keywords and citizens'
@@ -53,6 +53,8 @@ def answer_text(entry: Entry) -> str:
         return entry.summary
     if isinstance(entry, Terminal):
         return f"{entry.place}；{entry.address}；{entry.hours}"
+    if isinstance(entry, Policy):
+        return entry.benefit
     return f"{entry.address}；{entry.hours}；电话 {entry.phone}"
 
 
@@ -91,6 +93,9 @@ def to_document(entry: Entry) -> SearchDocument:
             "keywords": _join(entry.type, entry.services),
             "content": _join(entry.address, entry.note),
         }
+    elif isinstance(entry, Policy):
+        # Not indexed (models.UNSEARCHED_KINDS); the shape is kept for the entries table's title.
+        fields = {"title": _join(entry.title, entry.aliases), "questions": "", "keywords": "", "content": entry.summary}
     else:
         assert isinstance(entry, Center)
         fields = {

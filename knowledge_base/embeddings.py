@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .documents import answer_text
-from .models import QA, Bundle, Center, Entry, Guide, Terminal
+from .models import QA, UNSEARCHED_KINDS, Bundle, Center, Entry, Guide, Terminal
 
 if TYPE_CHECKING:
     from .store import Store
@@ -277,7 +277,11 @@ def _read(store: Store) -> tuple[int, dict[str, list[str]], dict[str, tuple[str,
     try:
         generation = store.generation()
         rows = db.execute("SELECT id, kind, data FROM entries")
-        current = {entry_id: wordings(entry_from_json(kind, data)) for entry_id, kind, data in rows}
+        current = {
+            entry_id: wordings(entry_from_json(kind, data))
+            for entry_id, kind, data in rows
+            if kind not in UNSEARCHED_KINDS  # no vectors: never searched
+        }
         cached = {}
         if _table_exists(db):
             rows = db.execute("SELECT id, content_hash, texts, vectors FROM entry_vectors")

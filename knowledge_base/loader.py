@@ -10,6 +10,7 @@ A data file holds one domain:
     centers: [...]             # knowledge_base.models.Center
     bundles: [...]             # knowledge_base.models.Bundle (一件事一次办, naming member guides)
     terminals: [...]           # knowledge_base.models.Terminal (自助办, naming the guides they serve)
+    policies: [...]            # knowledge_base.models.Policy (惠企政策, matched to a business profile)
 
 Loading is all-or-nothing: every problem in every file is collected and reported together, each
 naming the file, the entry and the field, and no entry is returned when there is any problem.
@@ -29,7 +30,14 @@ from pydantic import ValidationError
 from .models import ENTRY_TYPES, Bundle, Center, Entry, Guide, Terminal
 
 DATA_DIR = Path(__file__).parent / "data"
-SECTIONS = {"guides": "guide", "qa": "qa", "centers": "center", "bundles": "bundle", "terminals": "terminal"}
+SECTIONS = {
+    "guides": "guide",
+    "qa": "qa",
+    "centers": "center",
+    "bundles": "bundle",
+    "terminals": "terminal",
+    "policies": "policy",
+}
 HEADER_KEYS = {"sample_data", "domain", "domain_name"}
 
 
@@ -91,7 +99,7 @@ def parse_document(doc: Any, source: str) -> tuple[list[Entry], list[Problem]]:
             problems.append(Problem(source, "(file)", section, "expected a list"))
             continue
         for index, raw in enumerate(items, start=1):
-            if isinstance(raw, Mapping) and "domain" not in raw and kind not in ("center", "terminal"):
+            if isinstance(raw, Mapping) and "domain" not in raw and kind not in ("center", "terminal", "policy"):
                 raw = {**raw, "domain": domain}
             entry, found = validate_entry(raw, kind, source, f"{section}#{index}")
             problems.extend(found)

@@ -7,12 +7,13 @@ that a bad data file is rejected with the exact field that is wrong.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, validator
 
-ID_PATTERN = re.compile(r"^(guide|qa|center|bundle|terminal)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+ID_PATTERN = re.compile(r"^(guide|qa|center|bundle|terminal|policy)\.[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 
 # Element keys a citizen can ask about, with the Chinese label the assistant uses.
 ELEMENT_LABELS: dict[str, str] = {
@@ -312,19 +313,128 @@ class Terminal(_Model):
         return value
 
 
-Entry = Guide | QA | Center | Bundle | Terminal
+# -- 惠企政策: policies matched to a business (knowledge_base/policies.py) ------------------------
+
+POLICY_LEVELS = ("国家", "省", "市", "区")
+ENTERPRISE_SIZES = ("微型", "小型", "中型", "大型")
+TAX_CREDIT_GRADES = ("A", "B", "M", "C", "D")
+# Industries a policy may name, each with the wider one it belongs to (a 食品加工 business is also
+# 制造业, so a policy for 制造业 applies to it).  A fixed list: matching compares words exactly.
+INDUSTRIES: dict[str, str | None] = {
+    "制造业": None,
+    "食品加工": "制造业",
+    "农副产品加工": "制造业",
+    "农业": None,
+    "信息技术": None,
+    "科技服务": None,
+    "批发零售": None,
+    "餐饮住宿": None,
+    "文化旅游": None,
+    "交通物流": None,
+    "建筑业": None,
+}
+# Places a policy may be limited to, each with the wider one it lies in.
+PLACES: dict[str, str | None] = {
+    "全国": None,
+    "山东省": "全国",
+    "济南市": "山东省",
+    "济阳区": "济南市",
+    "历下区": "济南市",
+    "市中区": "济南市",
+    "槐荫区": "济南市",
+    "天桥区": "济南市",
+    "历城区": "济南市",
+    "长清区": "济南市",
+    "章丘区": "济南市",
+    "莱芜区": "济南市",
+    "钢城区": "济南市",
+    "青岛市": "山东省",
+    "德州市": "山东省",
+    "滨州市": "山东省",
+}
+QUALIFICATIONS = ("高新技术企业", "科技型中小企业", "专精特新中小企业", "规模以上企业")
+
+
+class PolicyCriteria(_Model):
+    """What a business must be for a policy to apply; an empty list or None means 不限."""
+
+    industries: list[Literal[tuple(INDUSTRIES)]] = []  # type: ignore[valid-type]
+    sizes: list[Literal["微型", "小型", "中型", "大型"]] = []
+    min_years: float | None = Field(None, ge=0, le=100)  # 成立满几年
+    max_years: float | None = Field(None, ge=0, le=100)  # 成立不超过几年
+    places: list[Literal[tuple(PLACES)]] = []  # type: ignore[valid-type]  # 注册地在其中之一（含下辖）
+    tax_credit: list[Literal["A", "B", "M", "C", "D"]] = []  # 纳税信用等级
+    good_credit: bool = False  # 未列入严重失信主体名单、经营异常名录
+    qualifications: list[Literal[tuple(QUALIFICATIONS)]] = []  # type: ignore[valid-type]  # 都要具备
+
+    @validator("max_years")
+    def _years(cls, value: float | None, values: dict) -> float | None:  # noqa: N805
+        low = values.get("min_years")
+        if value is not None and low is not None and value < low:
+            raise ValueError("成立不超过的年数不能小于成立满的年数")
+        return value
+
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Policy(_Model):
+    """A 惠企政策: who it is for (structured criteria a business profile is matched against), what
+    it gives, how to get it, until when, and whether it is granted without applying (免申即享)."""
+
+    kind: Literal["policy"] = "policy"
+    id: str
+    domain: str = "policies"
+    title: str  # 政策名称
+    department: str  # 兑现部门
+    level: Literal["国家", "省", "市", "区"]
+    aliases: list[str] = []
+    summary: str  # 白话说明
+    criteria: PolicyCriteria
+    other_conditions: list[str] = []  # conditions no profile can tell: always "还需确认"
+    benefit: str  # 扶持内容
+    apply: str  # 申请方式 (for 免申即享: how the benefit arrives)
+    materials: list[str] = []  # 申报材料
+    deadline: str | None = None  # 截止日期 YYYY-MM-DD; none: 长期有效
+    auto: bool = False  # 免申即享: granted to every business that qualifies, no application
+    phone: str | None = None
+    source: str  # 政策依据 (the sample data says it is a sample)
+
+    @validator("id")
+    def _id(cls, value: str) -> str:  # noqa: N805
+        return _check_id(value, "policy")
+
+    @validator("deadline")
+    def _deadline(cls, value: str | None) -> str | None:  # noqa: N805
+        if value is None:
+            return value
+        try:
+            if DATE.match(value):
+                datetime.date.fromisoformat(value)
+                return value
+        except ValueError:
+            pass
+        raise ValueError("截止日期应写成 2027-06-30 这样的日期")
+
+
+Entry = Guide | QA | Center | Bundle | Terminal | Policy
 ENTRY_TYPES: dict[str, type[_Model]] = {
     "guide": Guide,
     "qa": QA,
     "center": Center,
     "bundle": Bundle,
     "terminal": Terminal,
+    "policy": Policy,
 }
+# Kinds kept out of the search index and its sentence vectors: a policy is matched to a business
+# profile (knowledge_base/policies.py), never found by topic, so the rankings of the searched
+# kinds stay as they were.
+UNSEARCHED_KINDS = frozenset({"policy"})
 
 
 def entry_title(entry: Entry) -> str:
     """The name a person sees for an entry."""
-    if isinstance(entry, (Guide, Bundle)):
+    if isinstance(entry, (Guide, Bundle, Policy)):
         return entry.title
     if isinstance(entry, QA):
         return entry.question

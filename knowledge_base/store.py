@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .documents import FIELDS, to_document
-from .models import ENTRY_TYPES, Entry
+from .models import ENTRY_TYPES, UNSEARCHED_KINDS, Entry
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS entries (
@@ -175,6 +175,8 @@ class Store:
 
     @staticmethod
     def _index(db: sqlite3.Connection, entry: Entry, replace: bool = True) -> None:
+        if entry.kind in UNSEARCHED_KINDS:
+            return  # matched by other means (a policy by a business profile), never searched
         doc = to_document(entry)
         terms = doc.terms()
         if replace:  # `id` is UNINDEXED, so this scans the whole FTS table: only when a row exists

@@ -379,8 +379,16 @@ def write_export(entries: list[Entry], path: Path) -> int:
             "qa": [],
             "centers": [],
             "terminals": [],
+            "policies": [],
         }
-        section = {"guide": "guides", "bundle": "bundles", "qa": "qa", "center": "centers", "terminal": "terminals"}
+        section = {
+            "guide": "guides",
+            "bundle": "bundles",
+            "qa": "qa",
+            "center": "centers",
+            "terminal": "terminals",
+            "policy": "policies",
+        }
         for entry in entries:
             doc[section[entry.kind]].append(entry.dict(exclude_none=True, exclude={"kind"}))
         path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")

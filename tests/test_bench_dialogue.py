@@ -197,3 +197,23 @@ def test_the_services_late_notices_are_not_judged() -> None:
     assert is_late_notice({"kind": "notice", "text": texts.APOLOGY})
     assert is_late_notice({"kind": "notice", "text": texts.LATE_ANSWER.format(question="社保卡")})
     assert not is_late_notice({"kind": "notice", "text": texts.HANDOFF_NOTICE})
+
+
+def test_a_policy_list_and_the_question_for_a_business_profile() -> None:
+    def policy(entry_id: str, element: str) -> dict[str, Any]:
+        return {"id": entry_id, "title": "t", "kind": "policy", "element": element}
+
+    listed = Observed(
+        [
+            reply("按您说的情况…", None),
+            reply("1. …", policy("policy.a", "match")),
+            reply("2. …", policy("policy.b", "match")),
+        ],
+        "bot",
+    )
+    assert judge(Turn(say="有啥补贴", entry="policy.b", element="match"), listed).passed
+    assert not judge(Turn(say="有啥补贴", entry="policy.c", element="match"), listed).passed
+    asked = Observed([reply("可以帮您对照惠企政策。为了筛得准，先问您2个情况：…", None)], "bot")
+    assert asked.outcomes() == {"asks_profile"}
+    assert judge(Turn(say="有啥惠企政策", outcome="asks_profile"), asked).passed
+    assert not judge(Turn(say="有啥惠企政策", outcome="asks_profile"), listed).passed

@@ -27,7 +27,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_curated_data_loads_and_is_marked_sample():
     entries = load_data_dir()
     kinds = {e.kind for e in entries}
-    assert kinds == {"guide", "qa", "center", "bundle", "terminal"}
+    assert kinds == {"guide", "qa", "center", "bundle", "terminal", "policy"}
     for path in DATA_DIR.glob("*.yml"):
         text = path.read_text(encoding="utf-8")
         assert "sample_data: true" in text, f"{path.name} must say it is sample data"

@@ -20,7 +20,7 @@ HELD_OUT = REPO / "bench" / "nlu" / "gov_test.yml"
 INTENTS = set(
     "greet goodbye thanks affirm deny ask_service ask_element start_walkthrough next_step previous_step "
     "repeat_step stuck stop resume request_human rate_good rate_bad ask_nearest_center complain suggest "
-    "out_of_scope chitchat ask_terminal".split()
+    "out_of_scope chitchat ask_terminal ask_policy".split()
 )
 ENTITIES = {"service", "element", "place"}
 

@@ -20,6 +20,7 @@ FALLBACK_TEXT = re.compile(r"没有找到|没有看懂|没看懂|没听明白|�
 CLARIFY_TEXT = re.compile(r"您想问的是|哪一项|哪一个")
 HELPER_OFFER_TEXT = re.compile(r"需要.{0,6}转接?人工|转接人工帮办吗")
 ASKS_PLACE_TEXT = re.compile(r"哪个街道|哪个镇|街道或镇")
+ASKS_PROFILE_TEXT = re.compile(r"先问您\d个情况")  # actions/policy_texts.ASK_INTRO
 
 FAILURE_CLASSES = ("confidently_wrong", "needless_clarification", "missed", "wrong_state", "other")
 
@@ -132,6 +133,8 @@ class Observed:
             found.add("handoff")
         if ASKS_PLACE_TEXT.search(self.text) and not self.entries:
             found.add("asks_place")
+        if ASKS_PROFILE_TEXT.search(self.text) and not self.entries:
+            found.add("asks_profile")
         if not found and self.text.strip():
             found.add("chitchat")
         return found

@@ -29,6 +29,7 @@ OUTCOMES = (
     "handoff",  # handed to a person (the conversation waits for a helper)
     "asks_place",  # 就近办 without a place: asks which street or town
     "chitchat",  # greeting, thanks, goodbye, "what can you do"
+    "asks_profile",  # 惠企政策 without enough facts: asks about the business first
 )
 ELEMENTS = (
     "materials",
@@ -42,6 +43,11 @@ ELEMENTS = (
     "legal_basis",
     "audience",
     "cross_region",  # 跨域通办 (issue #18)
+    # a 惠企政策's (actions/policy_texts.ELEMENTS; conditions, materials and phone as above)
+    "match",  # listed among the policies that may apply
+    "apply",
+    "deadline",
+    "benefit",
 )
 # Outcomes that come with a KB entry in the reply.
 ENTRY_OUTCOMES = frozenset({"answer", "centre", "walkthrough"})

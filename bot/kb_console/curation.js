@@ -4,7 +4,7 @@
 
 const Curation = (() => {
   const el = Staff.el;
-  const KINDS = { guide: "办事指南", qa: "常见问答", bundle: "一件事", center: "服务网点", terminal: "自助终端" };
+  const KINDS = { guide: "办事指南", qa: "常见问答", bundle: "一件事", center: "服务网点", terminal: "自助终端", policy: "惠企政策" };
   const STATES = {
     published: "已发布", archived: "已归档", new: "未发布", draft: "草稿", in_review: "审核中",
     rejected: "被退回", superseded: "历史版本",

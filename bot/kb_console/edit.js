@@ -1,4 +1,4 @@
-// /kb/edit?id=… (or ?new=guide|qa|bundle|center|terminal): the structured editor.  Lists (materials, steps, similar
+// /kb/edit?id=… (or ?new=guide|qa|bundle|center|terminal|policy): the structured editor.  Lists (materials, steps, similar
 // questions …) are edited row by row; save keeps a draft, submit sends it for review.  A conflict
 // (someone saved or published meanwhile) keeps the editor's text and shows what changed.
 "use strict";
@@ -122,6 +122,32 @@
       { key: "services", label: "其他功能", type: STRINGS },
       { key: "note", label: "说明", type: TEXT, optional: true },
     ],
+    // 惠企政策: criteria are matched to a business's profile (knowledge_base/policies.py); none ticked: 不限.
+    policy: [
+      { key: "id", label: "编号", type: TEXT, idField: true },
+      { key: "title", label: "政策名称", type: TEXT },
+      { key: "department", label: "兑现部门", type: TEXT },
+      { key: "level", label: "政策层级", type: "select", options: "policy_levels" },
+      { key: "summary", label: "白话说明", type: AREA },
+      { key: "aliases", label: "别名（企业的叫法）", type: STRINGS },
+      { key: "criteria", label: "享受条件（不勾选即不限）", type: OBJECT, fields: [
+        { key: "industries", label: "行业", type: "checks", options: "industries" },
+        { key: "sizes", label: "企业规模", type: "checks", options: "enterprise_sizes" },
+        { key: "min_years", label: "成立满几年", type: "years", optional: true },
+        { key: "max_years", label: "成立不超过几年", type: "years", optional: true },
+        { key: "places", label: "注册地", type: "checks", options: "places" },
+        { key: "tax_credit", label: "纳税信用等级", type: "checks", options: "tax_credit_grades" },
+        { key: "good_credit", label: "须无失信记录", type: "bool" },
+        { key: "qualifications", label: "须具备的资质", type: "checks", options: "qualifications" }] },
+      { key: "other_conditions", label: "其他条件（企业须自行确认）", type: STRINGS },
+      { key: "benefit", label: "扶持内容", type: AREA },
+      { key: "apply", label: "申请方式（免申即享：怎么兑现）", type: AREA },
+      { key: "materials", label: "申报材料", type: STRINGS },
+      { key: "deadline", label: "截止日期（如 2027-06-30，空为长期有效）", type: TEXT, optional: true },
+      { key: "auto", label: "免申即享", type: "bool" },
+      { key: "phone", label: "咨询电话", type: TEXT, optional: true },
+      { key: "source", label: "政策来源", type: TEXT },
+    ],
   };
   const BLANK = {
     guide: { kind: "guide", id: "guide.", audience: ["自然人"], materials: [{ name: "", form: "原件", count: 1, required: true }],
@@ -131,6 +157,7 @@
       merged: ["一张表单", "一套材料", "一个窗口"], location: {} },
     center: { kind: "center", id: "center.", domain: "centers", level: "街道", services: [""] },
     terminal: { kind: "terminal", id: "terminal.", domain: "terminals", type: "自助终端", always_open: false, guides: ["guide."] },
+    policy: { kind: "policy", id: "policy.", level: "区", criteria: {}, auto: false },
   };
 
   let meta = null;
@@ -146,6 +173,7 @@
     const input = (() => {
       switch (spec.type) {
         case AREA: return textInput(el("textarea", { rows: 4 }), value, path);
+        case "years": return textInput(el("input", { type: "number", min: 0, max: 100, step: 0.5 }), value, path, (v) => (v === "" ? "" : Number(v)));
         case "number": return textInput(el("input", { type: "number", min: 1, max: 20 }), value ?? 1, path, Number);
         case "bool": return boolInput(value, path);
         case "select": return selectInput(options(spec), value, path);

@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..documents import FIELDS, SearchDocument
+from ..models import UNSEARCHED_KINDS
 from ..store import Store
 from .bm25f import Bm25fParams
 
@@ -214,7 +215,9 @@ def store_documents(
 
 def store_stamps(store: Store) -> dict[str, str]:
     """id -> version@updated_at for every entry: what an up-to-date index holds as `stamp`."""
-    return dict(store.connection().execute("SELECT id, version || '@' || updated_at FROM entries").fetchall())
+    kinds = ", ".join(f"'{k}'" for k in sorted(UNSEARCHED_KINDS))  # never indexed (models.UNSEARCHED_KINDS)
+    sql = f"SELECT id, version || '@' || updated_at FROM entries WHERE kind NOT IN ({kinds})"
+    return dict(store.connection().execute(sql).fetchall())
 
 
 def store_stamp(store: Store, entry_id: str) -> str | None:

@@ -192,3 +192,39 @@ async def test_a_material_is_marked_exempt_in_the_editor(curation_bot: RunningBo
     assert status == 200
     assert entry["draft"]["data"]["materials"][0]["exempt"] == {"licence": "电子户口簿", "way": "爱山东亮证"}
     assert entry["draft"]["data"]["materials"][1].get("exempt") is None
+
+
+async def test_a_policy_is_created_in_the_editor_with_its_criteria(curation_bot: RunningBot, staff: Any) -> None:
+    """惠企政策: the editor ticks criteria from the fixed lists; an untouched year stays 不限."""
+    async with chromium_browser() as browser:
+        editor = await login(browser, curation_bot, "小编")
+        await editor.goto(f"{curation_bot.url}/kb/edit?new=policy")
+        await editor.locator('[data-path="id"]').fill("policy.browser-test")
+        await editor.locator('[data-path="title"]').fill("浏览器测试政策（示例）")
+        await editor.locator('[data-path="department"]').fill("济阳区商务局")
+        await editor.locator('[data-path="level"]').select_option("区")
+        await editor.locator('[data-path="summary"]').fill("测试用。")
+        sizes = editor.locator('[data-path="criteria.sizes"]')
+        await sizes.get_by_role("checkbox", name="小型", exact=True).check()
+        await editor.locator('[data-path="criteria.places"]').get_by_role("checkbox", name="济阳区", exact=True).check()
+        await editor.locator('[data-path="criteria.min_years"]').fill("2")
+        await editor.locator('[data-path="benefit"]').fill("补助1万元（示例）。")
+        await editor.locator('[data-path="apply"]').fill("向区商务局申请。")
+        await editor.locator('[data-path="source"]').fill("示例政策，测试用")
+        await editor.get_by_role("button", name="保存草稿").click()
+        await editor.get_by_role("status").get_by_text("草稿已保存").wait_for()
+
+    api = await staff(curation_bot, "小编")
+    status, entry = await api.get("/api/kb/entries/policy.browser-test")
+    assert status == 200, entry
+    data = entry["draft"]["data"]
+    assert data["criteria"] == {
+        "industries": [],
+        "sizes": ["小型"],
+        "min_years": 2,
+        "places": ["济阳区"],
+        "tax_credit": [],
+        "good_credit": False,
+        "qualifications": [],
+    }
+    assert data["kind"] == "policy" and data["auto"] is False and "deadline" not in data
