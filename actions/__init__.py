@@ -14,6 +14,5 @@ One job per module (the conversation state and its rules: docs/dialogue.md):
 - bundle_hints.py pointing out a 一件事 when two of its member matters come up
 - knowledge.py    the knowledge base (opened once per process); matching.py: answer/clarify/none
 - texts.py        what the assistant says; payloads.py: docs/payloads.md; slots.py, turns.py
-- unchanged_slots.py  replies without slot events that change nothing (installed by the action server)
 - config.py       settings from the environment and the thresholds (calibrate.py measures them)
 """

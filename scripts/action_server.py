@@ -8,9 +8,6 @@
   `X-Action-Secret: <ACTION_SECRET>`; Rasa sends it (endpoints.yml, action_endpoint.headers).
   /health stays open for the readiness checks.  scripts/run.sh sets a random secret each start.
 
-Each action's reply leaves out the slot events that set a slot to the value it already holds
-(actions/unchanged_slots.py): fewer events for Rasa to store, reload, replay and send back.
-
 Before it listens it loads the search's word segmenter (jieba's dictionary, ~1.4 s of CPU, most
 of a first search's cost), so the first questions after a restart are answered at the usual speed
 (until then the port is closed: Rasa drops the turn and the bot service sends it again,
@@ -75,9 +72,6 @@ def main() -> None:
     if secret is None:
         logging.getLogger(__name__).warning("ACTION_SECRET is not set: the action server accepts any caller")
     app = create_app(args.actions, secret)
-    from actions.unchanged_slots import install as send_changes_only
-
-    send_changes_only()
     from knowledge_base.tokenizer import shared_tokenizer
 
     shared_tokenizer()  # before the fork (module doc)
