@@ -20,7 +20,7 @@ from bench.retrieval.questions import (
 )
 from bench.retrieval.run import evaluate
 from knowledge_base.loader import load_data_dir
-from knowledge_base.models import QA, Bundle, Center, Guide
+from knowledge_base.models import QA, UNSEARCHED_KINDS, Bundle, Center, Guide, Policy
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,10 @@ def test_question_files_parse_and_fit_the_data(curated, path, minimum):
 
 def test_test_set_covers_every_domain_and_kind(curated):
     questions = load_questions(TEST_SET)
-    # 自助办 terminals are found by the matter and the place asked (actions/self_service.py), never
-    # by searching a question, so the retrieval sets ask for every other domain.
-    searched = {e.domain for e in curated if e.kind != "terminal"}
+    # 自助办 terminals are found by the matter and the place asked (actions/self_service.py), and
+    # 惠企政策 are matched to a business's profile, never searched (models.UNSEARCHED_KINDS): the
+    # retrieval sets ask for every other domain.
+    searched = {e.domain for e in curated if e.kind != "terminal" and e.kind not in UNSEARCHED_KINDS}
     assert {q.domain for q in questions} == searched
     kinds = {q.expected[0].split(".")[0] for q in questions}
     assert kinds == {"guide", "qa", "center", "bundle"}
@@ -100,6 +101,8 @@ def test_questions_are_not_copied_from_the_entries(curated):
             own |= {normalise(t) for t in [entry.title, *entry.aliases, *(f.question for f in entry.faq)]}
         elif isinstance(entry, QA):
             own |= {normalise(t) for t in [entry.question, *entry.similar]}
+        elif isinstance(entry, Policy):
+            own |= {normalise(t) for t in [entry.title, *entry.aliases]}
         else:
             own.add(normalise(entry.name))
     copied = [q.q for q in load_questions(TEST_SET) + load_questions(DEV_SET) if normalise(q.q) in own]

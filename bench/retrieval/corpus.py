@@ -19,7 +19,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from knowledge_base.models import QA, Entry, Guide
+from knowledge_base.models import ENTRY_TYPES, QA, Entry, Guide
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；])")
 
@@ -82,7 +82,7 @@ def grow(curated: Sequence[Entry], size: int, seed: int = 20240601) -> list[Entr
 
 def describe(entries: Sequence[Entry]) -> dict[str, int]:
     """Entries per kind, for the report."""
-    kinds = {"guide": 0, "qa": 0, "center": 0, "bundle": 0, "terminal": 0}
+    kinds = dict.fromkeys(ENTRY_TYPES, 0)
     for entry in entries:
         kinds[entry.kind] += 1  # a 一件事 bundle is its own kind
     return kinds

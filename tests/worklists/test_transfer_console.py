@@ -115,7 +115,7 @@ async def test_export_everything_or_a_filtered_set(start_bot, staff, kb_copy: Pa
     async with editor.http.get(f"{bot.url}/api/kb/transfer/export?format=yaml") as response:
         assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
         everything = yaml.safe_load(await response.text())
-    sections = ("guides", "bundles", "qa", "centers")  # every kind, 一件事 bundles included
+    sections = ("guides", "bundles", "qa", "centers", "terminals", "policies")  # every kind
     assert sum(len(everything[name]) for name in sections) == len(entries)
 
     async with editor.http.get(f"{bot.url}/api/kb/transfer/export?format=xlsx&kind=qa&domain={domain}") as response:
