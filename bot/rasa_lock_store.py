@@ -150,14 +150,7 @@ class SQLiteLockStore(LockStore):
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Finish the ticket; remove the lock when nobody else waits (one transaction)."""
-
-        def finish(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
-            if lock is None:
-                return None, None
-            lock.remove_ticket_for(ticket_number)
-            return (lock if lock.is_someone_waiting() else None), None
-
-        self._change(conversation_id, finish)
+        self._change(conversation_id, finishing(ticket_number))
         self._forget_owners(conversation_id, [ticket_number])
 
 
@@ -173,3 +166,16 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def finishing(ticket_number: int) -> Callable[[TicketLock | None], tuple[TicketLock | None, None]]:
+    """The change that finishes a ticket: the lock without it, or none when nobody else waits
+    (shared with the Redis lock, bot/rasa_redis_lock.py)."""
+
+    def finish(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
+        if lock is None:
+            return None, None
+        lock.remove_ticket_for(ticket_number)
+        return (lock if lock.is_someone_waiting() else None), None
+
+    return finish

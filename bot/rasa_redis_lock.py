@@ -39,6 +39,8 @@ from rasa.core.lock_store import DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX, LOCK_LIFET
 from rasa.core.lock_store import RedisLockStore as RasaRedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.rasa_lock_store import finishing
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -188,16 +190,10 @@ class RedisLockStore(RasaRedisLockStore):
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Finish the ticket; remove the lock when nobody else waits (one transaction)."""
 
-        def finish(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
-            if lock is None:
-                return None, None
-            lock.remove_ticket_for(ticket_number)
-            return (lock if lock.is_someone_waiting() else None), None
-
         def forget(pipe: Any, _result: None) -> None:
             pipe.hdel(self._owners_key(conversation_id), str(ticket_number))
 
-        self._change(conversation_id, finish, forget)
+        self._change(conversation_id, finishing(ticket_number), forget)
 
 
 def _seconds_to_keep(lock: TicketLock) -> int:
